@@ -1,0 +1,50 @@
+"""The ``grpo-theory`` command line.
+
+Each subcommand lives in the module that owns it; this file only routes. A module listed in
+``COMMANDS`` exposes ``add_arguments(parser)`` and ``run(args) -> int`` and is imported only when
+its command runs, so ``grpo-theory --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "claims": ("grpo_theory.theory.claims", "check every formal result of the paper (R1-R14) and print verdicts"),
+    "pretrain": ("grpo_theory.llm.cli_pretrain", "pretrain (SFT) the tiny start checkpoint for the RL runs"),
+    "train": ("grpo_theory.llm.cli_train", "one RL run on a causal LM with a loss from grpo_theory.losses"),
+    "experiment": ("grpo_theory.llm.cli_experiment", "the headline / ablation experiments (16-GRPO vs 2-GRPO ...)"),
+    "realcheck": ("grpo_theory.realcheck.cli", "measure the theory (R4, R6, R7, R8/R9) on real language models"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grpo-theory",
+        description="Checkable claims about GRPO, 2-GRPO and DPO (arXiv 2510.00977).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        sub.add_parser(name, help=help_, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        parser.parse_args(argv or ["--help"])
+        return 2
+    name, rest = argv[0], argv[1:]
+    module_name, help_ = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    sub = argparse.ArgumentParser(prog=f"grpo-theory {name}", description=help_)
+    module.add_arguments(sub)
+    return int(module.run(sub.parse_args(rest)) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
