@@ -1,0 +1,50 @@
+"""The loss library: GRPO, 2-GRPO, Dr. GRPO, RLOO and DPO with every convention a visible keyword.
+
+Shapes: rewards ``[P, G]`` (P prompts, G rollouts per prompt); per-token tensors ``logp``,
+``old_logp``, ``ref_logp``, ``mask`` are ``[P, G, T]`` (T tokens, mask 0/1). Losses are to be
+minimized. Slow loop-based float64 twins of every function live in
+:mod:`grpo_theory.losses.reference`.
+"""
+
+from grpo_theory.losses.advantages import ADVANTAGE_PRESETS, group_advantages, rloo_advantages
+from grpo_theory.losses.aggregate import AGG_ALIASES, AGG_MODES, aggregate, resolve_mode
+from grpo_theory.losses.contrastive import ContrastiveTerms, contrastive_form
+from grpo_theory.losses.dpo import PairedGroups, dpo_loss, online_dpo_loss, pairs_from_groups, sequence_logps
+from grpo_theory.losses.grpo import (
+    LossOutput,
+    dr_grpo_loss,
+    grpo_loss,
+    policy_loss_from_advantages,
+    rloo_loss,
+    two_grpo_loss,
+)
+from grpo_theory.losses.kl import KL_KINDS, kl_estimate
+from grpo_theory.losses.registry import LOSSES
+from grpo_theory.losses.surrogate import policy_surrogate
+
+__all__ = [
+    "ADVANTAGE_PRESETS",
+    "AGG_ALIASES",
+    "AGG_MODES",
+    "KL_KINDS",
+    "LOSSES",
+    "ContrastiveTerms",
+    "LossOutput",
+    "PairedGroups",
+    "aggregate",
+    "contrastive_form",
+    "dpo_loss",
+    "dr_grpo_loss",
+    "group_advantages",
+    "grpo_loss",
+    "kl_estimate",
+    "online_dpo_loss",
+    "pairs_from_groups",
+    "policy_loss_from_advantages",
+    "policy_surrogate",
+    "resolve_mode",
+    "rloo_advantages",
+    "rloo_loss",
+    "sequence_logps",
+    "two_grpo_loss",
+]

@@ -1,0 +1,139 @@
+r"""Reduction of a per-token loss ``[..., T]`` to a scalar: the five verl modes plus TRL aliases."""
+
+from __future__ import annotations
+
+import torch
+
+from grpo_theory.losses._validate import check_choice, check_mask, check_positive
+
+Tensor = torch.Tensor
+
+AGG_MODES = (
+    "token-mean",
+    "seq-mean-token-mean",
+    "seq-mean-token-sum",
+    "seq-mean-token-sum-norm",
+    "token-sum",
+)
+
+#: Other libraries' names -> our mode. TRL ``loss_type``: ``grpo`` (per-sequence token-mean, then mean
+#: over sequences), ``bnpo`` (local token-mean), ``dapo`` (token-mean over the *global* token count: pass
+#: ``normalizer``), ``dr_grpo`` (sum / (num_sequences * max_completion_length)). verl ``loss_agg_mode``
+#: names are our mode names. Underscore spellings are accepted too.
+AGG_ALIASES: dict[str, str] = {
+    "grpo": "seq-mean-token-mean",
+    "bnpo": "token-mean",
+    "dapo": "token-mean",
+    "dr_grpo": "seq-mean-token-sum-norm",
+    **{m: m for m in AGG_MODES},
+    **{m.replace("-", "_"): m for m in AGG_MODES},
+}
+
+EMPTY_ROWS = ("count", "skip")
+
+
+def resolve_mode(mode: str) -> str:
+    """Maps a mode name or alias (see ``AGG_ALIASES``) to one of ``AGG_MODES``."""
+    if mode not in AGG_ALIASES:
+        raise ValueError(f"mode must be one of {AGG_MODES} or an alias in {sorted(AGG_ALIASES)}, got {mode!r}")
+    return AGG_ALIASES[mode]
+
+
+def aggregate(
+    per_token: Tensor,
+    mask: Tensor,
+    mode: str = "seq-mean-token-mean",
+    *,
+    normalizer: float | None = None,
+    horizon: float | None = None,
+    empty_rows: str = "count",
+) -> Tensor:
+    r"""Reduces a per-token loss to a scalar, counting only tokens with ``mask == 1``.
+
+    Write :math:`\ell_{s,t}` for sequence :math:`s` (every leading index) and token :math:`t`,
+    :math:`m` for the mask, :math:`n_s = \sum_t m_{s,t}` and :math:`S` for the number of sequences.
+
+    ========================== ===============================================================
+    ``token-mean``             :math:`\sum_{s,t} m\ell / N`, :math:`N` = ``normalizer`` or :math:`\sum n_s`
+    ``seq-mean-token-mean``    :math:`\frac1S\sum_s \frac1{n_s}\sum_t m\ell` (the paper's GRPO)
+    ``seq-mean-token-sum``     :math:`\frac1S\sum_s \sum_t m\ell`
+    ``seq-mean-token-sum-norm`` :math:`\frac1{S\,C}\sum_s \sum_t m\ell`, :math:`C` = ``horizon`` or T (Dr. GRPO)
+    ``token-sum``              :math:`\sum_{s,t} m\ell`
+    ========================== ===============================================================
+
+    For the ``seq-mean-*`` modes :math:`S` is ``normalizer`` if given, else the number of rows
+    (``empty_rows="count"``, default: a fully masked row contributes 0 but counts, as TRL ``grpo``
+    and verl's current ``agg_loss``), or the number of rows with at least one token
+    (``empty_rows="skip"``). An empty row never produces NaN. If nothing is left to average over
+    (no valid token for ``token-mean``, no counted row for ``seq-mean-*``) the result is 0 with zero
+    gradient. ``token-mean`` with a global ``normalizer`` (the token count of the whole batch) and
+    ``token-sum`` are exactly additive over micro-batches.
+
+    Args:
+        per_token: ``[..., T]`` floating losses; all leading dims index sequences (e.g. ``[P, G, T]``).
+        mask: same shape, 0/1 (float or bool).
+        mode: one of ``AGG_MODES`` or an alias (``AGG_ALIASES``); default ``"seq-mean-token-mean"``.
+        normalizer: optional denominator > 0 (token count for ``token-mean``, sequence count for
+            ``seq-mean-*``); not allowed for ``token-sum``.
+        horizon: :math:`C > 0` for ``seq-mean-token-sum-norm`` (default: T, the padded length).
+        empty_rows: ``"count"`` (default) or ``"skip"``.
+
+    Returns:
+        A scalar tensor.
+
+    Examples:
+        >>> import torch
+        >>> loss = torch.tensor([[1.0, 2.0, 3.0], [4.0, 0.0, 0.0]])
+        >>> mask = torch.tensor([[1, 1, 1], [1, 0, 0]])
+        >>> aggregate(loss, mask, "token-mean")  # (1+2+3+4)/4
+        tensor(2.5000)
+        >>> aggregate(loss, mask, "seq-mean-token-mean")  # (2 + 4)/2
+        tensor(3.)
+        >>> aggregate(loss, mask, "seq-mean-token-sum-norm")  # (6 + 4)/(2*3)
+        tensor(1.6667)
+        >>> aggregate(loss, mask, "dapo", normalizer=8.0)  # 10 / 8
+        tensor(1.2500)
+    """
+    mode = resolve_mode(mode)
+    check_choice(empty_rows, EMPTY_ROWS, "empty_rows")
+    if not isinstance(per_token, torch.Tensor) or not per_token.is_floating_point():
+        raise ValueError("per_token must be a floating torch.Tensor of shape [..., T]")
+    if per_token.ndim < 2:
+        raise ValueError(f"per_token must have shape [..., T] with at least 2 dims, got {tuple(per_token.shape)}")
+    m = check_mask(mask, per_token.shape)
+    if normalizer is not None:
+        if mode == "token-sum":
+            raise ValueError("normalizer must be None for mode 'token-sum'")
+        normalizer = check_positive(normalizer, "normalizer")
+    if horizon is not None:
+        if mode != "seq-mean-token-sum-norm":
+            raise ValueError(f"horizon is only used by 'seq-mean-token-sum-norm', got mode {mode!r}")
+        horizon = check_positive(horizon, "horizon")
+
+    # where() rather than multiply: a NaN/inf at a masked position must not leak into the sum.
+    x = torch.where(m, per_token, torch.zeros_like(per_token))
+    zero = x.sum() * 0.0
+    if mode == "token-sum":
+        return x.sum()
+    if mode == "token-mean":
+        n_tok = float(m.sum()) if normalizer is None else normalizer
+        return x.sum() / n_tok if n_tok > 0 else zero
+
+    lengths = m.sum(dim=-1).to(x.dtype)
+    seq_sum = x.sum(dim=-1)
+    rows = lengths > 0
+    if normalizer is not None:
+        n_seq = normalizer
+    elif empty_rows == "count":
+        n_seq = float(lengths.numel())
+    else:
+        n_seq = float(rows.sum())
+    if n_seq == 0:
+        return zero
+    if mode == "seq-mean-token-mean":
+        seq_val = torch.where(rows, seq_sum / lengths.clamp(min=1), torch.zeros_like(seq_sum))
+        return seq_val.sum() / n_seq
+    if mode == "seq-mean-token-sum":
+        return seq_sum.sum() / n_seq
+    c = float(per_token.shape[-1]) if horizon is None else horizon
+    return seq_sum.sum() / (n_seq * c)

@@ -1,0 +1,77 @@
+r"""Per-token estimators of :math:`\mathrm{KL}(\pi_\theta \,\|\, \pi_{\rm ref})` from samples of :math:`\pi_\theta`."""
+
+from __future__ import annotations
+
+import torch
+
+from grpo_theory.losses._validate import check_choice, check_same_shape
+
+Tensor = torch.Tensor
+
+KL_KINDS = ("k1", "k2", "k3", "k3+")
+
+
+def kl_estimate(
+    logp: Tensor,
+    ref_logp: Tensor,
+    kind: str = "k3",
+    *,
+    log_ratio_clamp: float | None = None,
+    value_clamp: float | None = None,
+) -> Tensor:
+    r"""Per-token KL estimate for tokens sampled from :math:`\pi_\theta` (Schulman's k1/k2/k3).
+
+    With :math:`d_t = \log\pi_\theta(o_t) - \log\pi_{\rm ref}(o_t)`:
+
+    * ``"k1"``: :math:`d` (unbiased for the KL value; can be negative),
+    * ``"k2"``: :math:`\tfrac12 d^2` (biased value; its gradient is the unbiased KL gradient),
+    * ``"k3"``: :math:`e^{-d} + d - 1 \ge 0` (unbiased value, biased gradient; TRL, verl ``low_var_kl``),
+    * ``"k3+"``: the value of k3 with the gradient of k2 (straight-through: ``k3.detach() + k2 -
+      k2.detach()``, verl's ``"k3+"``).
+
+    Use it in the loss (``beta * aggregate(kl, mask, ...)``) or fold it into the reward
+    (``rewards - beta * (kl * mask).sum(-1)`` with a detached estimate).
+
+    Args:
+        logp: ``[...]`` log-probs of the sampled tokens under the policy (usually ``[P, G, T]``).
+        ref_logp: same shape, under the reference policy.
+        kind: one of ``"k1"``, ``"k2"``, ``"k3"`` (default), ``"k3+"``.
+        log_ratio_clamp: ``None`` (default) or ``b > 0``: clamp :math:`d` to ``[-b, b]`` first
+            (verl clamps k3's log-ratio at 20). For ``"k3+"`` it applies to the value only.
+        value_clamp: ``None`` (default) or ``c > 0``: clamp the estimate to ``[-c, c]`` (verl: 10 for k3).
+
+    Returns:
+        A tensor of the input shape. Masked positions are not special: aggregate with a mask.
+
+    Examples:
+        >>> import math, torch
+        >>> lp, ref = torch.tensor([0.0]), torch.tensor([-1.0])  # d = 1
+        >>> kl_estimate(lp, ref, "k1"), kl_estimate(lp, ref, "k2")
+        (tensor([1.]), tensor([0.5000]))
+        >>> round(float(kl_estimate(lp, ref, "k3")), 6) == round(math.exp(-1), 6)  # e^-1 + 1 - 1
+        True
+    """
+    check_same_shape([("logp", logp), ("ref_logp", ref_logp)])
+    check_choice(kind, KL_KINDS, "kind")
+    for nm, v in (("log_ratio_clamp", log_ratio_clamp), ("value_clamp", value_clamp)):
+        if v is not None and not (0.0 < v < float("inf")):
+            raise ValueError(f"{nm} must be None or a finite number > 0, got {v}")
+
+    def _value(base: str) -> Tensor:
+        d = logp - ref_logp
+        if log_ratio_clamp is not None:
+            d = d.clamp(-log_ratio_clamp, log_ratio_clamp)
+        if base == "k1":
+            out = d
+        elif base == "k2":
+            out = 0.5 * d * d
+        else:  # expm1 keeps e^{-d} - 1 accurate for small d
+            out = torch.expm1(-d) + d
+        if value_clamp is not None:
+            out = out.clamp(-value_clamp, value_clamp)
+        return out
+
+    if kind != "k3+":
+        return _value(kind)
+    k2 = 0.5 * (logp - ref_logp) ** 2
+    return _value("k3").detach() + (k2 - k2.detach())
