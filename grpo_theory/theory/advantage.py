@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
-from scipy.stats import binom
+from scipy.special import gammaln, xlog1py, xlogy
 
 INF = math.inf
 
@@ -135,6 +135,22 @@ def _advantage_coefficients(G: int, reward: int, std_ddof: int, eps: Any) -> lis
     return out
 
 
+def _advantage_coefficients_num(G: int, reward: int, std_ddof: int, eps: float) -> np.ndarray:
+    """Float twin of :func:`_advantage_coefficients`, shape (G,) (sympy is too slow for G in the 1000s)."""
+    k = np.arange(G, dtype=float) + reward
+    mixed = (k > 0) & (k < G)
+    s = np.sqrt(k * (G - k) / (G * (G - std_ddof)))
+    num = (G - k) / G if reward == 1 else -k / G
+    return np.where(mixed, num / np.where(mixed, s + eps, 1.0), 0.0)
+
+
+def _binomial_pmf(n: int, p: np.ndarray) -> np.ndarray:
+    """Bin(n, p) pmf at j = 0..n, shape (n+1, *p.shape); log-space so large n and tiny p stay finite."""
+    j = np.arange(n + 1, dtype=float).reshape((n + 1,) + (1,) * p.ndim)
+    log_c = gammaln(n + 1) - gammaln(j + 1) - gammaln(n - j + 1)
+    return np.exp(log_c + xlogy(j, p) + xlog1py(n - j, -p))  # xlogy(0, 0) = 0 keeps 0^0 = 1
+
+
 # ---------------------------------------------------------------------------------------------- public
 
 
@@ -172,9 +188,8 @@ def expected_advantage(G: Any, p: Any, reward: Any, *, std_ddof: int = 0, eps: A
     if G == INF:
         out = _limit_num(arr, r, float(eps))
     else:
-        coef = np.array([float(c) for c in _advantage_coefficients(G, r, std_ddof, float(eps))])
-        j = np.arange(G).reshape((G,) + (1,) * arr.ndim)
-        out = np.tensordot(coef, binom.pmf(j, G - 1, arr), axes=1)  # (G,) x (G, *p) -> (*p)
+        coef = _advantage_coefficients_num(G, r, std_ddof, float(eps))
+        out = np.tensordot(coef, _binomial_pmf(G - 1, arr), axes=1)  # (G,) x (G, *p) -> (*p)
     return float(out) if np.ndim(p) == 0 else out
 
 
