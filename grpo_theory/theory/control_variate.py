@@ -1,0 +1,95 @@
+r"""The control-variate view of grouping (R8, v2/v3 Prop. 4.1) and the score identity (R9).
+
+R8. With V⁺ = Var(g⁺), V⁻ = Var(g⁻) > 0, C = Cov(g⁺, g⁻) (traces for vectors):
+
+.. math::  \mathrm{Var}(g^+ - c\,g^-) = V^+ + c^2 V^- - 2cC \le V^+ \iff c\,(cV^- - 2C) \le 0
+           \iff 0 \le c \le 2C/V^- \ (C > 0),
+
+minimized at c* = C/V⁻ with value (1 − ρ²) V⁺, ρ² = C²/(V⁺V⁻). The appendix prints the bound as
+2 Cov²/Var, which is false: V⁺ = 16, V⁻ = 1, C = 2 (ρ = ½) and c = 6 ≤ 2C²/V⁻ = 8 give Var = 28 > 16.
+GRPO's group baseline b = k/G gives c = G⁻ b / (G⁺ (1 − b)) = 1 exactly, so it reduces variance only if
+C ≥ V⁻/2, a premise the paper does not measure (it reports C, not V⁻).
+
+R9. For exact sequence score functions g = ∇ log π(o|q) and m^± = E[g | r = 1/0, q]:
+p m⁺ + (1−p) m⁻ = E[∇ log π] = 0, so m⁻ = −p/(1−p) m⁺ (anti-aligned within a prompt). Law of total
+covariance: Cov(g⁺, g⁻) = E_q Cov(g⁺, g⁻ | q) + Cov_q(m⁺(q), m⁻(q)); the first term is 0 when the two
+rollouts are drawn independently given q (v3 App. B.8 uses exactly this).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import sympy as sp
+
+from grpo_theory.theory.symbols import c, cov, varm, varp
+
+
+def _zero(expr: sp.Expr) -> bool:
+    return sp.simplify(expr) == 0
+
+
+def variance_of_difference(vp, vm, C, coef):
+    """Var(g⁺ − c g⁻) = V⁺ + c² V⁻ − 2 c C."""
+    return vp + coef**2 * vm - 2 * coef * C
+
+
+def check_R8() -> bool:
+    f = variance_of_difference(varp, varm, cov, c) - varp
+    ok = _zero(f - c * (c * varm - 2 * cov))  # roots at 0 and 2C/V⁻
+    ok = ok and set(sp.solve(f, c)) == {0, 2 * cov / varm}
+    cstar = sp.solve(sp.diff(variance_of_difference(varp, varm, cov, c), c), c)[0]
+    ok = ok and _zero(cstar - cov / varm)
+    rho2 = cov**2 / (varp * varm)
+    ok = ok and _zero(variance_of_difference(varp, varm, cov, cstar) - (1 - rho2) * varp)
+    # counterexample to the printed bound 2 Cov^2 / Var (a valid covariance: C^2 <= V+ V-)
+    vp, vm, C, bad_c = 16, 1, 2, 6
+    ok = ok and C**2 <= vp * vm and bad_c <= 2 * C**2 / vm and variance_of_difference(vp, vm, C, bad_c) > vp
+    # GRPO's baseline b = k/G gives c = 1; reduction at c = 1 iff C >= V-/2
+    k, G = sp.symbols("k G", positive=True)
+    b = k / G
+    ok = ok and _zero((G - k) * b / (k * (1 - b)) - 1)
+    return ok and _zero(variance_of_difference(varp, varm, cov, 1) - varp - (varm - 2 * cov))
+
+
+W = sp.symbols("w0:3", positive=True)
+
+
+def check_score_identity(reward=(1, 1, 0)) -> bool:
+    """m⁻ = −p/(1−p) m⁺ and ⟨m⁺, m⁻⟩ ≤ 0 on a 3-armed bandit, π_w(o) = w_o / Σ w (symbolic w)."""
+    S = sum(W)
+    probs = [w / S for w in W]
+    scores = [sp.Matrix([sp.diff(sp.log(pr), x) for x in W]) for pr in probs]
+    pw = sum(pr for pr, r in zip(probs, reward, strict=True) if r == 1)
+    m_pos = sum((pr * s for pr, s, r in zip(probs, scores, reward, strict=True) if r == 1), sp.zeros(3, 1)) / pw
+    m_neg = sum((pr * s for pr, s, r in zip(probs, scores, reward, strict=True) if r == 0), sp.zeros(3, 1)) / (1 - pw)
+    ok = all(_zero(x) for x in m_neg + pw / (1 - pw) * m_pos)
+    return ok and _zero(m_pos.dot(m_neg) + pw / (1 - pw) * m_pos.dot(m_pos))
+
+
+def check_total_covariance() -> bool:
+    """Law of total covariance on an exact two-prompt example with independent (g⁺, g⁻) given q."""
+    # prompt q in {0, 1} w.p. 1/3, 2/3; given q, g+ and g- are independent two-point variables
+    pq = [sp.Rational(1, 3), sp.Rational(2, 3)]
+    gpos = [[(sp.Integer(2), sp.Rational(1, 2)), (sp.Integer(-1), sp.Rational(1, 2))],
+            [(sp.Integer(3), sp.Rational(1, 4)), (sp.Integer(1), sp.Rational(3, 4))]]
+    gneg = [[(sp.Integer(-2), sp.Rational(1, 5)), (sp.Integer(1), sp.Rational(4, 5))],
+            [(sp.Integer(0), sp.Rational(1, 2)), (sp.Integer(4), sp.Rational(1, 2))]]
+    joint = [(pq[q] * wa * wb, a, bb) for q in range(2)
+             for (a, wa), (bb, wb) in itertools.product(gpos[q], gneg[q])]
+    e_a = sum(w * a for w, a, _ in joint)
+    e_b = sum(w * bb for w, _, bb in joint)
+    total_cov = sum(w * (a - e_a) * (bb - e_b) for w, a, bb in joint)
+    m_pos = [sum(a * w for a, w in gpos[q]) for q in range(2)]
+    m_neg = [sum(bb * w for bb, w in gneg[q]) for q in range(2)]
+    between = sum(pq[q] * (m_pos[q] - e_a) * (m_neg[q] - e_b) for q in range(2))
+    within = sum(pq[q] * sum(wa * wb * (a - m_pos[q]) * (bb - m_neg[q])
+                             for (a, wa), (bb, wb) in itertools.product(gpos[q], gneg[q])) for q in range(2))
+    return within == 0 and total_cov == between and total_cov != 0
+
+
+def check_R9() -> bool:
+    return check_score_identity((1, 1, 0)) and check_score_identity((1, 0, 0)) and check_total_covariance()
+
+
+CHECKS = {"R8": check_R8, "R9": check_R9}

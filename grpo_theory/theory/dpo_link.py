@@ -1,0 +1,203 @@
+r"""2-GRPO and DPO: the exact gradient relation and where it breaks (R4).
+
+The paper claims a structural equivalence (both gradients are "positive minus negative", Def. 2.1/3.1); it
+gives no identity. Here is the identity and its conditions, checked exactly on a tiny policy.
+
+Model: a context-free policy over V = 3 tokens, π_w(v) = w_v / Σ_u w_u (direct parametrization keeps every
+gradient rational), sequences o = (o_1..o_T), log π(o) = Σ_t log π(o_t), score s(o) = ∇_w log π(o).
+One mixed pair (o⁺, o⁻), 2-GRPO advantages A± = ±1 (population std, ε = 0), surrogate with ratio
+ρ_t = π_w(o_t)/π_old(o_t) aggregated per sequence by token-mean and over the pair by ½ Σ:
+
+.. math::  J = \tfrac12\Big[\tfrac{1}{|o^+|}\sum_t \rho^+_t - \tfrac{1}{|o^-|}\sum_t \rho^-_t\Big],
+           \qquad \mathcal L_{DPO} = -\log\sigma\big(\beta[\log\tfrac{\pi_w(o^+)}{\pi_{ref}(o^+)}
+           - \log\tfrac{\pi_w(o^-)}{\pi_{ref}(o^-)}]\big).
+
+At w = w_old (ρ = 1, so no clipping) and |o⁺| = |o⁻| = L:
+
+.. math::  \nabla J = \frac{1}{2L\beta\,\sigma(\Delta)}\,(-\nabla\mathcal L_{DPO}),\quad
+           \Delta = \beta\big[\log\tfrac{\pi(o^-)}{\pi_{ref}(o^-)} - \log\tfrac{\pi(o^+)}{\pi_{ref}(o^+)}\big],
+
+which is 1/(βL) at π = π_ref (σ(0) = ½); with token-sum aggregation L drops out (any lengths); with the
+sample std (A± = ±1/√2) multiply by 1/√2. It breaks with unequal lengths under token-mean; off-policy
+(ρ ≠ 1 reweights tokens by ρ_t) and with an active clip (clipped tokens drop out); with a k1 KL term (and a
+k3 term once π ≠ π_ref; k3's gradient vanishes at π = π_ref); and on tied pairs, which 2-GRPO ignores and
+online DPO trains (first sample taken as chosen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sympy as sp
+
+from grpo_theory.theory.symbols import beta
+
+V = 3
+W = sp.symbols("w0:3", positive=True)  # current parameters
+U = sp.symbols("u0:3", positive=True)  # old / reference parameters: constants under ∇_w
+SAME = dict(zip(U, W, strict=True))  # evaluate at w_old = w_ref = w (after differentiating)
+EPS_LOW, EPS_HIGH = sp.Rational(1, 5), sp.Rational(7, 25)  # DAPO-style clip (0.2, 0.28), exact
+
+
+def token_prob(v: int, w: Sequence[sp.Expr] = W) -> sp.Expr:
+    return w[v] / sum(w)
+
+
+def seq_logp(o: Sequence[int], w: Sequence[sp.Expr] = W) -> sp.Expr:
+    return sum(sp.log(token_prob(v, w)) for v in o)
+
+
+def grad(expr: sp.Expr) -> sp.Matrix:
+    return sp.Matrix([sp.diff(expr, x) for x in W])
+
+
+def score(o: Sequence[int]) -> sp.Matrix:
+    """s(o) = ∇_w log π_w(o), shape (V, 1)."""
+    return grad(seq_logp(o))
+
+
+def sigmoid(x: sp.Expr) -> sp.Expr:
+    return 1 / (1 + sp.exp(-x))
+
+
+def grpo_pair_surrogate(
+    o_pos: Sequence[int],
+    o_neg: Sequence[int],
+    w_old: Sequence[sp.Expr],
+    *,
+    agg: str = "token_mean",
+    adv: sp.Expr = sp.S.One,
+    clip: bool = False,
+    at: dict | None = None,
+) -> sp.Expr:
+    """½ [A⁺ agg_t C⁺(ρ⁺_t) + A⁻ agg_t C⁻(ρ⁻_t)] with A± = ±adv.
+
+    ``clip=True`` applies the PPO clip min(Aρ, A clip(ρ, 1−ε_low, 1+ε_high)); the active branch is chosen
+    by evaluating ρ at the point ``at`` (the gradient there is that branch's gradient).
+    """
+    if agg not in ("token_mean", "token_sum"):
+        raise ValueError(f"agg must be 'token_mean' or 'token_sum', got {agg!r}")
+    total = sp.Integer(0)
+    for o, a in ((o_pos, adv), (o_neg, -adv)):
+        terms = []
+        for v in o:
+            rho = token_prob(v) / token_prob(v, w_old)
+            if clip:
+                r0 = rho.subs(at or {})
+                # A > 0 keeps min(ρ, 1+ε_high); A < 0 keeps max(ρ, 1−ε_low): outside, the term is a constant
+                clipped = r0 > 1 + EPS_HIGH if a > 0 else r0 < 1 - EPS_LOW
+                rho = r0 if clipped else rho
+            terms.append(a * rho)
+        total += sum(terms) / (len(o) if agg == "token_mean" else 1)
+    return total / 2
+
+
+def dpo_loss(o_pos: Sequence[int], o_neg: Sequence[int], w_ref: Sequence[sp.Expr]) -> sp.Expr:
+    u = beta * ((seq_logp(o_pos) - seq_logp(o_pos, w_ref)) - (seq_logp(o_neg) - seq_logp(o_neg, w_ref)))
+    return -sp.log(sigmoid(u))
+
+
+def _is_zero_vec(m: sp.Matrix) -> bool:
+    return all(sp.simplify(x) == 0 for x in m)
+
+
+def _parallel(a: sp.Matrix, b: sp.Matrix) -> bool:
+    return _is_zero_vec(a.cross(b))
+
+
+# ------------------------------------------------------------------------------------------------ checks
+
+O_POS, O_NEG = (0, 1), (2, 2)  # a mixed pair of equal length L = 2
+AT_REF = dict(zip(W, (1, 2, 3), strict=True))  # a generic point (no symmetry between tokens)
+
+
+def check_constant_at_reference() -> bool:
+    """∇J = (1/(βL)) (−∇L_DPO) at w = w_old = w_ref, symbolic w and β, L = 2."""
+    gJ = grad(grpo_pair_surrogate(O_POS, O_NEG, U)).subs(SAME)
+    gD = -grad(dpo_loss(O_POS, O_NEG, U)).subs(SAME)
+    return _is_zero_vec(gJ - gD / (beta * 2))
+
+
+def check_constant_away_from_reference() -> bool:
+    """∇J = (−∇L_DPO) / (2Lβσ(Δ)) for π ≠ π_ref (ratio still 1), at an exact point, L = 3."""
+    o_pos, o_neg, L = (0, 1, 1), (2, 0, 2), 3
+    w_ref = (sp.Integer(2), sp.Integer(1), sp.Integer(1))
+    gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U)).subs(SAME).subs(AT_REF)
+    gD = (-grad(dpo_loss(o_pos, o_neg, w_ref))).subs(AT_REF)
+    delta = beta * ((seq_logp(o_neg) - seq_logp(o_neg, w_ref)) - (seq_logp(o_pos) - seq_logp(o_pos, w_ref)))
+    return _is_zero_vec(gJ - gD / (2 * L * beta * sigmoid(delta.subs(AT_REF))))
+
+
+def check_sum_aggregation_any_lengths() -> bool:
+    """Token-sum aggregation: ∇J = (1/β)(−∇L_DPO) at π = π_ref for |o⁺| ≠ |o⁻|."""
+    o_pos, o_neg = (0,), (2, 1, 2)
+    gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U, agg="token_sum")).subs(SAME)
+    return _is_zero_vec(gJ - (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) / beta)
+
+
+def check_sample_std_constant() -> bool:
+    """Sample std (A± = ±1/√2): the constant at π = π_ref becomes 1/(√2 βL)."""
+    gJ = grad(grpo_pair_surrogate(O_POS, O_NEG, U, adv=1 / sp.sqrt(2))).subs(SAME)
+    return _is_zero_vec(gJ - (-grad(dpo_loss(O_POS, O_NEG, U))).subs(SAME) / (sp.sqrt(2) * beta * 2))
+
+
+def check_unequal_lengths_break_token_mean() -> bool:
+    o_pos, o_neg = (0,), (2, 1, 2)
+    gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U)).subs(SAME).subs(AT_REF)
+    gD = (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME).subs(AT_REF)
+    return not _parallel(gJ, gD)
+
+
+def check_off_policy_and_clip_break() -> bool:
+    """Old = ref = (1,1,1), current (2,1,1): ρ ≠ 1 reweights tokens by ρ_t, and the clip removes tokens.
+
+    Token 0 of o⁺ has ρ = 3/2 > 1 + ε_high and both tokens of o⁻ have ρ = 3/4 < 1 − ε_low, so the clipped
+    gradient is that of token 1 of o⁺ alone: ½ · ½ ∇ρ(o⁺_2). Neither gradient is parallel to DPO's.
+    """
+    old = (sp.Integer(1),) * V
+    at = dict(zip(W, (2, 1, 1), strict=True))
+    gJ = grad(grpo_pair_surrogate(O_POS, O_NEG, old, clip=True, at=at)).subs(at)
+    gJ_unclipped = grad(grpo_pair_surrogate(O_POS, O_NEG, old)).subs(at)
+    gD = (-grad(dpo_loss(O_POS, O_NEG, old))).subs(at)
+    only_token_1 = (grad(token_prob(1) / token_prob(1, old)) / 4).subs(at)
+    return _is_zero_vec(gJ - only_token_1) and not _parallel(gJ, gD) and not _parallel(gJ_unclipped, gD)
+
+
+def check_kl_terms() -> bool:
+    """k3 = e^x − x − 1 (x = log π_ref − log π) has zero gradient at π = π_ref, not away from it; k1 never."""
+    def kl_mean(o, w_ref, kind):
+        xs = [sp.log(token_prob(v, w_ref)) - sp.log(token_prob(v)) for v in o]
+        return sum((sp.exp(x) - x - 1) if kind == "k3" else -x for x in xs) / len(o)
+
+    w_ref = (sp.Integer(2), sp.Integer(1), sp.Integer(1))
+    k3_at_ref = grad(kl_mean(O_POS, U, "k3") + kl_mean(O_NEG, U, "k3")).subs(SAME)
+    k3_away = grad(kl_mean(O_POS, w_ref, "k3") + kl_mean(O_NEG, w_ref, "k3")).subs(AT_REF)
+    k1_at_ref = grad(kl_mean(O_POS, U, "k1") + kl_mean(O_NEG, U, "k1")).subs(SAME).subs(AT_REF)
+    gJ = grad(grpo_pair_surrogate(O_POS, O_NEG, U)).subs(SAME).subs(AT_REF)
+    gJ_k1 = gJ - sp.Rational(1, 10) * k1_at_ref / 2  # J − β_KL · ½ Σ_seq mean_t k1, β_KL = 0.1
+    gD = (-grad(dpo_loss(O_POS, O_NEG, U))).subs(SAME).subs(AT_REF)
+    return _is_zero_vec(k3_at_ref) and not _is_zero_vec(k3_away) and not _parallel(gJ_k1, gD)
+
+
+def check_ties() -> bool:
+    """A tied pair: 2-GRPO advantages are 0 (no gradient); online DPO takes o_1 as chosen and trains."""
+    o1, o2 = (0, 1), (2, 2)
+    gJ = grad(grpo_pair_surrogate(o1, o2, U, adv=sp.Integer(0))).subs(SAME)
+    gD = (-grad(dpo_loss(o1, o2, U))).subs(SAME).subs(AT_REF)
+    return _is_zero_vec(gJ) and not _is_zero_vec(gD)
+
+
+def check_R4() -> bool:
+    return (
+        check_constant_at_reference()
+        and check_constant_away_from_reference()
+        and check_sum_aggregation_any_lengths()
+        and check_sample_std_constant()
+        and check_unequal_lengths_break_token_mean()
+        and check_off_policy_and_clip_break()
+        and check_kl_terms()
+        and check_ties()
+    )
+
+
+CHECKS = {"R4": check_R4}
