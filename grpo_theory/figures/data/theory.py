@@ -1,0 +1,339 @@
+r"""Data for the theory figures F1-F4: exact values from :mod:`grpo_theory.theory` and Monte Carlo
+estimates from :mod:`grpo_theory.montecarlo`, whose estimators take their advantages from
+:mod:`grpo_theory.losses`.
+
+Every function takes a config dict (seed, sample sizes, grids) and returns lists of floats. Monte
+Carlo points come as ``mean`` and ``se`` (standard error over independent replicates).
+Axis legend: R replicates, Q prompts, G rollouts per prompt, N responses, D parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from grpo_theory.losses import group_advantages
+from grpo_theory.montecarlo.bandit import bandit_with_success_probs
+from grpo_theory.montecarlo.estimators import minibatch_gradients, sample_group_gradients
+from grpo_theory.montecarlo.exact import advantage_given_count
+from grpo_theory.montecarlo.tabular import random_tabular_policy
+from grpo_theory.montecarlo.toy_policy import ToyPolicy, conditional_moments, conditional_probs, exact_grad_p
+from grpo_theory.theory import gradient_scale, zero_signal_probability
+
+Tensor = torch.Tensor
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+def _g_value(G: Any) -> int | float:
+    return math.inf if G == "inf" else int(G)
+
+
+# ------------------------------------------------------------------------------------------------ F1
+
+
+F1_CONFIG: dict[str, Any] = {
+    "groups": [2, 3, 4, 8, 16, "inf"],
+    "ddofs": [0, 1],
+    "p_line": 199,  # theory grid points on (0, 1)
+    "p_mc": [0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95],
+    "mc_groups": [2, 3, 4, 8, 16],
+    "responses": 6,
+    "replicates": 20000,
+    "seed": 1,
+}
+
+
+def lambda_g(cfg: dict[str, Any]) -> dict[str, Any]:
+    r"""F1: the gradient scale :math:`\lambda_G(p)`, exact and by Monte Carlo.
+
+    Theory: :func:`grpo_theory.theory.gradient_scale` on a grid of p. Monte Carlo: a softmax bandit
+    with one prompt per ``p_mc`` value; the per-prompt GRPO estimate :math:`\hat g_G` is projected
+    on :math:`\nabla p` (exact), :math:`\hat\lambda = \langle\hat g_G,\nabla p\rangle/\|\nabla p\|^2`,
+    and averaged over replicates. Also returns the cosine between the mean estimate and
+    :math:`\nabla p` (direction invariance across G, R6).
+    """
+    p_line = np.linspace(0.0, 1.0, cfg["p_line"] + 2)[1:-1]
+    policy = bandit_with_success_probs(
+        torch.tensor(cfg["p_mc"], dtype=torch.float64), cfg["responses"], _gen(cfg["seed"])
+    )
+    grad_p = exact_grad_p(policy)  # (Q, D)
+    norm2 = (grad_p * grad_p).sum(-1)
+    out: dict[str, Any] = {"p_line": p_line, "p_mc": policy.success_prob(), "theory": {}, "mc": {}}
+    gen = _gen(cfg["seed"] + 1)
+    for d in cfg["ddofs"]:
+        out["theory"][str(d)] = {str(G): gradient_scale(_g_value(G), p_line, std_ddof=d) for G in cfg["groups"]}
+        out["mc"][str(d)] = {}
+        for G in cfg["mc_groups"]:
+            est = {"scale": "group", "std_ddof": d, "eps": 0.0}
+            g_hat = sample_group_gradients(policy, G, cfg["replicates"], gen, est)  # (R, Q, D)
+            lam = (g_hat * grad_p).sum(-1) / norm2  # (R, Q)
+            mean_g = g_hat.mean(0)
+            cos = (mean_g * grad_p).sum(-1) / (mean_g.norm(dim=-1) * grad_p.norm(dim=-1))
+            out["mc"][str(d)][str(G)] = {
+                "mean": lam.mean(0),
+                "se": lam.std(0) / math.sqrt(lam.shape[0]),
+                "cos": cos,
+                "exact": [gradient_scale(G, float(p), std_ddof=d) for p in policy.success_prob()],
+            }
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ F2
+
+
+F2_CONFIG: dict[str, Any] = {
+    "groups_p0": [2, 4, 8, 16],
+    "p_line": 201,
+    "budget": 512,
+    "groups_batch": [2, 4, 8, 16, 32, 64, 128, 256, 512],
+    # prompt populations: a point mass at p, a uniform, and a U-shaped Beta(a, a)
+    "populations": [["point", 0.5], ["point", 0.1], ["uniform", 0.0], ["beta", 0.5]],
+    "batches": 400,
+    "seed": 2,
+}
+
+
+def _population_label(kind: str, a: float) -> str:
+    if kind == "point":
+        return f"p = {a:g}"
+    if kind == "uniform":
+        return "p ~ U(0, 1)"
+    return f"p ~ Beta({a:g}, {a:g})"
+
+
+def _moment_pG(kind: str, a: float, G: int) -> float:
+    """E[p^G] under the population (exact): point mass, U(0,1) or Beta(a, a)."""
+    if kind == "point":
+        return a**G
+    if kind == "uniform":
+        return 1.0 / (G + 1)
+    return math.prod((a + j) / (2 * a + j) for j in range(G))
+
+
+def _sample_population(kind: str, a: float, n: tuple[int, ...], gen: torch.Generator) -> Tensor:
+    if kind == "point":
+        return torch.full(n, a, dtype=torch.float64)
+    u = torch.rand(n, generator=gen, dtype=torch.float64)
+    if kind == "uniform":
+        return u
+    # Beta(a, a) by the inverse of its CDF is not in torch; use the ratio of Gammas.
+    x = torch.distributions.Gamma(torch.tensor(a, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+    torch.manual_seed(int(gen.initial_seed()))
+    g1, g2 = x.sample(n), x.sample(n)
+    return g1 / (g1 + g2)
+
+
+def zero_signal(cfg: dict[str, Any]) -> dict[str, Any]:
+    r"""F2: :math:`P_0(G, p) = p^G + (1-p)^G`, and informative prompts in a batch of B rollouts.
+
+    With Q = B / G prompts per batch, the expected number of prompts whose group is not tied is
+    :math:`(B/G)\,(1 - \mathbb E_q[p_q^G] - \mathbb E_q[(1-p_q)^G])` (exact moments of each
+    population). Monte Carlo: ``batches`` batches of Q prompts drawn from the population, G Bernoulli
+    rewards each; a prompt counts as informative when the loss library gives its group a nonzero
+    advantage.
+    """
+    p_line = np.linspace(0.0, 1.0, cfg["p_line"])
+    gen = _gen(cfg["seed"])
+    out: dict[str, Any] = {
+        "p_line": p_line,
+        "p0": {str(G): zero_signal_probability(G, p_line) for G in cfg["groups_p0"]},
+        "budget": cfg["budget"],
+        "groups_batch": cfg["groups_batch"],
+        "populations": [],
+    }
+    for kind, a in cfg["populations"]:
+        exact, mean, se = [], [], []
+        for G in cfg["groups_batch"]:
+            q = cfg["budget"] // G
+            # E[(1-p)^G] = E[p^G] for the symmetric populations; not for a point mass.
+            e_pg = _moment_pG(kind, a, G)
+            e_qg = (1 - a) ** G if kind == "point" else e_pg
+            exact.append(q * (1.0 - e_pg - e_qg))
+            p = _sample_population(kind, a, (cfg["batches"], q), gen)  # (R, Q)
+            rewards = (torch.rand(cfg["batches"], q, G, generator=gen, dtype=torch.float64) < p.unsqueeze(-1))
+            adv = group_advantages(rewards.to(torch.float64).reshape(-1, G)).reshape(cfg["batches"], q, G)
+            informative = (adv != 0).any(-1).sum(-1).to(torch.float64)  # (R,)
+            mean.append(informative.mean())
+            se.append(informative.std() / math.sqrt(cfg["batches"]))
+        out["populations"].append(
+            {"label": _population_label(kind, a), "exact": exact, "mc_mean": mean, "mc_se": se}
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ F3
+
+
+F3_CONFIG: dict[str, Any] = {
+    "budget": 64,
+    "groups": [2, 4, 8, 16, 32, 64],
+    "estimators": ["paper", "rloo"],
+    "population": {"prompts": 48, "vocab": 3, "max_len": 4, "offset_scale": 1.5, "p_low": 0.03, "p_high": 0.97},
+    "replicates": 4000,
+    "seed": 3,
+}
+
+
+def _family(estimator: str) -> dict[str, Any]:
+    return {"family": "rloo"} if estimator == "rloo" else {"family": "grpo", "std_ddof": 0, "eps": 0.0}
+
+
+def group_moments(policy: ToyPolicy, G: int, family: dict[str, Any], kind: str = "sum") -> tuple[Tensor, Tensor]:
+    r"""Exact per-prompt mean ``[Q, D]`` and trace variance ``[Q]`` of :math:`\hat g_G(q) = \frac1G\sum_i A_i g_i`.
+
+    Given k correct rollouts, the positives are i.i.d. from :math:`\pi^+` and the negatives from
+    :math:`\pi^-`; with :math:`A^\pm(k)` the advantages of the family and
+    :math:`S^\pm = \mathbb E_{\pi^\pm}\|g\|^2`,
+
+    .. math::
+
+        G^2\,\mathbb E[\|\hat g\|^2\mid k] = A^{+2}(kS^+ + k(k-1)\|m^+\|^2)
+        + A^{-2}((G-k)S^- + (G-k)(G-k-1)\|m^-\|^2) + 2A^+A^-k(G-k)\langle m^+, m^-\rangle,
+
+    averaged over :math:`k\sim\mathrm{Bin}(G, p_q)`.
+    """
+    mom = conditional_moments(policy, kind)
+    mp, mm, p = mom["m_plus"], mom["m_minus"], mom["p"]
+    sp_, sm = mom["var_plus"] + (mp * mp).sum(-1), mom["var_minus"] + (mm * mm).sum(-1)
+    mean = torch.zeros_like(mp)
+    second = torch.zeros_like(p)
+    for k in range(1, G):
+        w = math.comb(G, k) * p**k * (1 - p) ** (G - k)  # (Q,)
+        a_p = advantage_given_count(1, k, G, **family)
+        a_m = advantage_given_count(0, k, G, **family)
+        mean = mean + w.unsqueeze(-1) * (k * a_p * mp + (G - k) * a_m * mm) / G
+        sq = (
+            a_p**2 * (k * sp_ + k * (k - 1) * (mp * mp).sum(-1))
+            + a_m**2 * ((G - k) * sm + (G - k) * (G - k - 1) * (mm * mm).sum(-1))
+            + 2 * a_p * a_m * k * (G - k) * (mp * mm).sum(-1)
+        )
+        second = second + w * sq / G**2
+    return mean, second - (mean * mean).sum(-1)
+
+
+def population_policy(spec: dict[str, Any], seed: int) -> ToyPolicy:
+    """The heterogeneous prompt population of F3/F4: a tabular policy with parameters shared by all prompts."""
+    return random_tabular_policy(
+        spec["prompts"],
+        _gen(seed),
+        vocab=spec["vocab"],
+        max_len=spec["max_len"],
+        offset_scale=spec["offset_scale"],
+        p_low=spec["p_low"],
+        p_high=spec["p_high"],
+    )
+
+
+def variance_budget(cfg: dict[str, Any]) -> dict[str, Any]:
+    r"""F3: variance of the mini-batch gradient at a fixed rollout budget B = QG (R11).
+
+    Prompts are drawn uniformly with replacement from the population, so exactly
+
+    .. math::
+
+        \mathrm{Var}(\hat g_B) = \frac{\mathrm{Var}_q(\mathbb E[\hat g_G\mid q])}{Q}
+        + \frac{\mathbb E_q\mathrm{Var}(\hat g_G\mid q)}{Q},\qquad Q = B/G.
+
+    For per-rollout terms that are i.i.d. given q the second term would be
+    :math:`\mathbb E_q\mathrm{Var}(g\mid q)/(QG)`, constant at fixed B; GRPO's within-group coupling
+    makes :math:`G\,\mathbb E_q\mathrm{Var}(\hat g_G\mid q)` depend on G. Values are reported as
+    they are and relative to :math:`\|\mathbb E\hat g_B\|^2` (the estimator's own scale, since
+    :math:`\lambda_G` rescales GRPO's mean with G). Monte Carlo: ``replicates`` mini-batches.
+    """
+    policy = population_policy(cfg["population"], cfg["seed"])
+    gen = _gen(cfg["seed"] + 1)
+    B = cfg["budget"]
+    out: dict[str, Any] = {"budget": B, "groups": cfg["groups"], "p": policy.success_prob(), "estimators": {}}
+    for name in cfg["estimators"]:
+        rows: dict[str, list[float]] = {k: [] for k in ("prompt", "within", "total", "mc", "mc_se", "mean_norm2")}
+        for G in cfg["groups"]:
+            Q = B // G
+            mean_q, var_q = group_moments(policy, G, _family(name))  # (Qpop, D), (Qpop,)
+            mu = mean_q.mean(0)
+            prompt = ((mean_q - mu) ** 2).sum(-1).mean() / Q
+            within = var_q.mean() / Q
+            g = minibatch_gradients(policy, Q, G, cfg["replicates"], gen, name)  # (R, D)
+            dev = ((g - mu) ** 2).sum(-1)
+            rows["prompt"].append(float(prompt))
+            rows["within"].append(float(within))
+            rows["total"].append(float(prompt + within))
+            rows["mc"].append(float(dev.mean()))
+            rows["mc_se"].append(float(dev.std() / math.sqrt(dev.shape[0])))
+            rows["mean_norm2"].append(float((mu * mu).sum()))
+        out["estimators"][name] = rows
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ F4
+
+
+F4_CONFIG: dict[str, Any] = {
+    "c": [round(0.1 * i, 2) for i in range(-5, 31)],
+    "c_mc": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5],
+    "kinds": ["sum", "token_mean"],
+    "population": {"prompts": 48, "vocab": 3, "max_len": 4, "offset_scale": 1.5, "p_low": 0.1, "p_high": 0.9},
+    "pairs": 40000,
+    "seed": 4,
+}
+
+
+def control_variate(cfg: dict[str, Any]) -> dict[str, Any]:
+    r"""F4: :math:`\mathrm{Var}(g^+ - c\,g^-)/\mathrm{Var}(g^+)` vs c (Prop. 4.1, R8).
+
+    The v3 App. B.8 setting: draw a prompt q uniformly from the population, then one positive
+    :math:`o^+\sim\pi^+_q` and one negative :math:`o^-\sim\pi^-_q` independently. Exact moments
+    (law of total covariance; the within-prompt covariance is 0):
+    :math:`\mathrm{Var}(g^\pm) = \mathbb E_q S^\pm_q - \|\mathbb E_q m^\pm_q\|^2`,
+    :math:`\mathrm{Cov} = \mathbb E_q\langle m^+_q, m^-_q\rangle - \langle\mathbb E m^+, \mathbb E m^-\rangle`,
+    and the ratio is :math:`1 + c^2 V^-/V^+ - 2c\,\mathrm{Cov}/V^+`. Monte Carlo: the same ratio
+    from ``pairs`` sampled pairs, standard errors by batch means.
+    """
+    from grpo_theory.montecarlo.stats import batch_means
+
+    policy = population_policy(cfg["population"], cfg["seed"])
+    gen = _gen(cfg["seed"] + 1)
+    c = np.asarray(cfg["c"], dtype=float)
+    pi_p, pi_m = conditional_probs(policy)
+    out: dict[str, Any] = {"c": c, "c_mc": cfg["c_mc"], "kinds": {}}
+    R = cfg["pairs"]
+    q_idx = torch.randint(policy.num_prompts, (R,), generator=gen)
+    i_p = torch.multinomial(pi_p[q_idx], 1, generator=gen).squeeze(-1)
+    i_m = torch.multinomial(pi_m[q_idx], 1, generator=gen).squeeze(-1)
+    for kind in cfg["kinds"]:
+        mom = conditional_moments(policy, kind)
+        mp, mm = mom["m_plus"], mom["m_minus"]
+        s_p = (mom["var_plus"] + (mp * mp).sum(-1)).mean()
+        s_m = (mom["var_minus"] + (mm * mm).sum(-1)).mean()
+        e_p, e_m = mp.mean(0), mm.mean(0)
+        v_p = float(s_p - (e_p * e_p).sum())
+        v_m = float(s_m - (e_m * e_m).sum())
+        cov = float((mp * mm).sum(-1).mean() - (e_p * e_m).sum())
+        score = policy.score(kind)
+        g_p, g_m = score[q_idx, i_p], score[q_idx, i_m]  # (R, D)
+
+        def ratio_at(cc: float):
+            def stat(gp: Tensor, gm: Tensor) -> float:
+                x = gp - cc * gm
+                return float(((x - x.mean(0)) ** 2).sum(-1).mean() / ((gp - gp.mean(0)) ** 2).sum(-1).mean())
+
+            return stat
+
+        mc = [batch_means(ratio_at(cc), (g_p, g_m), n_batches=40) for cc in cfg["c_mc"]]
+        out["kinds"][kind] = {
+            "var_plus": v_p,
+            "var_minus": v_m,
+            "cov": cov,
+            "rho": cov / math.sqrt(v_p * v_m),
+            "c_star": cov / v_m,
+            "c_max": 2 * cov / v_m,
+            "ratio": 1 + c**2 * v_m / v_p - 2 * c * cov / v_p,
+            "mc_mean": [m for m, _ in mc],
+            "mc_se": [s for _, s in mc],
+        }
+    return out

@@ -1,0 +1,13 @@
+"""Absolute paths used by the figure pipeline, so it runs from any working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Where the PNG/PDF figures and the Markdown/LaTeX tables go.
+PAPER_FIGURES = REPO_ROOT / "paper_figures"
+#: Cached figure data (JSON), one file per figure keyed by a config hash.
+DATA_DIR = PAPER_FIGURES / "data"
+#: Committed experiment results read by the LLM and real-model figures.
+RESULTS = REPO_ROOT / "results"
