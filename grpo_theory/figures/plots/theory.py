@@ -102,7 +102,7 @@ def plot_variance_budget(data: dict[str, Any], stem: Path) -> list[Path]:
         ax.set_xlabel(f"group size G  (Q = {data['budget']}/G prompts)")
         ax.set_title(names.get(name, name))
         style.panel_label(ax, "ab"[k])
-    axes[0][0].set_ylabel(r"$\mathrm{Var}(\hat g_B)\,/\,\|E\,\hat g_B\|^2$  at B = %d rollouts" % data["budget"])
+    axes[0][0].set_ylabel(r"$\mathrm{Var}(\hat g_B)\,/\,\|E\,\hat g_B\|^2$" + f"  at B = {data['budget']} rollouts")
     axes[0][0].legend(loc="upper left")
     style.note(axes[0][-1], f"{len(data['p'])} prompts, p from {min(data['p']):.2f} to {max(data['p']):.2f}")
     return style.save(fig, stem)
