@@ -106,20 +106,26 @@ def group_advantages(
     rewards = check_rewards(rewards, allow_nan=nan_policy == "mask")
 
     valid, count, tied = _valid_and_tied(rewards, nan_policy)
-    r0 = torch.where(valid, rewards, torch.zeros_like(rewards))
-    mean = r0.sum(dim=-1, keepdim=True) / count.clamp(min=1)
-    centered = torch.where(valid & ~tied, rewards - mean, torch.zeros_like(rewards))
+    # Shift each group by its smallest reward first: for near-tied groups (1 vs 1 + 1e-5) the
+    # differences are then exact (Sterbenz), so centering does not amplify rounding. The shift
+    # cancels in r - mean, for the value and for the gradient.
+    lo = torch.where(valid, rewards, torch.inf).amin(dim=-1, keepdim=True)
+    lo = torch.where(count > 0, lo, torch.zeros_like(lo))
+    shifted = torch.where(valid, rewards - lo, torch.zeros_like(rewards))
+    mean = shifted.sum(dim=-1, keepdim=True) / count.clamp(min=1)
+    centered = torch.where(valid & ~tied, shifted - mean, torch.zeros_like(rewards))
     if scale == "none":
         return centered
 
     if scale == "group":
-        dev = torch.where(valid, rewards - mean, torch.zeros_like(rewards))
+        dev = torch.where(valid, shifted - mean, torch.zeros_like(rewards))
         denom_n = (count - std_ddof).clamp(min=1)
         var = (dev * dev).sum(dim=-1, keepdim=True) / denom_n
         # Tied groups have var 0; give them a unit std so neither value nor gradient is NaN.
         var = torch.where(tied, torch.ones_like(var), var)
     else:  # batch
         n = valid.sum()
+        r0 = torch.where(valid, rewards, torch.zeros_like(rewards))
         bmean = r0.sum() / n.clamp(min=1)
         bdev = torch.where(valid, rewards - bmean, torch.zeros_like(rewards))
         var = (bdev * bdev).sum() / (n - std_ddof).clamp(min=1)
