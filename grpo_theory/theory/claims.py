@@ -1,0 +1,133 @@
+"""``grpo-theory claims``: run every symbolic check and a quick Monte Carlo check per result, print a table.
+
+Columns: ID, statement, verdict, symbolic (✓/✗), Monte Carlo z-score (|z| ≤ 4 passes; "—" where no
+distribution is involved or the Monte Carlo module is unavailable), proof file. The exit status is 1 if any
+symbolic check or any Monte Carlo check fails, else 0. ``--json`` prints the same content as JSON; ``--full``
+uses the larger Monte Carlo sample size.
+
+The Monte Carlo checks come from ``grpo_theory.montecarlo.checks`` (``MC_CHECKS[rid](n_samples, seed)``
+returning an object with ``estimate``, ``exact``, ``stderr``, ``z``, ``passed``); it is imported only here,
+so importing :mod:`grpo_theory.theory` never loads torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import time
+from typing import Any
+
+MC_MODULE = "grpo_theory.montecarlo.checks"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--full", action="store_true", help="more Monte Carlo samples (FULL_SAMPLES)")
+    parser.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
+    parser.add_argument("--only", nargs="+", metavar="RID", help="check only these results, e.g. R5 R6")
+    parser.add_argument("--no-mc", action="store_true", help="skip the Monte Carlo checks")
+
+
+def load_mc() -> tuple[Any | None, str]:
+    """The Monte Carlo module, or (None, reason) when it cannot be imported."""
+    try:
+        return importlib.import_module(MC_MODULE), ""
+    except ImportError as exc:  # the module is optional for the symbolic report
+        return None, f"{MC_MODULE} unavailable ({exc})"
+
+
+def _finite(x: Any) -> float | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def collect(only: list[str] | None = None, *, mc: bool = True, full: bool = False, seed: int = 0) -> dict:
+    """Run the checks; returns {"results": [...], "mc_note": str, "passed": bool}."""
+    from grpo_theory.theory.registry import BY_ID, RESULTS
+
+    if only:
+        unknown = [rid for rid in only if rid not in BY_ID]
+        if unknown:
+            raise ValueError(f"unknown result id(s) {unknown}; known: {list(BY_ID)}")
+    selected = [r for r in RESULTS if not only or r.id in only]
+    module, note = load_mc() if mc else (None, "Monte Carlo checks skipped (--no-mc)")
+    n_samples = None
+    if module is not None:
+        n_samples = module.FULL_SAMPLES if full else module.QUICK_SAMPLES
+    rows = []
+    for r in selected:
+        t0 = time.perf_counter()
+        try:
+            sym_ok = bool(r.check())
+            sym_error = ""
+        except Exception as exc:  # a crashing check is a failing check, reported, not a crashed report
+            sym_ok, sym_error = False, f"{type(exc).__name__}: {exc}"
+        row = {
+            "id": r.id, "title": r.title, "statement": r.statement, "reference": r.reference,
+            "verdict": r.verdict, "verdict_text": r.verdict_text, "proof": r.proof, "tests": list(r.tests),
+            "symbolic": sym_ok, "symbolic_error": sym_error, "mc": None,
+        }
+        fn = getattr(module, "MC_CHECKS", {}).get(r.id) if module is not None else None
+        if fn is not None:
+            try:
+                res = fn(n_samples, seed)
+                row["mc"] = {
+                    "estimate": _finite(res.estimate), "exact": _finite(res.exact), "stderr": _finite(res.stderr),
+                    "z": _finite(res.z), "passed": bool(res.passed), "detail": str(getattr(res, "detail", "")),
+                    "n_samples": n_samples, "seed": seed,
+                }
+            except Exception as exc:
+                row["mc"] = {"passed": False, "z": None, "error": f"{type(exc).__name__}: {exc}"}
+        row["seconds"] = round(time.perf_counter() - t0, 3)
+        rows.append(row)
+    passed = all(x["symbolic"] and (x["mc"] is None or x["mc"]["passed"]) for x in rows)
+    return {"results": rows, "mc_note": note, "mc_samples": n_samples, "passed": passed}
+
+
+def _mc_cell(mc: dict | None) -> str:
+    if mc is None:
+        return "—"
+    if mc.get("error"):
+        return "error ✗"
+    z = mc.get("z")
+    mark = "✓" if mc["passed"] else "✗"
+    return f"{z:+.2f} {mark}" if z is not None else mark
+
+
+def format_table(report: dict) -> str:
+    head = ("ID", "statement", "verdict", "symbolic", "MC z", "proof")
+    rows = []
+    for x in report["results"]:
+        rows.append((x["id"], x["title"], x["verdict"], "✓" if x["symbolic"] else "✗", _mc_cell(x["mc"]), x["proof"]))
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    out = [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
+    out.append("")
+    for x in report["results"]:
+        if x["verdict"] != "holds":
+            out.append(f"{x['id']}: {x['verdict_text']}")
+        if x["symbolic_error"]:
+            out.append(f"{x['id']}: symbolic check raised {x['symbolic_error']}")
+        if x["mc"] and x["mc"].get("error"):
+            out.append(f"{x['id']}: Monte Carlo check raised {x['mc']['error']}")
+    if report["mc_note"]:
+        out.append(f"note: {report['mc_note']}")
+    elif report["mc_samples"]:
+        out.append(f"Monte Carlo: {report['mc_samples']} samples per check; |z| ≤ 4 passes.")
+    out.append("all checks passed" if report["passed"] else "SOME CHECKS FAILED")
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        report = collect(args.only, mc=not args.no_mc, full=args.full, seed=args.seed)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_table(report))
+    return 0 if report["passed"] else 1

@@ -1,0 +1,85 @@
+"""`grpo-theory claims`: the default run passes, its JSON is complete, and it degrades without Monte Carlo."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from grpo_theory import cli
+from grpo_theory.theory import claims
+
+IDS = [f"R{i}" for i in range(1, 15)]
+
+
+@pytest.fixture(scope="module")
+def default_report():
+    # the same work as `grpo-theory claims` with no options (quick Monte Carlo, seed 0)
+    return claims.collect()
+
+
+def test_default_run_passes_every_check(default_report):
+    failed = [x["id"] for x in default_report["results"] if not x["symbolic"] or (x["mc"] and not x["mc"]["passed"])]
+    assert failed == []
+    assert default_report["passed"] is True
+
+
+def test_report_covers_r1_to_r14_with_verdicts_and_proofs(default_report):
+    rows = default_report["results"]
+    assert [x["id"] for x in rows] == IDS
+    assert {x["verdict"] for x in rows} <= {"holds", "holds under stated conditions", "false as printed"}
+    assert all(x["proof"].startswith(f"proofs/{x['id']}-") and x["proof"].endswith(".md") for x in rows)
+
+
+def test_monte_carlo_used_when_available(default_report):
+    module, _ = claims.load_mc()
+    if module is None:
+        pytest.skip("Monte Carlo module not present")
+    with_mc = {x["id"] for x in default_report["results"] if x["mc"] is not None}
+    assert with_mc == set(module.MC_CHECKS) & set(IDS)
+    assert all(abs(x["mc"]["z"]) <= 4 for x in default_report["results"] if x["mc"] is not None)
+
+
+def test_table_format(default_report):
+    text = claims.format_table(default_report)
+    assert text.splitlines()[0].split()[:3] == ["ID", "statement", "verdict"]
+    assert "all checks passed" in text
+    assert "R13: false as printed (correction:" in text
+
+
+def test_cli_json_and_exit_code(capsys):
+    assert cli.main(["claims", "--json", "--only", "R2", "R8", "--no-mc"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [x["id"] for x in report["results"]] == ["R2", "R8"]
+    assert report["results"][1]["verdict"] == "false as printed"
+
+
+def test_cli_unknown_id_is_an_error(capsys):
+    assert cli.main(["claims", "--only", "R99"]) == 2
+    assert "unknown result id" in capsys.readouterr().out
+
+
+def test_missing_monte_carlo_module_prints_dash(monkeypatch, capsys):
+    monkeypatch.setattr(claims, "MC_MODULE", "grpo_theory.no_such_module")
+    assert cli.main(["claims", "--only", "R7"]) == 0
+    out = capsys.readouterr().out
+    assert "—" in out and "unavailable" in out
+
+
+def test_failing_check_gives_nonzero_exit(monkeypatch):
+    from grpo_theory.theory import registry
+
+    broken = registry.Result(**{**registry.BY_ID["R2"].__dict__, "check": lambda: False})
+    monkeypatch.setattr(registry, "RESULTS", (broken,))
+    monkeypatch.setattr(registry, "BY_ID", {"R2": broken})
+    assert claims.collect(mc=False)["passed"] is False
+    assert cli.main(["claims", "--no-mc"]) == 1
+
+
+def test_theory_import_does_not_load_torch():
+    import subprocess
+
+    code = "import sys, grpo_theory.theory, grpo_theory.theory.registry; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
