@@ -1,0 +1,249 @@
+r"""Shared machinery of the real-model checks: flat gradients, a stated random projection, I/O.
+
+Gradients are flattened over the model's trainable parameters in ``model.parameters()`` order
+(tied weights counted once). Every gradient in :mod:`grpo_theory.realcheck` is obtained with
+``torch.autograd.grad`` of a loss or score from :mod:`grpo_theory.losses`; nothing here builds a
+loss.
+
+The projection is a count sketch (a sparse Johnson–Lindenstrauss map): with a seeded hash
+:math:`h:[D]\to[d]` and signs :math:`s:[D]\to\{\pm1\}`, both uniform and independent,
+
+.. math::
+
+    (Sx)_k = \sum_{j:\,h(j)=k} s_j x_j ,\qquad
+    \mathbb E_S\langle Sx, Sy\rangle = \langle x, y\rangle ,\qquad
+    \mathrm{Var}_S\langle Sx, Sy\rangle = \tfrac1d\Big(\|x\|^2\|y\|^2 + \langle x,y\rangle^2
+    - 2\textstyle\sum_j x_j^2y_j^2\Big).
+
+So every inner product, norm and trace computed from sketched gradients is unbiased over the draw
+of :math:`S`, with relative error about :math:`\sqrt{2/d}` on a squared norm. It costs O(D) per
+vector and stores only D indices and signs (a dense Gaussian map would need D·d numbers).
+``dim=None`` is the identity (exact).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+Tensor = torch.Tensor
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS_DIR = ROOT / "results" / "realcheck"
+
+
+# ---------------------------------------------------------------------------------------------- gradients
+
+
+def trainable_params(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The parameters that receive gradients, each once (tied embeddings are one tensor)."""
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def flat_grad(loss: Tensor, params: Sequence[Tensor], *, retain_graph: bool = False) -> Tensor:
+    """``∇ loss`` w.r.t. ``params`` as one flat vector (float64 for stable inner products).
+
+    A parameter that ``loss`` does not depend on contributes zeros.
+    """
+    if loss.ndim != 0:
+        raise ValueError(f"loss must be a scalar, got shape {tuple(loss.shape)}")
+    grads = torch.autograd.grad(loss, list(params), retain_graph=retain_graph, allow_unused=True)
+    return torch.cat([
+        (torch.zeros(p.numel(), dtype=torch.float64, device=p.device) if g is None
+         else g.reshape(-1).to(torch.float64))
+        for g, p in zip(grads, params)
+    ])
+
+
+def cosine(a: Tensor, b: Tensor) -> float:
+    """Cosine similarity of two flat vectors (0 if either is zero)."""
+    na, nb = float(a.norm()), float(b.norm())
+    return float(a @ b) / (na * nb) if na > 0 and nb > 0 else 0.0
+
+
+class Sketch:
+    """Count-sketch projection :math:`\\mathbb R^D\\to\\mathbb R^d` (see the module docstring); ``dim=None``: identity.
+
+    Args:
+        n_in: D, the flat gradient length.
+        dim: d, the sketch size (512–4096 is typical), or None for no projection.
+        seed: seed of the hash and the signs (the map is a pure function of ``(n_in, dim, seed)``).
+    """
+
+    def __init__(self, n_in: int, dim: int | None, seed: int = 0):
+        if n_in < 1:
+            raise ValueError(f"n_in must be >= 1, got {n_in}")
+        if dim is not None and dim < 1:
+            raise ValueError(f"dim must be >= 1 or None, got {dim}")
+        self.n_in, self.dim, self.seed = n_in, dim, seed
+        if dim is not None:
+            gen = torch.Generator().manual_seed(seed)
+            self.bucket = torch.randint(0, dim, (n_in,), generator=gen)
+            self.sign = torch.randint(0, 2, (n_in,), generator=gen).to(torch.float64) * 2 - 1
+
+    @property
+    def out_dim(self) -> int:
+        return self.n_in if self.dim is None else self.dim
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Project a flat vector ``[D]`` (returned as float64 on CPU)."""
+        if x.shape != (self.n_in,):
+            raise ValueError(f"expected a flat vector of length {self.n_in}, got shape {tuple(x.shape)}")
+        x = x.detach().to("cpu", torch.float64)
+        if self.dim is None:
+            return x
+        return torch.zeros(self.dim, dtype=torch.float64).index_add_(0, self.bucket, self.sign * x)
+
+    def describe(self) -> dict[str, Any]:
+        if self.dim is None:
+            return {"kind": "identity", "dim": self.n_in}
+        return {"kind": "count-sketch", "dim": self.dim, "seed": self.seed, "n_in": self.n_in,
+                "property": "E<Sx,Sy> = <x,y>; Var = (|x|^2|y|^2 + <x,y>^2 - 2 sum x_j^2 y_j^2)/d"}
+
+
+# ---------------------------------------------------------------------------------------------- policies
+
+
+def load(spec: str, *, dtype: torch.dtype = torch.float32, threads: int = 2):
+    """``grpo_theory.llm.policy.load_policy(spec)`` on CPU with at most ``threads`` torch threads."""
+    from grpo_theory.llm.policy import load_policy
+
+    if threads:
+        torch.set_num_threads(threads)
+    return load_policy(spec, device="cpu", dtype=dtype)
+
+
+def pairs_view(x: Tensor, g: int) -> Tensor:
+    """``[P*G, T] -> [P, G, T]`` (prompt-major rollouts)."""
+    if x.shape[0] % g:
+        raise ValueError(f"{x.shape[0]} rows are not a multiple of G={g}")
+    return x.view(x.shape[0] // g, g, *x.shape[1:])
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+def env_snapshot() -> dict[str, Any]:
+    """Library versions, git revision (with a dirty flag), host and time, stored beside each result."""
+    import transformers
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain", "--", "grpo_theory")),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def jsonable(obj: Any) -> Any:
+    """Dataclasses, tuples, tensors and numpy scalars as plain JSON values (non-finite floats -> None)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable(asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, Tensor):
+        return jsonable(obj.tolist())
+    if hasattr(obj, "item") and not isinstance(obj, str):
+        return jsonable(obj.item())
+    if isinstance(obj, float):
+        return obj if obj == obj and abs(obj) != float("inf") else None
+    return obj
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically (temporary file + rename)."""
+    path = Path(path)
+    _atomic_write(path, json.dumps(jsonable(obj), indent=1, allow_nan=False) + "\n")
+    return path
+
+
+def write_csv(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
+    """Write dict rows as CSV (columns: union of keys, first-seen order), atomically."""
+    rows = [jsonable(r) for r in rows]
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
+    path = Path(path)
+    _atomic_write(path, buf.getvalue())
+    return path
+
+
+def out_dir(name: str, out: str | Path | None) -> Path:
+    """``out`` or ``results/realcheck/<name>``."""
+    return Path(out) if out else RESULTS_DIR / name
+
+
+# ---------------------------------------------------------------------------------------------- per-sample
+
+
+SCORE_KINDS = ("seq_sum", "token_mean")
+"""Score functions: ``seq_sum`` = ∇ Σ_t log π(o_t) (the exact score ∇ log π(o|q)), ``token_mean`` =
+∇ (1/|o|) Σ_t log π(o_t) (the paper's length-normalized per-sequence term)."""
+
+
+def per_sample_scores(policy, rollouts, *, kinds: Sequence[str] = SCORE_KINDS, project=None,
+                      progress: bool = False) -> dict[str, Tensor]:
+    """Per-rollout score gradients ``{kind: [B, d]}`` (float64), one forward/backward per rollout.
+
+    The sequence score is :func:`grpo_theory.losses.sequence_logps` of the policy's token log-probs
+    (``length_normalize=True`` for ``token_mean``), differentiated with autograd. ``project`` (e.g. a
+    :class:`Sketch`) maps each flat gradient before it is stored; default: exact.
+    """
+    from grpo_theory.losses import sequence_logps
+
+    bad = [k for k in kinds if k not in SCORE_KINDS]
+    if bad:
+        raise ValueError(f"unknown score kinds {bad}; choose from {SCORE_KINDS}")
+    params = trainable_params(policy.model)
+    out: dict[str, list[Tensor]] = {k: [] for k in kinds}
+    from tqdm.auto import tqdm
+
+    for i in tqdm(range(len(rollouts)), desc="per-sample gradients", disable=not progress, leave=False):
+        row = rollouts.select([i])
+        logp = policy.token_logprobs(row)
+        mask = row.completion_mask.bool()
+        for j, k in enumerate(kinds):
+            s = sequence_logps(logp, mask, length_normalize=k == "token_mean").sum()
+            g = flat_grad(s, params, retain_graph=j < len(kinds) - 1)
+            out[k].append(project(g) if project is not None else g)
+    return {k: torch.stack(v) for k, v in out.items()}

@@ -1,0 +1,108 @@
+"""``grpo-theory realcheck <name>``: run one real-model check and write ``results/realcheck/<name>/``.
+
+Every field of the experiment's config dataclass is an option (``--n-pairs 8``, ``--betas 0.1,1``,
+``--model smollm2``); ``--out`` changes the output directory. The command prints the summary and the
+files written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import importlib
+import inspect
+import itertools
+import json
+import textwrap
+import typing
+from typing import Any
+
+#: name -> (module, config class, one-line help)
+EXPERIMENTS: dict[str, tuple[str, str, str]] = {
+    "gradient_equivalence": ("grpo_theory.realcheck.gradient_equivalence", "GradEquivConfig",
+                             "R4: 2-GRPO vs DPO parameter gradients at and away from pi_ref"),
+    "direction_invariance": ("grpo_theory.realcheck.direction_invariance", "DirectionConfig",
+                             "R6: E[g_2|q] vs E[g_16|q]: same direction, norm ratio lambda_16/lambda_2"),
+    "covariance": ("grpo_theory.realcheck.covariance", "CovarianceConfig",
+                   "R8/R9: Cov(g+, g-) across and within prompts, Prop 4.1's premise, score identity"),
+    "discard_rate": ("grpo_theory.realcheck.discard_rate", "DiscardConfig",
+                     "R7: tied-pair fraction during 2-GRPO training vs E_q[P0] and the r-bar formula"),
+}
+ALIASES = {k.replace("_", "-"): k for k in EXPERIMENTS}
+
+
+def _config_class(name: str):
+    module, cls, _ = EXPERIMENTS[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def _field_parser(tp: Any):
+    """An argparse ``type`` for a dataclass field annotation (str, int, float, bool, tuples, optionals)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is tuple:
+        inner = _field_parser(args[0])
+        return lambda s: tuple(inner(x) for x in s.split(",") if x.strip())
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return _field_parser(next(a for a in args if a is not type(None)))
+    if tp is bool:
+        def parse_bool(s: str) -> bool:
+            v = s.strip().lower()
+            if v in ("1", "true", "yes", "on"):
+                return True
+            if v in ("0", "false", "no", "off"):
+                return False
+            raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
+        return parse_bool
+    return tp
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each field of a dataclass (read from its source), by field name."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):
+        return {}
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs = {}
+    for a, b in itertools.pairwise(body):
+        if (isinstance(a, ast.AnnAssign) and isinstance(a.target, ast.Name) and isinstance(b, ast.Expr)
+                and isinstance(b.value, ast.Constant) and isinstance(b.value.value, str)):
+            docs[a.target.id] = " ".join(b.value.value.split())
+    return docs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One subcommand per experiment, one option per config field (help = the field's docstring)."""
+    sub = parser.add_subparsers(dest="experiment", metavar="NAME", required=True)
+    for name, (_module, _cls, help_) in EXPERIMENTS.items():
+        aliases = [name.replace("_", "-")] if "_" in name else []
+        p = sub.add_parser(name, aliases=aliases, help=help_, description=help_)
+        p.add_argument("--out", default=None, help=f"output directory (default: results/realcheck/{name})")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        cls = _config_class(name)
+        hints = typing.get_type_hints(cls)
+        docs = field_docs(cls)
+        for f in dataclasses.fields(cls):
+            p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None,
+                           type=_field_parser(hints[f.name]), metavar=f.name.upper(),
+                           help=f"{docs.get(f.name, '')} (default: {f.default!r})")
+
+
+def run(args: argparse.Namespace) -> int:
+    name = ALIASES.get(args.experiment, args.experiment)
+    module = importlib.import_module(EXPERIMENTS[name][0])
+    cls = _config_class(name)
+    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
+    cfg = cls(**changes)
+    res = module.run(cfg, out=args.out, progress=not args.quiet)
+    shown = {k: res[k] for k in ("summary", "verdict") if k in res}
+    if not shown and "statistics" in res:
+        shown = {"statistics": {k: {s: v.get(s) for s in ("across_prompts", "total", "score_identity")}
+                                for k, v in res["statistics"].items()}}
+    from grpo_theory.realcheck._common import jsonable
+
+    print(json.dumps(jsonable(shown), indent=1))
+    print("wrote:", *res.get("files", []), sep="\n  ")
+    print(f"({res.get('seconds', 0.0):.1f} s)")
+    return 0

@@ -1,0 +1,416 @@
+r"""R4 on a real model: the 2-GRPO gradient and the DPO gradient of the same pairs.
+
+Take P pairs :math:`(o^+_i, o^-_i)` of one prompt each (one correct, one incorrect rollout),
+:math:`v_i = \nabla\log\pi(o^+_i) - \nabla\log\pi(o^-_i)` (sequence log-probs, sums over tokens) and
+the DPO reference :math:`\pi_{\rm ref}` = a frozen copy of the start policy. On-policy (ratio 1, no
+clipping active), without KL, with population-std advantages (:math:`A^\pm=\pm1`):
+
+.. math::
+
+    -\nabla\mathcal L_{\rm DPO} = \frac{\beta}{P}\sum_i \sigma(\Delta_i)\,v_i ,\qquad
+    \Delta_i = \beta\big[(\log\pi-\log\pi_{\rm ref})(o^-_i) - (\log\pi-\log\pi_{\rm ref})(o^+_i)\big],
+
+and, by aggregation mode of the 2-GRPO loss (S = 2P sequences, N tokens in all, C the padded width),
+
+=========================== ============================================= ===========================
+mode                        :math:`-\nabla\mathcal L_{\rm 2\text{-}GRPO}`  ratio to DPO at π = π_ref
+=========================== ============================================= ===========================
+seq-mean-token-mean         :math:`\frac1{2P}\sum_i(\nabla^+_i/L^+_i - \nabla^-_i/L^-_i)`  :math:`1/(\beta L)` iff all lengths equal L
+seq-mean-token-sum          :math:`\frac1{2P}\sum_i v_i`                     :math:`1/\beta`
+seq-mean-token-sum-norm     :math:`\frac1{2PC}\sum_i v_i`                    :math:`1/(\beta C)`
+token-mean                  :math:`\frac1{N}\sum_i v_i`                      :math:`2P/(\beta N)` (any lengths)
+token-sum                   :math:`\sum_i v_i`                               :math:`2P/\beta`
+=========================== ============================================= ===========================
+
+At :math:`\pi=\pi_{\rm ref}` every :math:`\sigma(\Delta_i)=\tfrac12`, so the gradients are parallel.
+Away from it they are parallel pair by pair (one pair, seq-mean-token-mean, equal lengths:
+ratio :math:`1/(2L\beta\sigma(\Delta_i))`) but the batch sums weight the pairs differently
+(constant vs :math:`\sigma(\Delta_i)`), so the batch cosine drops below 1. Note that global
+``token-mean`` keeps the direction for unequal lengths (its 1/N is one constant per batch); it is
+*per-sequence* length normalization (``seq-mean-token-mean``) with unequal lengths that breaks it,
+and DPO on length-normalized log-probs restores it (ratio :math:`1/\beta`).
+
+The experiment: sample pairs at the start policy, measure all of the above at π = π_ref (with the
+real, nearly equal answer lengths, and with the masks randomly truncated to make lengths unequal),
+then train with 2-GRPO (the project's trainer) and re-measure on the same pairs after k steps.
+Every gradient is autograd through :func:`grpo_theory.losses.two_grpo_loss` and
+:func:`grpo_theory.losses.online_dpo_loss` / :func:`grpo_theory.losses.dpo_loss`.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from grpo_theory.losses import AGG_MODES, online_dpo_loss, two_grpo_loss
+from grpo_theory.realcheck._common import (
+    cosine,
+    env_snapshot,
+    flat_grad,
+    load,
+    out_dir,
+    pairs_view,
+    trainable_params,
+    write_csv,
+    write_json,
+)
+
+Tensor = torch.Tensor
+NAME = "gradient_equivalence"
+
+#: 2-GRPO conventions of the paper's algebra: population std, no eps, ratio 1 (on-policy), no KL.
+GRPO_CONVENTIONS: dict[str, Any] = {"std_ddof": 0, "eps": 0.0, "beta": 0.0}
+
+
+@dataclass(frozen=True)
+class GradEquivConfig:
+    """R4 experiment configuration."""
+
+    model: str = "tiny"
+    """Policy: 'tiny', 'smollm2' or a checkpoint directory."""
+    task: str = "addition"
+    """Task that labels the pairs (reward 1 / 0)."""
+    n_pairs: int = 32
+    """Mixed pairs (one correct, one incorrect rollout of the same prompt)."""
+    betas: tuple[float, ...] = (0.1, 1.0)
+    """DPO inverse temperatures to compare with."""
+    modes: tuple[str, ...] = AGG_MODES
+    """2-GRPO aggregation modes measured at π = π_ref."""
+    dtype: str = "float64"
+    """Weights dtype ('float64' or 'float32')."""
+    steps: tuple[int, ...] = (0, 1, 2, 4, 8, 16, 32)
+    """Optimizer steps of 2-GRPO training after which the pairs are re-measured (0 = at π_ref)."""
+    train_prompts: int = 64
+    """Prompts per 2-GRPO optimizer step of the drift (128 rollouts)."""
+    train_lr: float = 1e-3
+    """AdamW learning rate of the drift."""
+    train_agg: str = "token-mean"
+    """Aggregation of the drift's 2-GRPO loss."""
+    max_prompts: int = 4096
+    """Give up if this many prompts do not yield ``n_pairs`` mixed pairs."""
+    max_new_tokens: int = 0
+    """Completion cap; 0 = the task's own."""
+    truncation_seed: int = 1
+    """Seed of the random truncation that makes lengths unequal."""
+    seed: int = 0
+    """Seed of the prompts and the sampling."""
+    threads: int = 2
+    """torch CPU threads."""
+
+
+# ---------------------------------------------------------------------------------------------- pairs
+
+
+@dataclass
+class Pairs:
+    """Mixed pairs, prompt-major: rows 2i, 2i+1 of ``rollouts`` are pair i; ``rewards`` is ``[P, 2]``."""
+
+    rollouts: Any
+    rewards: Tensor
+    problems: list = field(default_factory=list)
+    prompts_tried: int = 0
+
+    @property
+    def mask(self) -> Tensor:
+        """``[P, 2, T]`` bool completion mask."""
+        return pairs_view(self.rollouts.completion_mask.bool(), 2)
+
+
+def sample_pairs(policy, task, problems, n_pairs: int, *, seed: int, max_new_tokens: int = 0,
+                 batch_prompts: int = 128, progress: bool = True) -> Pairs:
+    """Sample 2 rollouts per problem (temperature 1, top-p 1) until ``n_pairs`` mixed pairs are found.
+
+    Raises ``RuntimeError`` if ``problems`` runs out first.
+    """
+    from grpo_theory.llm.policy import Rollouts
+
+    kept, rewards, probs = [], [], []
+    tried = 0
+    bar = tqdm(total=n_pairs, desc="sampling mixed pairs", disable=not progress, leave=False)
+    for s in range(0, len(problems), batch_prompts):
+        chunk = problems[s:s + batch_prompts]
+        r = policy.generate([p.prompt for p in chunk], 2, temperature=1.0, top_p=1.0,
+                            max_new_tokens=max_new_tokens or task.max_new_tokens, seed=seed * 100_003 + s)
+        tried += len(chunk)
+        for i, p in enumerate(chunk):
+            rw = [task.reward(p, r.texts[2 * i]), task.reward(p, r.texts[2 * i + 1])]
+            if rw[0] != rw[1] and len(kept) < n_pairs:
+                kept.append(r.select([2 * i, 2 * i + 1]))
+                rewards.append(rw)
+                probs.append(p)
+                bar.update(1)
+        if len(kept) >= n_pairs:
+            break
+    bar.close()
+    if len(kept) < n_pairs:
+        raise RuntimeError(f"only {len(kept)} mixed pairs in {tried} prompts (wanted {n_pairs}); the policy is "
+                           "almost always right or always wrong on this task: raise max_prompts or change task")
+    return Pairs(Rollouts.cat(kept), torch.tensor(rewards, dtype=torch.float32), probs, tried)
+
+
+def truncate_mask(mask: Tensor, seed: int) -> Tensor:
+    """Each row's mask cut to a uniform random length in ``1..len`` (a random prefix of the completion)."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = mask.sum(-1)
+    u = torch.rand(lengths.shape, generator=gen)
+    new = (1 + torch.floor(u * lengths.clamp(min=1))).clamp(max=lengths.clamp(min=1))
+    pos = torch.arange(mask.shape[-1]).expand_as(mask)
+    return mask & (pos < new.unsqueeze(-1))
+
+
+# ---------------------------------------------------------------------------------------------- gradients
+
+
+def _logps(policy, ref_model, rollouts) -> tuple[Tensor, Tensor]:
+    logp = pairs_view(policy.token_logprobs(rollouts), 2)
+    with torch.no_grad():
+        ref = pairs_view(policy.token_logprobs(rollouts, model=ref_model), 2)
+    return logp, ref
+
+
+def grpo_grad(logp: Tensor, rewards: Tensor, mask: Tensor, mode: str, params, *, retain_graph: bool = True) -> Tensor:
+    """∇ of :func:`two_grpo_loss` (on-policy: old = current, detached) for one aggregation mode."""
+    loss = two_grpo_loss(logp, logp.detach(), rewards, mask, loss_agg_mode=mode, **GRPO_CONVENTIONS).loss
+    return flat_grad(loss, params, retain_graph=retain_graph)
+
+
+def dpo_grad(logp: Tensor, ref: Tensor, rewards: Tensor, mask: Tensor, beta: float, params, *,
+             length_normalize: bool = False, retain_graph: bool = True) -> Tensor:
+    """∇ of :func:`online_dpo_loss` (mean of the sigmoid DPO loss over the pairs)."""
+    loss = online_dpo_loss(logp, logp.detach(), rewards, mask, ref_logp=ref, beta=beta,
+                           length_normalize=length_normalize).loss
+    return flat_grad(loss, params, retain_graph=retain_graph)
+
+
+def margins(logp: Tensor, ref: Tensor, rewards: Tensor, mask: Tensor, beta: float) -> Tensor:
+    r"""``[P]`` :math:`\Delta_i = \beta[(\log\pi-\log\pi_{\rm ref})(o^-) - (\log\pi-\log\pi_{\rm ref})(o^+)]`."""
+    from grpo_theory.losses import pairs_from_groups, sequence_logps
+
+    with torch.no_grad():
+        pol, rf = sequence_logps(logp.detach(), mask), sequence_logps(ref, mask)
+        pg = pairs_from_groups(rewards, pol - rf)
+        return beta * (pg.rejected[0] - pg.chosen[0]).double()
+
+
+def predicted_batch_ratio(mode: str, beta: float, lengths: Tensor, horizon: int) -> float | None:
+    """‖∇L_2GRPO‖/‖∇L_DPO‖ at π = π_ref for ``lengths`` ``[P, 2]``; None where the gradients are not parallel."""
+    P = lengths.shape[0]
+    if mode == "seq-mean-token-mean":
+        L = lengths.unique()
+        return 1.0 / (beta * float(L[0])) if len(L) == 1 else None
+    if mode == "seq-mean-token-sum":
+        return 1.0 / beta
+    if mode == "seq-mean-token-sum-norm":
+        return 1.0 / (beta * horizon)
+    if mode == "token-mean":
+        return 2.0 * P / (beta * float(lengths.sum()))
+    if mode == "token-sum":
+        return 2.0 * P / beta
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def batch_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, mask: Tensor, *,
+                     modes: tuple[str, ...], label: str) -> list[dict[str, Any]]:
+    """One row per (mode, beta): cosine and norm ratio of the batch gradients, and the prediction at π_ref."""
+    params = trainable_params(policy.model)
+    logp, ref = _logps(policy, ref_model, pairs.rollouts)
+    lengths = mask.sum(-1)
+    horizon = mask.shape[-1]
+    g_dpo = {b: dpo_grad(logp, ref, pairs.rewards, mask, b, params) for b in cfg.betas}
+    g_dpo_ln = {b: dpo_grad(logp, ref, pairs.rewards, mask, b, params, length_normalize=True) for b in cfg.betas}
+    rows = []
+    for mode in modes:
+        g = grpo_grad(logp, pairs.rewards, mask, mode, params)
+        for b in cfg.betas:
+            for dpo_kind, gd in (("sum", g_dpo[b]), ("length-normalized", g_dpo_ln[b])):
+                if dpo_kind == "length-normalized" and mode != "seq-mean-token-mean":
+                    continue
+                ratio = float(g.norm() / gd.norm())
+                pred = (predicted_batch_ratio(mode, b, lengths, horizon) if dpo_kind == "sum"
+                        else 1.0 / b)
+                rows.append({
+                    "condition": label, "mode": mode, "beta": b, "dpo_logps": dpo_kind,
+                    "cosine": cosine(g, gd), "one_minus_cosine": 1.0 - cosine(g, gd),
+                    "norm_ratio": ratio, "predicted_ratio": pred,
+                    "ratio_rel_err": None if pred is None else abs(ratio / pred - 1.0),
+                    "lengths_equal": bool(len(lengths.unique()) == 1),
+                    "mean_length": float(lengths.float().mean()),
+                })
+    return rows
+
+
+def pair_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, k: int) -> tuple[list[dict], list[dict]]:
+    """Per pair: 2-GRPO vs DPO gradient of that pair alone, vs 1/(2Lβσ(Δ_i)); and the batch comparison.
+
+    Returns (per-pair rows, per-(beta, mode) batch rows) at the policy's current weights.
+    """
+    params = trainable_params(policy.model)
+    mask = pairs.mask
+    logp_all, ref_all = _logps(policy, ref_model, pairs.rollouts)
+    rows = []
+    P = pairs.rewards.shape[0]
+    for i in range(P):
+        sub = pairs.rollouts.select([2 * i, 2 * i + 1])
+        logp, ref = _logps(policy, ref_model, sub)
+        m, rw = mask[i:i + 1], pairs.rewards[i:i + 1]
+        L = m.sum(-1)[0]
+        g_mean = grpo_grad(logp, rw, m, "seq-mean-token-mean", params)
+        g_sum = grpo_grad(logp, rw, m, "seq-mean-token-sum", params)
+        for b in cfg.betas:
+            gd = dpo_grad(logp, ref, rw, m, b, params)
+            sig = float(torch.sigmoid(margins(logp, ref, rw, m, b))[0])
+            eq = bool(L[0] == L[1])
+            pred_mean = 1.0 / (2.0 * float(L[0]) * b * sig) if eq else None
+            pred_sum = 1.0 / (2.0 * b * sig)
+            r_mean, r_sum = float(g_mean.norm() / gd.norm()), float(g_sum.norm() / gd.norm())
+            rows.append({
+                "k": k, "pair": i, "beta": b, "sigma_delta": sig, "len_pos_neg_equal": eq, "length": float(L.max()),
+                "cosine_seq_mean_token_mean": cosine(g_mean, gd), "ratio_seq_mean_token_mean": r_mean,
+                "predicted_seq_mean_token_mean": pred_mean,
+                "rel_err_seq_mean_token_mean": None if pred_mean is None else abs(r_mean / pred_mean - 1),
+                "cosine_seq_mean_token_sum": cosine(g_sum, gd), "ratio_seq_mean_token_sum": r_sum,
+                "predicted_seq_mean_token_sum": pred_sum, "rel_err_seq_mean_token_sum": abs(r_sum / pred_sum - 1),
+            })
+    batch = []
+    for mode in ("seq-mean-token-mean", "seq-mean-token-sum"):
+        g = grpo_grad(logp_all, pairs.rewards, mask, mode, params)
+        for b in cfg.betas:
+            gd = dpo_grad(logp_all, ref_all, pairs.rewards, mask, b, params)
+            sig = torch.sigmoid(margins(logp_all, ref_all, pairs.rewards, mask, b))
+            batch.append({
+                "k": k, "mode": mode, "beta": b, "batch_cosine": cosine(g, gd),
+                "batch_norm_ratio": float(g.norm() / gd.norm()),
+                "sigma_min": float(sig.min()), "sigma_max": float(sig.max()), "sigma_sd": float(sig.std()),
+                "mean_abs_logratio_per_token": float(((logp_all.detach() - ref_all).abs() * mask).sum() / mask.sum()),
+            })
+    return rows, batch
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+
+def _train_config(cfg: GradEquivConfig, tmp: str):
+    from grpo_theory.llm.config import TrainConfig
+
+    n = max(cfg.steps)
+    return TrainConfig(
+        policy=cfg.model, task=cfg.task, name="2-GRPO drift", loss="two_grpo", group_size=2,
+        prompts_per_step=cfg.train_prompts, train_size=cfg.train_prompts * max(n, 1), epochs=1,
+        lr=cfg.train_lr, std_ddof=0, eps=0.0, agg=cfg.train_agg, kl_coef=0.0,
+        eval_size=0, eval_at_start=False, seed=cfg.seed, data_seed=cfg.seed, threads=cfg.threads,
+        max_new_tokens=cfg.max_new_tokens, out_dir=tmp,
+    )
+
+
+def run_experiment(cfg: GradEquivConfig, *, policy=None, progress: bool = True) -> dict[str, Any]:
+    """Run R4 (see the module docstring); returns the result dict (nothing written)."""
+    from grpo_theory.llm.tasks import make_task, train_problems
+    from grpo_theory.llm.trainer import train
+
+    t0 = time.time()
+    dtype = {"float64": torch.float64, "float32": torch.float32}[cfg.dtype]
+    if policy is None:
+        policy = load(cfg.model, dtype=dtype, threads=cfg.threads)
+    else:
+        policy.model.to(dtype)
+    task = make_task(cfg.task)
+    problems = train_problems(task, cfg.max_prompts, seed=10_000 + cfg.seed)
+    random.Random(cfg.seed).shuffle(problems)
+    pairs = sample_pairs(policy, task, problems, cfg.n_pairs, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
+                         progress=progress)
+    ref_model = policy.frozen_copy()
+
+    at_ref = batch_comparison(policy, ref_model, pairs, cfg, pairs.mask, modes=cfg.modes, label="sampled lengths")
+    trunc = truncate_mask(pairs.mask, cfg.truncation_seed)
+    at_ref += batch_comparison(policy, ref_model, pairs, cfg, trunc, modes=cfg.modes, label="truncated (unequal) lengths")
+
+    per_pair, drift = [], []
+    done = 0
+    with tempfile.TemporaryDirectory(prefix="realcheck-drift-") as tmp:
+        tcfg = _train_config(cfg, tmp)
+        for k in tqdm(sorted(set(cfg.steps)), desc="R4 drift (k steps)", disable=not progress):
+            if k > done:
+                train(tcfg, resume=True, stop_after=k, policy=policy, progress=False)
+                done = k
+            rows, batch = pair_comparison(policy, ref_model, pairs, cfg, k)
+            per_pair += rows
+            drift += batch
+    lengths = pairs.mask.sum(-1)
+    summary = _summarize(at_ref, per_pair, drift)
+    return {
+        "experiment": NAME, "result": "R4", "config": cfg, "env": env_snapshot(),
+        "pairs": {"n": pairs.rewards.shape[0], "prompts_tried": pairs.prompts_tried,
+                  "lengths": lengths.tolist(), "all_lengths_equal": bool(len(lengths.unique()) == 1),
+                  "truncated_lengths": trunc.sum(-1).tolist(), "prompts": [p.prompt for p in pairs.problems]},
+        "at_reference": at_ref, "drift": drift, "per_pair": per_pair, "summary": summary,
+        "seconds": time.time() - t0,
+    }
+
+
+def _summarize(at_ref: list[dict], per_pair: list[dict], drift: list[dict]) -> dict[str, Any]:
+    def worst(rows, key):
+        vals = [r[key] for r in rows if r.get(key) is not None]
+        return max(vals) if vals else None
+
+    parallel = [r for r in at_ref if r["predicted_ratio"] is not None]
+    broken = [r for r in at_ref if r["predicted_ratio"] is None]
+    at0 = [r for r in per_pair if r["k"] == 0]
+    later = [r for r in per_pair if r["k"] > 0]
+    return {
+        "at_reference_max_one_minus_cosine_where_predicted_parallel": worst(parallel, "one_minus_cosine"),
+        "at_reference_max_ratio_rel_err": worst(parallel, "ratio_rel_err"),
+        "at_reference_not_parallel_cases": [
+            {k: r[k] for k in ("condition", "mode", "beta", "cosine")} for r in broken],
+        "per_pair_max_rel_err_seq_mean_token_sum_k0": worst(at0, "rel_err_seq_mean_token_sum"),
+        "per_pair_max_rel_err_seq_mean_token_sum_k_gt_0": worst(later, "rel_err_seq_mean_token_sum"),
+        "per_pair_max_rel_err_seq_mean_token_mean_all_k": worst(per_pair, "rel_err_seq_mean_token_mean"),
+        "per_pair_min_cosine_seq_mean_token_sum_all_k": min((r["cosine_seq_mean_token_sum"] for r in per_pair),
+                                                            default=None),
+        "batch_cosine_by_k": {f"{r['mode']}|beta={r['beta']}|k={r['k']}": r["batch_cosine"] for r in drift},
+    }
+
+
+def verdict(res: dict[str, Any]) -> dict[str, Any]:
+    """Pass/fail of each prediction, with the tolerances used (float64: 1e-6 cosine, 1e-5 ratio)."""
+    s = res["summary"]
+    tol_cos, tol_ratio = (1e-6, 1e-5) if res["config"].dtype == "float64" else (1e-4, 1e-3)
+    k_max = max(r["k"] for r in res["drift"])
+    final = [r for r in res["drift"] if r["k"] == k_max and r["mode"] == "seq-mean-token-sum"]
+    return {
+        "parallel_at_reference": s["at_reference_max_one_minus_cosine_where_predicted_parallel"] < tol_cos,
+        "constant_at_reference": s["at_reference_max_ratio_rel_err"] < tol_ratio,
+        "per_pair_factor_holds_away_from_reference": (s["per_pair_max_rel_err_seq_mean_token_sum_k_gt_0"] or 0)
+        < tol_ratio,
+        "batch_cosine_below_one_at_k_max": {str(r["beta"]): r["batch_cosine"] for r in final},
+        "tolerances": {"one_minus_cosine": tol_cos, "ratio_rel_err": tol_ratio},
+    }
+
+
+def write(res: dict[str, Any], out: str | None = None) -> list[str]:
+    """Write ``result.json``, ``at_reference.csv``, ``drift.csv`` and ``per_pair.csv``; returns the paths."""
+    d = out_dir(NAME, out)
+    res = dict(res, verdict=verdict(res))
+    per_pair = res.pop("per_pair", None)
+    paths = [write_json(d / "result.json", res), write_csv(d / "at_reference.csv", res["at_reference"]),
+             write_csv(d / "drift.csv", res["drift"])]
+    if per_pair is not None:
+        paths.append(write_csv(d / "per_pair.csv", per_pair))
+    return [str(p) for p in paths]
+
+
+def run(cfg: GradEquivConfig, *, out: str | None = None, policy=None, progress: bool = True) -> dict[str, Any]:
+    """Run and write the results; returns the result dict (with its verdict)."""
+    res = run_experiment(cfg, policy=policy, progress=progress)
+    res["files"] = write(res, out)
+    res["verdict"] = verdict(res)
+    return res
+
+
+__all__ = ["GradEquivConfig", "Pairs", "predicted_batch_ratio", "run", "run_experiment", "sample_pairs",
+           "truncate_mask", "verdict"]
