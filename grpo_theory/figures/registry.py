@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from grpo_theory.figures import cache
+from grpo_theory.figures.data import gradients as gradients_data
 from grpo_theory.figures.data import theory as theory_data
 from grpo_theory.figures.paths import DATA_DIR, PAPER_FIGURES
+from grpo_theory.figures.plots import gradients as gradients_plots
 from grpo_theory.figures.plots import theory as theory_plots
 
 
@@ -59,6 +61,9 @@ def _figures() -> list[Figure]:
         Figure("F4", "F4_control_variate", "Var(g⁺ − c g⁻)/Var(g⁺) vs c, theory vs Monte Carlo, c = 1 marked",
                "R8 (v2/v3 Prop. 4.1; v3 Table 2 setting)",
                theory_data.control_variate, theory_plots.plot_control_variate, _const(theory_data.F4_CONFIG)),
+        Figure("F5", "F5_gradient_equivalence", "2-GRPO vs DPO gradient: cosine and norm ratio vs steps away from π_ref",
+               "R4 (v2 §3.2 / v3 §3.3 and Eq. 8-9; the constant is derived here)",
+               gradients_data.gradient_equivalence, gradients_plots.plot_gradient_equivalence, gradients_data.f5_config),
     ]
     try:
         from grpo_theory.figures.registry_more import more_figures
