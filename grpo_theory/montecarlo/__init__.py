@@ -1,0 +1,1 @@
+"""Monte Carlo engine: toy policies with exact gradients, vectorized estimators, checks."""
