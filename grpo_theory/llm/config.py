@@ -1,0 +1,216 @@
+"""The RL run configuration: one frozen dataclass, one documented field each.
+
+Every field carries its help text in ``metadata["help"]``; ``grpo-theory train --help`` is generated
+from it (see :func:`add_config_arguments`), so the documentation and the command line cannot drift
+apart. A config is immutable: a run's identity (and its resume checkpoint) is the config it started
+with, and :func:`config_hash` names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _f(default: Any, help_: str) -> Any:
+    return field(default=default, metadata={"help": help_})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One RL run: which loss, how rollouts are drawn, how the optimizer steps, what is logged."""
+
+    # --- what is trained -------------------------------------------------------------------
+    policy: str = _f("tiny", "start policy: 'tiny' (the shared pretrained start checkpoint), 'smollm2', "
+                     "or a local Hugging Face checkpoint directory")
+    task: str = _f("addition", "task name for grpo_theory.llm.tasks.make_task ('addition', 'countdown')")
+    name: str = _f("", "display label of the run (e.g. '16-GRPO'); free text, used in logs and tables")
+
+    # --- the loss --------------------------------------------------------------------------
+    loss: str = _f("grpo", "loss name in grpo_theory.losses.LOSSES ('grpo', 'two_grpo', 'dr_grpo', 'rloo', "
+                   "'online_dpo'); the trainer never branches on it except to supply a reference model")
+    clip_low: float = _f(0.2, "PPO clip epsilon below 1 (ratio floor 1 - clip_low)")
+    clip_high: float = _f(0.28, "PPO clip epsilon above 1 (ratio cap 1 + clip_high; DAPO clip-higher, as in the paper)")
+    kl_coef: float = _f(0.0, "coefficient of the KL penalty to the start policy (0 = off, the paper's setting; "
+                        "> 0 loads a frozen reference model)")
+    std_ddof: int = _f(1, "group std: 1 = Bessel (verl, which the paper ran), 0 = population (the paper's proofs)")
+    eps: float = _f(1e-6, "constant added to the group std (verl's 1e-6)")
+    agg: str = _f("token-mean", "loss aggregation over tokens, forwarded to the loss (e.g. 'token-mean', "
+                  "'seq-mean-token-mean', 'seq-mean-token-sum')")
+    dpo_beta: float = _f(0.1, "DPO inverse temperature beta (online_dpo only)")
+
+    # --- rollouts --------------------------------------------------------------------------
+    group_size: int = _f(16, "G: rollouts sampled per prompt")
+    prompts_per_step: int = _f(32, "prompts per optimizer mini-batch (16-GRPO: 32, 2-GRPO: 256)")
+    rollout_prompts: int = _f(0, "prompts per generation batch; a multiple of prompts_per_step. The batch is "
+                              "split into consecutive mini-batches, so later ones are off-policy (the paper's "
+                              "v3 ablation generates 512 prompts per step). 0 = prompts_per_step (on-policy)")
+    temperature: float = _f(1.0, "sampling temperature of training rollouts (the paper: 1)")
+    top_p: float = _f(1.0, "nucleus sampling of training rollouts (the paper: 1)")
+    max_new_tokens: int = _f(0, "completion length cap; 0 = the task's own max_new_tokens")
+    resample: bool = _f(False, "2-GRPO+RS: replace zero-advantage groups by groups of fresh prompts until the "
+                        "generation batch is full of informative groups or the budget is spent")
+    resample_budget: float = _f(8.0, "RS budget per generation batch, in multiples of its base rollouts "
+                                "(8 = 16/2 keeps 2-GRPO+RS within 16-GRPO's rollouts at equal epochs)")
+    resample_rounds: int = _f(8, "at most this many resampling rounds per generation batch")
+
+    # --- data --------------------------------------------------------------------------------
+    train_size: int = _f(1024, "size of the fixed training prompt set")
+    data_seed: int = _f(0, "seed of the training prompt set (fixed across methods and run seeds)")
+    epochs: int = _f(5, "passes over the training prompt set (equal for every method)")
+
+    # --- optimizer ---------------------------------------------------------------------------
+    lr: float = _f(1e-4, "AdamW learning rate (2-GRPO uses 8x the 16-GRPO rate: the linear rule)")
+    warmup_steps: int = _f(0, "linear learning-rate warm-up over this many optimizer steps")
+    weight_decay: float = _f(0.0, "AdamW weight decay")
+    adam_beta1: float = _f(0.9, "AdamW beta1")
+    adam_beta2: float = _f(0.999, "AdamW beta2")
+    max_grad_norm: float = _f(1.0, "gradient-norm clip (0 = off); the pre-clip norm is logged")
+
+    # --- evaluation --------------------------------------------------------------------------
+    eval_every: int = _f(0, "evaluate every this many optimizer steps (0 = only at the end)")
+    eval_at_start: bool = _f(True, "also evaluate the start policy before the first step")
+    eval_size: int = _f(1000, "held-out evaluation problems (drawn from eval_seed, disjoint from training)")
+    eval_seed: int = _f(0, "seed of the held-out evaluation set (seed 0 is the pool every training set excludes; "
+                        "other seeds serve as validation splits)")
+    eval_split: str = _f("test", "'test' (held-out report) or 'validation' (the last eval_size problems of the "
+                         "evaluation pool, disjoint from a test split of <= 1000; for tuning)")
+    eval_k: int = _f(8, "k of Mean@k / Pass@k")
+    eval_temperature: float = _f(0.7, "sampling temperature for Mean@k / Pass@k (the paper: 0.7)")
+    eval_top_p: float = _f(0.8, "nucleus top-p for Mean@k / Pass@k (the paper: 0.8)")
+
+    # --- run ---------------------------------------------------------------------------------
+    seed: int = _f(0, "run seed: data order, rollout sampling, evaluation sampling")
+    device: str = _f("cpu", "torch device ('cpu', 'cuda', 'cuda:1', ...)")
+    dtype: str = _f("float32", "'float32', or 'bfloat16' for autocast in generation and loss (weights stay fp32)")
+    threads: int = _f(2, "torch CPU threads (0 = leave torch's default)")
+    micro_batch: int = _f(0, "rows per forward pass when computing old/reference log-probs (0 = all at once)")
+    checkpoint_every: int = _f(0, "save a resumable checkpoint every this many optimizer steps (0 = only "
+                               "at the end); rounded up to a generation-batch boundary")
+    out_dir: str = _f("runs/train", "output directory: log.jsonl, checkpoint.pt, result.json, final/")
+
+    def __post_init__(self) -> None:
+        errors = []
+        if self.group_size < 2:
+            errors.append(f"group_size must be >= 2 (a group needs a baseline), got {self.group_size}")
+        if self.prompts_per_step < 1:
+            errors.append(f"prompts_per_step must be >= 1, got {self.prompts_per_step}")
+        if self.rollout_prompts < 0 or (self.rollout_prompts and self.rollout_prompts % self.prompts_per_step):
+            errors.append(f"rollout_prompts must be 0 or a multiple of prompts_per_step={self.prompts_per_step}, "
+                          f"got {self.rollout_prompts}")
+        if self.train_size < 1 or self.train_size % self.gen_prompts:
+            errors.append(f"train_size ({self.train_size}) must be a positive multiple of the generation batch "
+                          f"({self.gen_prompts} prompts) so that every epoch has the same steps")
+        if self.epochs < 1:
+            errors.append(f"epochs must be >= 1, got {self.epochs}")
+        if not self.lr > 0:
+            errors.append(f"lr must be > 0, got {self.lr}")
+        if self.resample and self.resample_budget < 1:
+            errors.append(f"resample_budget must be >= 1, got {self.resample_budget}")
+        if self.eval_split not in ("test", "validation"):
+            errors.append(f"eval_split must be 'test' or 'validation', got {self.eval_split!r}")
+        if self.dtype not in ("float32", "bfloat16"):
+            errors.append(f"dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
+        if self.temperature <= 0 or self.eval_temperature <= 0:
+            errors.append("temperatures must be > 0 (use the greedy evaluation for argmax decoding)")
+        for name in ("eval_every", "eval_size", "eval_k", "checkpoint_every", "micro_batch", "max_new_tokens",
+                     "warmup_steps", "threads", "resample_rounds"):
+            if getattr(self, name) < 0:
+                errors.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if errors:
+            raise ValueError("invalid TrainConfig:\n  " + "\n  ".join(errors))
+
+    # --- derived (cleanrl's "filled in at runtime") ------------------------------------------
+    @property
+    def gen_prompts(self) -> int:
+        """Prompts per generation batch."""
+        return self.rollout_prompts or self.prompts_per_step
+
+    @property
+    def updates_per_generation(self) -> int:
+        """Optimizer mini-batches cut from one generation batch."""
+        return self.gen_prompts // self.prompts_per_step
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.train_size // self.prompts_per_step
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    @property
+    def base_rollouts(self) -> int:
+        """Rollouts of a run at its nominal budget: train_size x epochs x G (no resampling)."""
+        return self.train_size * self.epochs * self.group_size
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+#: Fields that do not change what a run computes: they may differ between a run and its resume.
+NON_SEMANTIC_FIELDS = frozenset({"name", "out_dir", "checkpoint_every", "threads", "device"})
+
+
+def config_hash(cfg: TrainConfig) -> str:
+    """Short content hash of the fields that determine the run's numbers."""
+    d = {k: v for k, v in cfg.to_dict().items() if k not in NON_SEMANTIC_FIELDS}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _field_type(f: dataclasses.Field) -> type:
+    hints = typing.get_type_hints(TrainConfig)
+    t = hints[f.name]
+    if isinstance(t, types.UnionType):
+        t = next(a for a in typing.get_args(t) if a is not type(None))
+    return t
+
+
+def _parse_bool(s: str) -> bool:
+    v = s.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {s!r}")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, *, skip: tuple[str, ...] = ()) -> None:
+    """One ``--field-name`` option per TrainConfig field, with the field's help and default."""
+    group = parser.add_argument_group("run configuration (TrainConfig)")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in skip:
+            continue
+        t = _field_type(f)
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None,
+                                  "help": f"{f.metadata['help']} (default: {f.default!r})"}
+        if t is bool:
+            kwargs.update(type=_parse_bool, metavar="BOOL")
+        else:
+            kwargs.update(type=t, metavar=t.__name__.upper())
+        group.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+
+
+def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
+    """A TrainConfig from ``base`` (default: the defaults) with every option given on the command line."""
+    base = base or TrainConfig()
+    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+               if getattr(args, f.name, None) is not None}
+    return base.replace(**changes)

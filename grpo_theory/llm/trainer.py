@@ -1,0 +1,638 @@
+"""RL with verifiable rewards on a causal LM, in one readable file (cleanrl style).
+
+One run = one :class:`~grpo_theory.llm.config.TrainConfig`. The loop, per generation batch:
+
+1. take the next ``gen_prompts`` prompts of the fixed training set (a fresh shuffle every epoch);
+2. sample ``G`` completions per prompt with Hugging Face ``generate`` (KV cache), score them with the
+   task's exact-match reward; with ``resample`` (2-GRPO+RS) replace groups whose rewards are all equal
+   by groups of fresh training prompts, within a rollout budget;
+3. compute the sampling policy's log-probs ``old_logp`` (no grad) and, when the loss needs one, the
+   frozen start policy's ``ref_logp``;
+4. cut the batch into ``updates_per_generation`` mini-batches of ``prompts_per_step`` prompts; for
+   each: current log-probs, ``LOSSES[cfg.loss](...)``, backward, gradient clip, AdamW step, one JSONL
+   line.
+
+The loss is looked up in the shared registry :data:`grpo_theory.losses.LOSSES` and called as a
+function; this file contains no advantage or loss formula. Every random draw is a pure function of
+``(cfg.seed, generation index, round)``, so a run that is killed and resumed from a checkpoint
+reproduces the uninterrupted run bit for bit (the checkpoint still stores the global RNG states, the
+optimizer and the counters, for anything that draws from them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import inspect
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grpo_theory.llm.config import TrainConfig, config_hash
+from grpo_theory.losses import LOSSES
+
+Tensor = torch.Tensor
+
+LOG_NAME = "log.jsonl"
+CHECKPOINT_NAME = "checkpoint.pt"
+RESULT_NAME = "result.json"
+FINAL_DIR = "final"
+
+# Which TrainConfig fields each registry loss takes, and under which keyword. The loss functions own
+# their defaults; the trainer only forwards the run's conventions. `beta` means the KL coefficient for
+# the GRPO family and the DPO inverse temperature for online DPO, hence the explicit table.
+_GRPO_KW = {"std_ddof": "std_ddof", "eps": "eps", "clip_low": "clip_low", "clip_high": "clip_high",
+            "loss_agg_mode": "agg", "beta": "kl_coef"}
+LOSS_CONVENTIONS: dict[str, dict[str, str]] = {
+    "grpo": _GRPO_KW,
+    "two_grpo": _GRPO_KW,
+    "dr_grpo": {k: v for k, v in _GRPO_KW.items() if k != "loss_agg_mode"},  # Dr. GRPO fixes its own agg
+    "rloo": {k: v for k, v in _GRPO_KW.items() if k not in ("std_ddof", "eps")},
+    "online_dpo": {"beta": "dpo_beta"},
+}
+#: Losses that need the frozen start policy's log-probs whatever kl_coef is (DPO's reference).
+NEEDS_REFERENCE = frozenset({"online_dpo"})
+
+
+def loss_conventions(cfg: TrainConfig, fn: Callable | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``LOSSES[cfg.loss]`` from the run config.
+
+    For a loss registered outside the table above, every keyword-only parameter of its signature
+    whose name is a TrainConfig field is forwarded.
+    """
+    if cfg.loss in LOSS_CONVENTIONS:
+        return {kw: getattr(cfg, f) for kw, f in LOSS_CONVENTIONS[cfg.loss].items()}
+    fn = fn or LOSSES[cfg.loss]
+    names = {f.name for f in dataclasses.fields(cfg)}
+    params = inspect.signature(fn).parameters.values()
+    return {p.name: getattr(cfg, p.name) for p in params if p.kind is p.KEYWORD_ONLY and p.name in names}
+
+
+def needs_reference(cfg: TrainConfig) -> bool:
+    return cfg.loss in NEEDS_REFERENCE or cfg.kl_coef > 0
+
+
+# --------------------------------------------------------------------------------------------------
+# small utilities
+
+
+def derive_seed(*parts: int | str) -> int:
+    """A 63-bit seed from its parts (stable across processes, unlike ``hash``)."""
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> list[int]:
+    """The training-set order of one epoch: a seeded shuffle, different every epoch."""
+    order = list(range(n))
+    random.Random(derive_seed("order", seed, epoch)).shuffle(order)
+    return order
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` so that a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSONL log; a torn last line (a kill mid-write) is dropped."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return out
+
+
+class Timer:
+    """Accumulates seconds per phase: wall-clock, and this process's CPU time.
+
+    CUDA is synchronized at phase boundaries so that GPU work lands in the phase that launched it.
+    CPU seconds (``time.process_time``, all threads) are reported next to wall-clock because on a
+    shared machine other jobs stretch the wall-clock, whereas the work done stays roughly the same.
+    """
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        if self.cuda:
+            torch.cuda.synchronize()
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            if self.cuda:
+                torch.cuda.synchronize()
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - t0
+            self.cpu[phase] = self.cpu.get(phase, 0.0) + time.process_time() - c0
+
+    def pop(self) -> tuple[dict[str, float], dict[str, float]]:
+        out = (self.seconds, self.cpu)
+        self.seconds, self.cpu = {}, {}
+        return out
+
+
+def autocast(cfg: TrainConfig, device: torch.device):
+    """bf16 autocast when asked for (weights and optimizer state stay fp32), else a no-op."""
+    if cfg.dtype == "bfloat16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+# --------------------------------------------------------------------------------------------------
+# rollouts
+
+
+@dataclass
+class Batch:
+    """One generation batch, prompt-major: rows ``p*G .. p*G+G-1`` are the G rollouts of prompt p."""
+
+    rollouts: Any  # grpo_theory.llm.policy.Rollouts
+    rewards: Tensor  # [P, G]
+    problems: list  # [P] Problem
+    old_logp: Tensor | None = None  # [P*G, T]
+    ref_logp: Tensor | None = None  # [P*G, T]
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def num_prompts(self) -> int:
+        return self.rewards.shape[0]
+
+    def mini_batch(self, i: int, prompts: int) -> Batch:
+        """Prompts ``i*prompts .. (i+1)*prompts - 1`` with all their rollouts."""
+        g = self.rewards.shape[1]
+        rows = torch.arange(i * prompts * g, (i + 1) * prompts * g)
+        return Batch(
+            rollouts=self.rollouts.select(rows),
+            rewards=self.rewards[i * prompts:(i + 1) * prompts],
+            problems=self.problems[i * prompts:(i + 1) * prompts],
+            old_logp=None if self.old_logp is None else self.old_logp[rows],
+            ref_logp=None if self.ref_logp is None else self.ref_logp[rows],
+        )
+
+
+def tied_groups(rewards: Tensor) -> Tensor:
+    """``[P]`` bool: groups whose rewards are all equal (zero advantage, no gradient signal)."""
+    return (rewards == rewards[:, :1]).all(dim=1)
+
+
+def generate_groups(policy, task, problems: Sequence, cfg: TrainConfig, seed: int, timer: Timer,
+                    device: torch.device) -> tuple[Any, Tensor]:
+    """G rollouts for each problem and their rewards ``[P, G]``."""
+    with timer("gen"), torch.no_grad(), autocast(cfg, device):
+        rollouts = policy.generate(
+            [p.prompt for p in problems], cfg.group_size,
+            temperature=cfg.temperature, top_p=cfg.top_p,
+            max_new_tokens=cfg.max_new_tokens or task.max_new_tokens, greedy=False, seed=seed,
+        )
+    with timer("reward"):
+        g = cfg.group_size
+        flat = [task.reward(problems[i // g], text) for i, text in enumerate(rollouts.texts)]
+        rewards = torch.tensor(flat, dtype=torch.float32).view(len(problems), g)
+    return rollouts, rewards
+
+
+def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_index: int, timer: Timer,
+            device: torch.device) -> Batch:
+    """Sample one generation batch; with ``cfg.resample``, refill zero-signal groups (2-GRPO+RS).
+
+    Resampling (DAPO's dynamic sampling, as 2-GRPO+RS in the paper's v3): groups whose G rewards are
+    all equal carry no gradient; they are replaced by groups of fresh prompts drawn from the training
+    pool (excluding prompts already in this batch) until every slot holds an informative group, the
+    budget ``resample_budget x base rollouts`` is spent, or ``resample_rounds`` rounds have run. Each
+    round asks for enough prompts to fill the missing slots at the informative rate seen so far, so a
+    few rounds suffice. Slots that stay unfilled keep their tied group (zero advantage, as in plain
+    2-GRPO). Every generated rollout counts towards the run's rollouts, discarded or not.
+    """
+    g = cfg.group_size
+    rollouts, rewards = generate_groups(policy, task, problems, cfg, derive_seed("gen", cfg.seed, gen_index, 0),
+                                        timer, device)
+    generated_groups = len(problems)
+    if not cfg.resample:
+        n_tied = int(tied_groups(rewards).sum())
+        stats = {"rollouts": float(generated_groups * g), "groups": float(generated_groups),
+                 "discarded_groups": float(n_tied), "rounds": 1.0}
+        return Batch(rollouts, rewards, list(problems), stats=stats)
+
+    target = len(problems)
+    budget_groups = int(cfg.resample_budget * target)
+    parts = [(rollouts, rewards, list(problems))]
+    informative = int((~tied_groups(rewards)).sum())
+    used_prompts = {p.prompt for p in problems}
+    rng = random.Random(derive_seed("resample", cfg.seed, gen_index))
+    rounds = 1
+    while informative < target and rounds <= cfg.resample_rounds:
+        rate = max(informative / generated_groups, 1.0 / 16)
+        want = math.ceil((target - informative) / rate)
+        fresh_pool = [p for p in pool if p.prompt not in used_prompts]
+        n_new = min(want, budget_groups - generated_groups, len(fresh_pool))
+        if n_new <= 0:
+            break
+        fresh = rng.sample(fresh_pool, n_new)
+        used_prompts.update(p.prompt for p in fresh)
+        r, rw = generate_groups(policy, task, fresh, cfg, derive_seed("gen", cfg.seed, gen_index, rounds),
+                                timer, device)
+        parts.append((r, rw, fresh))
+        generated_groups += n_new
+        informative += int((~tied_groups(rw)).sum())
+        rounds += 1
+
+    # Keep the original informative groups in place and put fresh informative groups into the tied
+    # slots, in order of generation; leftover slots keep their tied group.
+    first_tied = tied_groups(parts[0][1])
+    fresh_informative = [(k, int(i)) for k, (_, rw, _) in enumerate(parts[1:], start=1)
+                         for i in torch.nonzero(~tied_groups(rw)).flatten()]
+    slots: list[tuple[int, int]] = []
+    it = iter(fresh_informative)
+    for i in range(target):
+        if bool(first_tied[i]):
+            slots.append(next(it, (0, i)))
+        else:
+            slots.append((0, i))
+    batch = _assemble(parts, slots, g)
+    n_tied_used = int(tied_groups(batch.rewards).sum())
+    batch.stats = {"rollouts": float(generated_groups * g), "groups": float(generated_groups),
+                   "discarded_groups": float(generated_groups - (target - n_tied_used)), "rounds": float(rounds)}
+    return batch
+
+
+def _assemble(parts: list, slots: list[tuple[int, int]], g: int) -> Batch:
+    """A batch made of group ``i`` of part ``k`` for each ``(k, i)`` in ``slots``."""
+    from grpo_theory.llm.policy import Rollouts
+
+    pieces, rewards, problems = [], [], []
+    for k, i in slots:
+        r, rw, probs = parts[k]
+        pieces.append(r.select(torch.arange(i * g, (i + 1) * g)))
+        rewards.append(rw[i])
+        problems.append(probs[i])
+    return Batch(Rollouts.cat(pieces), torch.stack(rewards), problems)
+
+
+def token_logprobs(policy, rollouts, cfg: TrainConfig, device: torch.device, model=None) -> Tensor:
+    """Per-token log-probs of the completions ``[B, T]``; no grad (old / reference policy)."""
+    with torch.no_grad(), autocast(cfg, device):
+        return policy.token_logprobs(rollouts, model=model, micro_batch=cfg.micro_batch or None).float()
+
+
+# --------------------------------------------------------------------------------------------------
+# the run
+
+
+@dataclass
+class Counters:
+    """Run state besides weights and optimizer: everything needed to resume to the same result."""
+
+    step: int = 0
+    gen_index: int = 0
+    rollouts: int = 0
+    prompts: int = 0
+    groups: int = 0
+    discarded_groups: int = 0
+    last_checkpoint_step: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    def add_seconds(self, split: tuple[dict[str, float], dict[str, float]]) -> None:
+        for total, part in zip((self.seconds, self.cpu_seconds), split):
+            for k, v in part.items():
+                total[k] = total.get(k, 0.0) + v
+
+    def train_seconds(self, cpu: bool = False) -> float:
+        d = self.cpu_seconds if cpu else self.seconds
+        return sum(d.get(k, 0.0) for k in TRAIN_PHASES)
+
+
+#: Phases that count as training wall-clock (``time/train``): what a method costs to run.
+TRAIN_PHASES = ("gen", "reward", "logprob", "ref", "update")
+#: Every timed phase: the training ones, evaluation, and the reference pass kept only to log the KL.
+ALL_PHASES = (*TRAIN_PHASES, "kl_log", "eval")
+
+
+def _lr_at(cfg: TrainConfig, step: int) -> float:
+    """Constant learning rate after a linear warm-up over ``warmup_steps`` (the paper's schedule)."""
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    return cfg.lr
+
+
+def _rng_states(device: torch.device) -> dict[str, Any]:
+    states = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
+    return states
+
+
+def _set_rng_states(states: dict[str, Any], device: torch.device) -> None:
+    random.setstate(states["python"])
+    torch.set_rng_state(states["torch"])
+    if device.type == "cuda" and "cuda" in states:
+        torch.cuda.set_rng_state(states["cuda"], device)
+
+
+def held_out_problems(task, cfg: TrainConfig) -> list:
+    """The evaluation problems: the test split, or the validation split used to tune hyper-parameters.
+
+    ``test`` is the first ``eval_size`` problems of evaluation seed ``eval_seed``; with seed 0 these lie
+    in the pool every training set excludes. ``validation`` is the last ``eval_size`` problems of that
+    pool (the slice pretraining stops on), disjoint from a test split of at most
+    ``EVAL_POOL - eval_size`` problems.
+    """
+    from grpo_theory.llm.tasks import EVAL_POOL, eval_problems
+
+    if not cfg.eval_size:
+        return []
+    if cfg.eval_split == "validation":
+        return eval_problems(task, EVAL_POOL, seed=0)[EVAL_POOL - cfg.eval_size:]
+    return eval_problems(task, cfg.eval_size, cfg.eval_seed)
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 over the parameter and buffer bytes, in state-dict order (identifies the start policy)."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _evaluate(policy, task, problems, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
+    from grpo_theory.llm.evaluate import evaluate
+
+    with autocast(cfg, device):
+        res = evaluate(policy, task, problems, k=cfg.eval_k, temperature=cfg.eval_temperature,
+                       top_p=cfg.eval_top_p, seed=derive_seed("eval", cfg.seed))
+    return {f"eval/{k}": float(v) for k, v in res.items() if isinstance(v, int | float)}
+
+
+def _update(policy, optimizer, loss_fn, conventions: dict[str, Any], mb: Batch, cfg: TrainConfig,
+            device: torch.device, lr: float) -> dict[str, float]:
+    """One optimizer step on one mini-batch; returns the loss's metrics plus grad norm and lr."""
+    p, g = mb.rewards.shape
+    policy.model.train()
+    with autocast(cfg, device):
+        logp = policy.token_logprobs(mb.rollouts, micro_batch=None).float()  # [P*G, T], with grad
+    t = logp.shape[1]
+    mask = mb.rollouts.completion_mask.to(device).bool()
+    # On-policy (one mini-batch per generation batch) the sampling policy *is* the current policy:
+    # old_logp = logp.detach() gives ratio 1 exactly and saves a forward pass.
+    old = mb.old_logp if mb.old_logp is not None else logp.detach()
+    ref = None if mb.ref_logp is None else mb.ref_logp.view(p, g, t)
+    out = loss_fn(logp.view(p, g, t), old.view(p, g, t), mb.rewards.to(device), mask.view(p, g, t),
+                  ref_logp=ref, **conventions)
+    if not torch.isfinite(out.loss):
+        raise FloatingPointError(f"non-finite loss {float(out.loss)} (metrics: {out.metrics})")
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    params = [q for q in policy.model.parameters() if q.requires_grad]
+    max_norm = cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+    optimizer.step()
+    policy.model.eval()
+    metrics = {f"loss/{k}": float(v) for k, v in out.metrics.items()}
+    metrics["loss/grad_norm"] = grad_norm
+    metrics["loss/lr"] = lr
+    return metrics
+
+
+def result_is_complete(out_dir: Path, cfg: TrainConfig) -> dict[str, Any] | None:
+    """The saved result of a finished run with this config, or None."""
+    path = out_dir / RESULT_NAME
+    if not path.exists():
+        return None
+    res = json.loads(path.read_text())
+    if res.get("status") == "complete" and res.get("config_hash") == config_hash(cfg):
+        return res
+    return None
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop_after: int | None = None,
+          policy=None, task=None, start_eval: dict[str, float] | None = None) -> dict[str, Any]:
+    """Run (or resume) one RL run; returns the result dict also written to ``out_dir/result.json``.
+
+    Args:
+        cfg: the run.
+        resume: continue from ``out_dir/checkpoint.pt`` if present (and return the saved result at
+            once if the run already finished). Without it an existing run in ``out_dir`` is replaced.
+        progress: show a tqdm progress bar.
+        stop_after: stop after this many optimizer steps without finishing, as if killed there (for
+            tests of resume; a checkpoint is written at that step if it is a generation boundary).
+        policy: an already loaded start policy (else ``load_policy(cfg.policy)``); it is trained in place.
+        task: a task object to use instead of ``make_task(cfg.task)`` (tests use toy rewards).
+        start_eval: evaluation metrics of the start policy, to log instead of re-evaluating it (an
+            experiment evaluates the shared start checkpoint once per seed).
+    """
+    from tqdm.auto import tqdm
+
+    from grpo_theory.llm.policy import load_policy
+    from grpo_theory.llm.tasks import make_task, train_problems
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device(cfg.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {cfg.device!r} requested but torch.cuda.is_available() is False")
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chash = config_hash(cfg)
+    if resume and (done := result_is_complete(out_dir, cfg)) is not None:
+        return done
+
+    # --- the pieces: task, data, policy, loss, optimizer --------------------------------------
+    task = task if task is not None else make_task(cfg.task)
+    pool = train_problems(task, cfg.train_size, cfg.data_seed)
+    held_out = held_out_problems(task, cfg)
+    if policy is None:
+        policy = load_policy(cfg.policy, device=device, dtype=torch.float32)
+    policy.model.eval()
+    if cfg.loss not in LOSSES:
+        raise ValueError(f"unknown loss {cfg.loss!r}; registered: {sorted(LOSSES)}")
+    loss_fn = LOSSES[cfg.loss]
+    conventions = loss_conventions(cfg, loss_fn)
+    if cfg.loss in ("two_grpo", "online_dpo") and cfg.group_size != 2:
+        raise ValueError(f"loss {cfg.loss!r} works on pairs: set group_size=2 (got {cfg.group_size})")
+    # Reference = the start policy, frozen. Always kept (it is cheap at these sizes) so that the KL to
+    # the start policy can be logged for every method; its forward is timed as training cost only
+    # when the loss uses it (DPO, kl_coef > 0), else as logging overhead.
+    ref_model = copy.deepcopy(policy.model).eval().requires_grad_(False)
+    start_digest = weights_digest(ref_model)
+    ref_in_loss = needs_reference(cfg)
+    optimizer = torch.optim.AdamW(
+        [q for q in policy.model.parameters() if q.requires_grad], lr=cfg.lr,
+        betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay,
+    )
+    c = Counters()
+    log_path, ckpt_path = out_dir / LOG_NAME, out_dir / CHECKPOINT_NAME
+
+    # --- resume ------------------------------------------------------------------------------
+    if resume and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if ckpt["config_hash"] != chash:
+            raise ValueError(f"{ckpt_path} belongs to a different config (hash {ckpt['config_hash']} != {chash}); "
+                             "use another out_dir or start without --resume")
+        if ckpt["start_digest"] != start_digest:
+            raise ValueError(f"{ckpt_path} was trained from other start weights than the policy given now; "
+                             "resume with the same start policy (the reference model is rebuilt from it)")
+        policy.model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        c = Counters(**ckpt["counters"])
+        _set_rng_states(ckpt["rng"], device)
+        records = [r for r in read_jsonl(log_path) if r["step"] <= c.step]
+        atomic_write_text(log_path, "".join(json.dumps(r) + "\n" for r in records))
+    else:
+        atomic_write_text(log_path, "")
+        (out_dir / RESULT_NAME).unlink(missing_ok=True)
+    atomic_write_json(out_dir / "config.json", {"config": cfg.to_dict(), "config_hash": chash})
+
+    timer = Timer(device)
+    log_fh = open(log_path, "a")
+
+    def write(record: dict[str, Any]) -> None:
+        log_fh.write(json.dumps(record) + "\n")
+        log_fh.flush()
+
+    def save_checkpoint() -> None:
+        c.last_checkpoint_step = c.step
+        atomic_torch_save({
+            "config_hash": chash, "config": cfg.to_dict(), "start_digest": start_digest,
+            "model": policy.model.state_dict(),
+            "optimizer": optimizer.state_dict(), "counters": dataclasses.asdict(c), "rng": _rng_states(device),
+        }, ckpt_path)
+
+    last_eval: dict[str, float] = {}
+    if c.step == 0 and cfg.eval_at_start and held_out:
+        with timer("eval"):
+            last_eval = dict(start_eval) if start_eval is not None else _evaluate(policy, task, held_out, cfg, device)
+        split = timer.pop()
+        c.add_seconds(split)
+        write({"step": 0, "epoch": 0.0, **last_eval, "time/eval": split[0]["eval"]})
+
+    gens_per_epoch = cfg.train_size // cfg.gen_prompts
+    total_gens = cfg.epochs * gens_per_epoch
+    bar = tqdm(total=cfg.total_steps, initial=c.step, disable=not progress, desc=cfg.name or cfg.loss,
+               unit="step", dynamic_ncols=True)
+    stopped = False
+    try:
+        while c.gen_index < total_gens:
+            epoch, slot = divmod(c.gen_index, gens_per_epoch)
+            order = epoch_order(cfg.seed, epoch, cfg.train_size)
+            idx = order[slot * cfg.gen_prompts:(slot + 1) * cfg.gen_prompts]
+            batch = collect(policy, task, [pool[i] for i in idx], pool, cfg, c.gen_index, timer, device)
+            if cfg.updates_per_generation > 1:
+                with timer("logprob"):
+                    batch.old_logp = token_logprobs(policy, batch.rollouts, cfg, device)
+            with timer("ref" if ref_in_loss else "kl_log"):
+                batch.ref_logp = token_logprobs(policy, batch.rollouts, cfg, device, model=ref_model)
+            gen_stats = batch.stats
+            c.rollouts += int(gen_stats["rollouts"])
+            c.groups += int(gen_stats["groups"])
+            c.discarded_groups += int(gen_stats["discarded_groups"])
+            c.prompts += int(gen_stats["groups"])
+
+            for j in range(cfg.updates_per_generation):
+                mb = batch.mini_batch(j, cfg.prompts_per_step)
+                with timer("update"):
+                    metrics = _update(policy, optimizer, loss_fn, conventions, mb, cfg, device, _lr_at(cfg, c.step))
+                c.step += 1
+                record: dict[str, Any] = {"step": c.step, "epoch": c.step / cfg.steps_per_epoch, **metrics}
+                rewards = mb.rewards
+                record["train/reward"] = float(rewards.mean())
+                record["train/accuracy"] = float((rewards >= 1.0).float().mean())
+                record["train/zero_signal_frac"] = float(tied_groups(rewards).float().mean())
+                record["train/completion_len"] = float(mb.rollouts.completion_mask.sum(1).float().mean())
+                if j == 0:
+                    record.update({f"gen/{k}": v for k, v in gen_stats.items()})
+                    record["gen/discard_frac"] = gen_stats["discarded_groups"] / max(gen_stats["groups"], 1.0)
+                if (cfg.eval_every and c.step % cfg.eval_every == 0) or c.step == cfg.total_steps:
+                    if held_out:
+                        with timer("eval"):
+                            last_eval = _evaluate(policy, task, held_out, cfg, device)
+                        record.update(last_eval)
+                split = timer.pop()
+                c.add_seconds(split)
+                for phase in ALL_PHASES:  # every phase on every line (0 when it did not run in this step)
+                    record[f"time/{phase}"] = split[0].get(phase, 0.0)
+                    record[f"cpu/{phase}"] = split[1].get(phase, 0.0)
+                record.update({"count/rollouts": c.rollouts, "count/prompts": c.prompts,
+                               "count/groups": c.groups, "count/discarded_groups": c.discarded_groups,
+                               "time/train_total": c.train_seconds(), "cpu/train_total": c.train_seconds(cpu=True)})
+                write(record)
+                bar.update(1)
+                bar.set_postfix(reward=f"{record['train/reward']:.3f}",
+                                acc=f"{last_eval.get('eval/greedy_acc', float('nan')):.3f}")
+            c.gen_index += 1
+            boundary_done = c.gen_index == total_gens
+            if cfg.checkpoint_every and not boundary_done and c.step - c.last_checkpoint_step >= cfg.checkpoint_every:
+                save_checkpoint()
+            if stop_after is not None and c.step >= stop_after and not boundary_done:
+                if c.last_checkpoint_step != c.step:
+                    save_checkpoint()
+                stopped = True
+                break
+    finally:
+        bar.close()
+        log_fh.close()
+    if stopped:
+        return {"status": "stopped", "step": c.step, "config_hash": chash}
+
+    policy.save(out_dir / FINAL_DIR)
+    records = read_jsonl(log_path)
+    result = {
+        "status": "complete",
+        "name": cfg.name,
+        "config": cfg.to_dict(),
+        "config_hash": chash,
+        "steps": c.step,
+        "rollouts": c.rollouts,
+        "prompts": c.prompts,
+        "groups": c.groups,
+        "discarded_groups": c.discarded_groups,
+        "discard_frac": c.discarded_groups / max(c.groups, 1),
+        "seconds": dict(c.seconds),
+        "cpu_seconds": dict(c.cpu_seconds),
+        "train_seconds": c.train_seconds(),
+        "train_cpu_seconds": c.train_seconds(cpu=True),
+        "start_eval": next((_eval_of(r) for r in records if r["step"] == 0), {}),
+        "final_eval": last_eval,
+    }
+    atomic_write_json(out_dir / RESULT_NAME, result)
+    ckpt_path.unlink(missing_ok=True)
+    return result
+
+
+def _eval_of(record: dict[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in record.items() if k.startswith("eval/")}
