@@ -13,6 +13,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -54,7 +55,7 @@ def _fwd_bwd(loss_fn: Callable[[torch.Tensor], torch.Tensor], logp: torch.Tensor
 def compare(P: int, G: int, T: int, repeats: int) -> list[tuple[str, float, float]]:
     """Returns (name, fast seconds, reference seconds) per loss on one [P, G, T] float64 batch."""
     logp, old, ref, mask, rewards = _batch(P, G, T)
-    conv = {"beta": 0.04, "kl_kind": "k3", "dual_clip": 3.0, "loss_agg_mode": "token-mean"}
+    conv: dict[str, Any] = {"beta": 0.04, "kl_kind": "k3", "dual_clip": 3.0, "loss_agg_mode": "token-mean"}
     pairs = {
         "grpo_loss (+k3 KL, dual clip)": (
             lambda x: grpo_loss(x, old, rewards, mask, ref_logp=ref, **conv).loss,

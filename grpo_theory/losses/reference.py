@@ -8,6 +8,7 @@ do no input validation: they are oracles for tests on valid input. Their outputs
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -28,11 +29,11 @@ def ref_group_advantages(
     P, G = rewards.shape
     # Batch std over every kept reward (only used for scale="batch").
     kept_all = [rewards[p, i] for p in range(P) for i in range(G) if not math.isnan(float(rewards[p, i]))]
-    batch_std = None
+    batch_std: Any = None
     if scale == "batch":
-        mu = sum(kept_all) / len(kept_all) if kept_all else 0.0
-        ss = sum((x - mu) ** 2 for x in kept_all) if kept_all else torch.tensor(0.0, dtype=torch.float64)
-        var = ss / max(len(kept_all) - std_ddof, 1)
+        mu: Any = sum(kept_all) / len(kept_all) if kept_all else 0.0
+        ss: Any = sum((x - mu) ** 2 for x in kept_all) if kept_all else torch.tensor(0.0, dtype=torch.float64)
+        var: Any = ss / max(len(kept_all) - std_ddof, 1)
         batch_std = var**0.5 if float(var) > 0 else torch.tensor(1.0, dtype=torch.float64)
     rows = []
     for p in range(P):
@@ -45,6 +46,7 @@ def ref_group_advantages(
                                      for i in range(G)]) if idx else torch.zeros(G, dtype=torch.float64))
             continue
         mean = sum(vals) / len(vals)
+        denom: Any
         if scale == "none":
             denom = 1.0
         elif scale == "group":
@@ -91,10 +93,10 @@ def ref_policy_surrogate(
     for p in range(P):
         for i in range(G):
             valid = [t for t in range(T) if bool(mask[p, i, t])]
-            seq_lr = sum(logp[p, i, t] - old_logp[p, i, t] for t in valid) / max(len(valid), 1)
+            seq_lr: Any = sum(logp[p, i, t] - old_logp[p, i, t] for t in valid) / max(len(valid), 1)
             for t in valid:
                 a = advantages[p, i] if advantages.ndim == 2 else advantages[p, i, t]
-                lr = seq_lr if level == "sequence" else logp[p, i, t] - old_logp[p, i, t]
+                lr: Any = seq_lr if level == "sequence" else logp[p, i, t] - old_logp[p, i, t]
                 if log_ratio_clamp is not None:
                     lr = torch.clamp(lr, -log_ratio_clamp, log_ratio_clamp)
                 rho = torch.exp(lr)
@@ -238,7 +240,7 @@ def ref_online_dpo_loss(
 
         def seq(x: Tensor, i: int, p: int = p) -> Tensor:
             toks = [_f64(x)[p, i, t] for t in range(T) if bool(mask[p, i, t])]
-            s = sum(toks) if toks else torch.zeros((), dtype=torch.float64)
+            s: Any = sum(toks) if toks else torch.zeros((), dtype=torch.float64)
             return s / max(len(toks), 1) if length_normalize else s
 
         one = lambda x: x.reshape(1)  # noqa: E731
@@ -247,7 +249,8 @@ def ref_online_dpo_loss(
                                    label_smoothing=label_smoothing)[0])
     if not losses:
         return _f64(logp).sum() * 0.0
-    return sum(losses) / len(losses)
+    total: Any = sum(losses)
+    return total / len(losses)
 
 
 def ref_contrastive_objective(
