@@ -80,8 +80,8 @@ class CovarianceConfig:
     """Completion cap; 0 = the task's own."""
     seed: int = 0
     """Seed of the prompts, the sampling and the permutations."""
-    threads: int = 2
-    """torch CPU threads."""
+    threads: int = 1
+    """torch CPU threads (1 is fastest for small models on a shared machine; at most 2 here)."""
 
 
 @dataclass

@@ -93,8 +93,8 @@ class DirectionConfig:
     """Completion cap; 0 = the task's own."""
     seed: int = 0
     """Seed of the prompts, the pilot and the sampling."""
-    threads: int = 2
-    """torch CPU threads."""
+    threads: int = 1
+    """torch CPU threads (1 is fastest for small models on a shared machine; at most 2 here)."""
 
     def __post_init__(self) -> None:
         if self.block % self.large_g or self.block % 2:

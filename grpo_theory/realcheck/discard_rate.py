@@ -61,8 +61,8 @@ class DiscardConfig:
     """Completion cap; 0 = the task's own."""
     seed: int = 0
     """Run seed (trainer seed and data seed) and the seed of the extra samples."""
-    threads: int = 2
-    """torch CPU threads."""
+    threads: int = 1
+    """torch CPU threads (1 is fastest for small models on a shared machine; at most 2 here)."""
 
     def __post_init__(self) -> None:
         if self.extra_samples < 2:

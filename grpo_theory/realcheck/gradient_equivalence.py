@@ -100,8 +100,8 @@ class GradEquivConfig:
     """Seed of the random truncation that makes lengths unequal."""
     seed: int = 0
     """Seed of the prompts and the sampling."""
-    threads: int = 2
-    """torch CPU threads."""
+    threads: int = 1
+    """torch CPU threads (1 is fastest for small models on a shared machine; at most 2 here)."""
 
 
 # ---------------------------------------------------------------------------------------------- pairs

@@ -19,5 +19,9 @@ def micro_policy(seed: int = 0, dtype: torch.dtype = torch.float64):
 
 @pytest.fixture
 def policy():
-    torch.set_num_threads(2)
-    return micro_policy()
+    # One thread: these models are far too small to gain from two, and one thread does not spin
+    # against other processes on a busy machine. The previous setting is restored afterwards.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield micro_policy()
+    torch.set_num_threads(before)
