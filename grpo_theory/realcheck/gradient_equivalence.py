@@ -222,26 +222,29 @@ def batch_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, mask
     logp, ref = _logps(policy, ref_model, pairs.rollouts)
     lengths = mask.sum(-1)
     horizon = mask.shape[-1]
-    g_dpo = {b: dpo_grad(logp, ref, pairs.rewards, mask, b, params) for b in cfg.betas}
-    g_dpo_ln = {b: dpo_grad(logp, ref, pairs.rewards, mask, b, params, length_normalize=True) for b in cfg.betas}
     rows = []
-    for mode in modes:
-        g = grpo_grad(logp, pairs.rewards, mask, mode, params)
-        for b in cfg.betas:
-            for dpo_kind, gd in (("sum", g_dpo[b]), ("length-normalized", g_dpo_ln[b])):
+    # beta-outer so that at most three flat gradients are alive at once (they are large for big models)
+    for b in cfg.betas:
+        g_dpo = dpo_grad(logp, ref, pairs.rewards, mask, b, params)
+        g_dpo_ln = dpo_grad(logp, ref, pairs.rewards, mask, b, params, length_normalize=True)
+        for mode in modes:
+            g = grpo_grad(logp, pairs.rewards, mask, mode, params)
+            for dpo_kind, gd in (("sum", g_dpo), ("length-normalized", g_dpo_ln)):
                 if dpo_kind == "length-normalized" and mode != "seq-mean-token-mean":
                     continue
                 ratio = float(g.norm() / gd.norm())
-                pred = (predicted_batch_ratio(mode, b, lengths, horizon) if dpo_kind == "sum"
-                        else 1.0 / b)
+                pred = predicted_batch_ratio(mode, b, lengths, horizon) if dpo_kind == "sum" else 1.0 / b
+                cos = cosine(g, gd)
                 rows.append({
                     "condition": label, "mode": mode, "beta": b, "dpo_logps": dpo_kind,
-                    "cosine": cosine(g, gd), "one_minus_cosine": 1.0 - cosine(g, gd),
+                    "cosine": cos, "one_minus_cosine": 1.0 - cos,
                     "norm_ratio": ratio, "predicted_ratio": pred,
                     "ratio_rel_err": None if pred is None else abs(ratio / pred - 1.0),
                     "lengths_equal": bool(len(lengths.unique()) == 1),
                     "mean_length": float(lengths.float().mean()),
                 })
+            del g
+        del g_dpo, g_dpo_ln
     return rows
 
 
