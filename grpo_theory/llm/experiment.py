@@ -98,8 +98,12 @@ def run_experiment(
     methods: list[str] | None = None,
     keep_work: bool = False,
     log=print,
+    task=None,
 ) -> dict[str, Any]:
-    """Run every (seed, method) of ``experiment`` under ``preset``; returns the summary dict."""
+    """Run every (seed, method) of ``experiment`` under ``preset``; returns the summary dict.
+
+    ``task`` replaces ``make_task(preset.base.task)`` (tests use toy rewards); ``log`` prints progress lines.
+    """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; choose from {sorted(EXPERIMENTS)}")
     seeds = list(preset.seeds if seeds is None else seeds)
@@ -128,7 +132,7 @@ def run_experiment(
 
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
     for seed in seeds:
-        start_eval = _start_eval(next(iter(runs.values())).replace(seed=seed), out / f"start_eval_s{seed}.json")
+        start_eval = _start_eval(next(iter(runs.values())).replace(seed=seed), out / f"start_eval_s{seed}.json", task)
         for name, base_cfg in runs.items():
             run_id = f"{slug(name)}_s{seed}"
             cfg = base_cfg.replace(seed=seed, out_dir=str(work / run_id))
@@ -140,7 +144,7 @@ def run_experiment(
                     results[name].append(saved)
                     continue
             log(f"[{experiment}/{preset.name}] {name} seed {seed}")
-            res = train(cfg, resume=True, progress=progress, start_eval=start_eval)
+            res = train(cfg, resume=True, progress=progress, start_eval=start_eval, task=task)
             shutil.copyfile(Path(cfg.out_dir) / LOG_NAME, out / "runs" / f"{run_id}.jsonl.tmp")
             os.replace(out / "runs" / f"{run_id}.jsonl.tmp", out / "runs" / f"{run_id}.jsonl")
             atomic_write_json(res_path, res)
@@ -160,7 +164,7 @@ def run_experiment(
     return summary
 
 
-def _start_eval(cfg: TrainConfig, path: Path) -> dict[str, float]:
+def _start_eval(cfg: TrainConfig, path: Path, task=None) -> dict[str, float]:
     """Evaluation of the start checkpoint, shared by every method of one seed (cached in ``path``)."""
     if path.exists():
         saved = json.loads(path.read_text())
@@ -173,7 +177,7 @@ def _start_eval(cfg: TrainConfig, path: Path) -> dict[str, float]:
         torch.set_num_threads(cfg.threads)
     device = torch.device(cfg.device)
     policy = load_policy(cfg.policy, device=device, dtype=torch.float32)
-    task = make_task(cfg.task)
+    task = task if task is not None else make_task(cfg.task)
     ev = _evaluate(policy, task, held_out_problems(task, cfg), cfg, device) if cfg.eval_size else {}
     atomic_write_json(path, {"key": _start_key(cfg), "eval": ev})
     return ev

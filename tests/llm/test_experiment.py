@@ -1,0 +1,173 @@
+"""Experiment runner, presets and summary: micro-scale runs in the fast suite, the quick preset in the slow one."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from grpo_theory.llm.config import TrainConfig
+from grpo_theory.llm.experiment import load_results, run_experiment, slug
+from grpo_theory.llm.presets import PRESETS, REFERENCE, Preset, ablation_runs, headline_runs, tune_runs
+from grpo_theory.llm.summary import format_table, summarize
+
+from .test_trainer import EvenStartTask, micro_policy
+
+# --------------------------------------------------------------------------------------------------
+# presets encode the paper's setup
+
+
+def test_headline_presets_follow_the_paper():
+    for p in PRESETS.values():
+        _check_preset(p)
+
+
+def _check_preset(p: Preset) -> None:
+    runs = headline_runs(p)
+    assert list(runs) == [REFERENCE, "2-GRPO", "2-GRPO+RS", "online DPO"]
+    g16, g2, rs, dpo = runs.values()
+    # equal rollouts per mini-batch, 8x the prompts, 8x the learning rate, equal epochs and prompt set
+    assert g16.group_size * g16.prompts_per_step == g2.group_size * g2.prompts_per_step
+    assert (g16.group_size, g2.group_size, g2.prompts_per_step) == (16, 2, 8 * g16.prompts_per_step)
+    assert g2.lr == pytest.approx(8 * g16.lr) and rs.lr == g2.lr and dpo.lr == g2.lr
+    assert len({c.epochs for c in runs.values()}) == 1 and len({c.train_size for c in runs.values()}) == 1
+    assert rs.resample and rs.resample_budget * g2.base_rollouts <= g16.base_rollouts
+    assert (g16.loss, g2.loss, dpo.loss) == ("grpo", "two_grpo", "online_dpo")
+    assert (g16.clip_low, g16.clip_high, g16.kl_coef, g16.temperature) == (0.2, 0.28, 0.0, 1.0)
+    assert (g16.eval_temperature, g16.eval_top_p) == (0.7, 0.8)
+    ab = ablation_runs(p)
+    assert sorted(c.group_size for c in ab.values()) == [2, 4, 8, 16]
+    assert {c.prompts_per_step for c in ab.values()} == {g16.prompts_per_step} and {c.lr for c in ab.values()} == {p.lr}
+    assert all(c.eval_split == "validation" for c in tune_runs(p).values())
+
+
+def test_gpu_preset_uses_cuda_and_bf16():
+    base = PRESETS["gpu"].base
+    assert base.device == "cuda" and base.dtype == "bfloat16"
+    assert PRESETS["full"].base.device == "cpu" and len(PRESETS["full"].seeds) >= 3
+
+
+# --------------------------------------------------------------------------------------------------
+# summary arithmetic
+
+
+def _res(name, seed, acc, rollouts, secs, start=0.2, discard=0.1):
+    ev = {"eval/greedy_acc": acc, "eval/mean_at_k": acc, "eval/pass_at_k": acc}
+    st = {"eval/greedy_acc": start, "eval/mean_at_k": start, "eval/pass_at_k": start}
+    return {"name": name, "config": {"seed": seed}, "final_eval": ev, "start_eval": st, "rollouts": rollouts,
+            "steps": 10, "train_seconds": secs, "train_cpu_seconds": 2 * secs, "discard_frac": discard}
+
+
+def test_summary_retention_and_cost_ratios():
+    runs = {
+        "16-GRPO": [_res("16-GRPO", 0, 0.60, 800, 100.0), _res("16-GRPO", 1, 0.40, 800, 100.0)],
+        "2-GRPO": [_res("2-GRPO", 0, 0.50, 100, 20.0), _res("2-GRPO", 1, 0.40, 100, 22.0)],
+    }
+    s = summarize(runs, "16-GRPO")
+    row = s["methods"]["2-GRPO"]
+    assert row["mean_at_k"][0] == pytest.approx(0.45)
+    assert row["mean_at_k"][1] == pytest.approx(math.sqrt(0.005))
+    assert row["retention_mean_at_k"] == pytest.approx(90.0)
+    assert row["gain_retention_mean_at_k"] == pytest.approx(100 * 0.25 / 0.30)
+    assert row["paired_diff_mean_at_k"][0] == pytest.approx(-0.05)
+    assert row["rollouts_pct"] == pytest.approx(12.5)
+    assert row["time_pct"] == pytest.approx(21.0)
+    assert row["cpu_time_pct"] == pytest.approx(21.0)
+    assert s["methods"]["16-GRPO"]["retention_mean_at_k"] == pytest.approx(100.0)
+    table = format_table(s, k=8)
+    assert "| 2-GRPO | 2 | 45.0 ± 7.1 |" in table and "(12.5)" in table and "(21.0)" in table
+
+
+# --------------------------------------------------------------------------------------------------
+# the runner at micro scale
+
+
+@pytest.fixture
+def micro_preset(tmp_path):
+    path = tmp_path / "micro-policy"
+    micro_policy().save(path)
+    base = TrainConfig(policy=str(path), train_size=16, epochs=1, prompts_per_step=16, rollout_prompts=16,
+                       eval_size=8, eval_k=2, threads=1)
+    return Preset(name="micro", description="test", base=base, lr=1e-3, prompts_16=2, seeds=(0,),
+                  checkpoint_every=4, tune_lrs=(1e-3, 3e-3), tune_epochs=1)
+
+
+def test_headline_runner_writes_results_and_skips_finished_runs(tmp_path, micro_preset):
+    out = tmp_path / "headline"
+    lines: list[str] = []
+    summary = run_experiment("headline", micro_preset, seeds=[0, 1], out=out, progress=False, task=EvenStartTask(),
+                             log=lines.append)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["seeds"] == [0, 1] and set(cfg["runs"]) == {"16-GRPO", "2-GRPO", "2-GRPO+RS", "online DPO"}
+    for name in cfg["runs"]:
+        for seed in (0, 1):
+            assert (out / "runs" / f"{slug(name)}_s{seed}.jsonl").stat().st_size > 0
+            assert json.loads((out / "runs" / f"{slug(name)}_s{seed}.json").read_text())["status"] == "complete"
+    assert not any((out / ".work").iterdir())  # working dirs are removed once a run is saved
+    s = json.loads((out / "summary.json").read_text())
+    assert s == json.loads(json.dumps(summary))
+    m = s["methods"]
+    assert m["2-GRPO"]["rollouts_pct"] == pytest.approx(12.5)
+    assert m["online DPO"]["rollouts_pct"] == pytest.approx(12.5)
+    assert 12.5 <= m["2-GRPO+RS"]["rollouts_pct"] <= 100.0
+    assert m["16-GRPO"]["steps"][0] == 8 and m["2-GRPO"]["steps"][0] == 1
+    # every method of a seed starts from the same evaluated checkpoint
+    starts = {json.dumps(r["start_eval"], sort_keys=True) for rs in load_results(out).values() for r in rs
+              if r["config"]["seed"] == 0}
+    assert len(starts) == 1
+    assert "| 16-GRPO | 2 |" in (out / "summary.md").read_text()
+
+    lines.clear()
+    run_experiment("headline", micro_preset, seeds=[0, 1], out=out, progress=False, task=EvenStartTask(),
+                   log=lines.append)
+    assert sum("skipped" in line for line in lines) == 8
+
+
+def test_gpu_preset_runs_at_tiny_scale_on_cpu(tmp_path, micro_preset):
+    """The gpu preset's configs (bf16 autocast), shrunk to the micro model and run on the CPU."""
+    gpu = PRESETS["gpu"]
+    shrunk = replace(gpu, base=gpu.base.replace(policy=micro_preset.base.policy, train_size=16, prompts_per_step=16,
+                                                 rollout_prompts=16, eval_size=4, eval_k=2, threads=1),
+                     prompts_16=2, seeds=(0,))
+    assert shrunk.base.dtype == "bfloat16"
+    s = run_experiment("headline", shrunk, device="cpu", out=tmp_path / "gpu", progress=False,
+                       task=EvenStartTask(), log=lambda *_: None, methods=["16-GRPO", "2-GRPO"])
+    assert set(s["methods"]) == {"16-GRPO", "2-GRPO"}
+    cfg = json.loads((tmp_path / "gpu" / "config.json").read_text())
+    assert cfg["runs"]["16-GRPO"]["dtype"] == "bfloat16" and cfg["runs"]["16-GRPO"]["device"] == "cpu"
+
+
+def test_cli_parses_experiment_options():
+    import argparse
+
+    from grpo_theory.llm import cli_experiment
+
+    parser = argparse.ArgumentParser()
+    cli_experiment.add_arguments(parser)
+    args = parser.parse_args(["headline", "--preset", "full", "--seeds", "0", "1", "2", "--device", "cpu"])
+    assert (args.name, args.preset, args.seeds, args.device) == ("headline", "full", [0, 1, 2], "cpu")
+    assert str(cli_experiment.default_out("headline", "full")) == "results/headline"
+    assert str(cli_experiment.default_out("headline", "gpu")) == "results/gpu/headline"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["nonsense"])
+
+
+# --------------------------------------------------------------------------------------------------
+# slow: the real quick preset
+
+
+@pytest.mark.slow
+def test_quick_preset_improves_over_the_start_checkpoint(tmp_path):
+    """The quick preset runs end to end, and 16-GRPO raises held-out Mean@k over the start checkpoint by more
+    than twice the evaluation's standard error (the noise from which problems were drawn)."""
+    s = run_experiment("headline", PRESETS["quick"], out=tmp_path / "quick", progress=False)
+    row = s["methods"][REFERENCE]
+    results = load_results(tmp_path / "quick")[REFERENCE]
+    se = max(r["final_eval"]["eval/mean_at_k_se"] for r in results)
+    start_se = max(r["start_eval"]["eval/mean_at_k_se"] for r in results)
+    gain = row["mean_at_k"][0] - row["start_mean_at_k"]
+    assert gain > 2 * math.hypot(se, start_se), (gain, se, start_se)
+    for name in ("2-GRPO", "2-GRPO+RS", "online DPO"):
+        assert s["methods"][name]["rollouts_pct"] <= 100.0
