@@ -40,6 +40,7 @@ Every gradient is autograd through :func:`grpo_theory.losses.two_grpo_loss` and
 from __future__ import annotations
 
 import random
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -76,6 +77,11 @@ class GradEquivConfig:
     """Policy: 'tiny', 'smollm2' or a checkpoint directory."""
     task: str = "addition"
     """Task that labels the pairs (reward 1 / 0)."""
+    n_digits: int = 0
+    """Digits per operand for the addition task (0 = the task default, 3)."""
+    reward: str = "exact"
+    """'exact' (the task's exact-match reward) or 'last_number' (1 iff the last integer in the completion
+    equals the target: a lenient verifier for chat models that answer in prose)."""
     n_pairs: int = 32
     """Mixed pairs (one correct, one incorrect rollout of the same prompt)."""
     betas: tuple[float, ...] = (0.1, 1.0)
@@ -103,8 +109,50 @@ class GradEquivConfig:
     threads: int = 1
     """torch CPU threads (1 is fastest for small models on a shared machine; at most 2 here)."""
 
+    def __post_init__(self) -> None:
+        if max(self.steps, default=0) > 0 and (self.n_digits or self.reward != "exact"):
+            raise ValueError("the drift trains with the trainer's task and reward: use n_digits=0 and "
+                             "reward='exact', or steps=(0,)")
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+
+
+#: Reduced settings for SmolLM2-135M-Instruct on 2 CPU cores: 2-digit addition (where its accuracy is
+#: intermediate), the lenient last-number verifier, float32, 8 pairs, no drift.
+SMOLLM2_OVERRIDES: dict[str, Any] = {
+    "n_pairs": 8, "n_digits": 2, "reward": "last_number", "dtype": "float32", "steps": (0,),
+    "max_new_tokens": 32, "max_prompts": 512,
+}
+
+REWARDS = ("exact", "last_number")
+
 
 # ---------------------------------------------------------------------------------------------- pairs
+
+
+@dataclass(frozen=True)
+class LastNumberReward:
+    """A task wrapper whose reward is 1 iff the last integer in the completion equals ``problem.target``."""
+
+    task: Any
+
+    @property
+    def max_new_tokens(self) -> int:
+        return self.task.max_new_tokens
+
+    def reward(self, problem, completion: str) -> float:
+        nums = re.findall(r"-?\d+", completion)
+        return float(bool(nums) and int(nums[-1]) == problem.target)
+
+
+def make_labelled_task(cfg: GradEquivConfig):
+    """The task of ``cfg`` (with ``n_digits``) and its reward (``cfg.reward``)."""
+    from grpo_theory.llm.tasks import make_task
+
+    if cfg.reward not in REWARDS:
+        raise ValueError(f"reward must be one of {REWARDS}, got {cfg.reward!r}")
+    task = make_task(cfg.task, **({"n_digits": cfg.n_digits} if cfg.n_digits else {}))
+    return task, (task if cfg.reward == "exact" else LastNumberReward(task))
 
 
 @dataclass
@@ -313,7 +361,7 @@ def _train_config(cfg: GradEquivConfig, tmp: str):
 
 def run_experiment(cfg: GradEquivConfig, *, policy=None, progress: bool = True) -> dict[str, Any]:
     """Run R4 (see the module docstring); returns the result dict (nothing written)."""
-    from grpo_theory.llm.tasks import make_task, train_problems
+    from grpo_theory.llm.tasks import train_problems
     from grpo_theory.llm.trainer import train
 
     t0 = time.time()
@@ -322,10 +370,10 @@ def run_experiment(cfg: GradEquivConfig, *, policy=None, progress: bool = True) 
         policy = load(cfg.model, dtype=dtype, threads=cfg.threads)
     else:
         policy.model.to(dtype)
-    task = make_task(cfg.task)
+    task, labeller = make_labelled_task(cfg)
     problems = train_problems(task, cfg.max_prompts, seed=10_000 + cfg.seed)
     random.Random(cfg.seed).shuffle(problems)
-    pairs = sample_pairs(policy, task, problems, cfg.n_pairs, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
+    pairs = sample_pairs(policy, labeller, problems, cfg.n_pairs, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
                          progress=progress)
     ref_model = policy.frozen_copy()
 
