@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
     parser.add_argument("--only", nargs="+", metavar="RID", help="check only these results, e.g. R5 R6")
     parser.add_argument("--no-mc", action="store_true", help="skip the Monte Carlo checks")
+    parser.add_argument("--markdown", action="store_true", help="print the README claims table (Markdown)")
 
 
 def load_mc() -> tuple[Any | None, str]:
@@ -123,11 +124,32 @@ def format_table(report: dict) -> str:
     return "\n".join(out)
 
 
+def format_markdown(report: dict) -> str:
+    """The README claims table: R-id | paper statement | verdict | symbolic | Monte Carlo | proof | real model | figure."""
+    out = [
+        "| R | paper statement | verdict | symbolic | Monte Carlo | proof | real model | figure |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for x in report["results"]:
+        sym = ("✓ " if x["symbolic"] else "✗ ") + ", ".join(f"`{t}`" for t in x["tests"])
+        mc = x["mc"]
+        mc_cell = "—" if mc is None else (f"{'✓' if mc['passed'] else '✗'} z = {mc['z']:+.2f}" if mc.get("z") is not None else "✗")
+        verdict = x["verdict_text"].replace("|", "\\|")
+        statement = f"{x['statement']}; *{x['reference']}*".replace("|", "\\|")
+        out.append(f"| {x['id']} | {statement} | {verdict} | {sym} | {mc_cell} | [{x['proof'].split('/')[-1]}]({x['proof']}) | — | — |")
+    return "\n".join(out)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         report = collect(args.only, mc=not args.no_mc, full=args.full, seed=args.seed)
     except ValueError as exc:
         print(f"error: {exc}")
         return 2
-    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_table(report))
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    elif args.markdown:
+        print(format_markdown(report))
+    else:
+        print(format_table(report))
     return 0 if report["passed"] else 1

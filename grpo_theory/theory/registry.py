@@ -89,7 +89,7 @@ RESULTS: tuple[Result, ...] = (
     Result(
         "R3", "2-GRPO = RLOO(G=2) = 2 × Dr. GRPO(G=2)",
         "per-prompt estimators coincide: ½ (r_1 − r_2)(X_1 − X_2)",
-        "[inferred; cf. arXiv 2603.01162]", CONDITIONAL, "binary rewards, population std, ε = 0",
+        "not stated in the paper (cf. arXiv 2603.01162)", CONDITIONAL, "binary rewards, population std, ε = 0",
         "proofs/R3-two-grpo-is-rloo.md", contrastive.check_R3,
         ("tests/theory/test_contrastive.py",),
     ),
@@ -111,7 +111,7 @@ RESULTS: tuple[Result, ...] = (
     Result(
         "R6", "Gradient scale λ_G",
         "E[ĝ_G | q] = λ_G(p) ∇p; λ_2 ≡ 1, λ_3 ≡ √2, λ_∞ = 1/√(p(1−p)): same direction, different prompt weights",
-        "[inferred] refines v2 Prop. 5.1 / v3 Prop. C.1", HOLDS, "",
+        "not stated in the paper; refines v2 Prop. 5.1 / v3 Prop. C.1", HOLDS, "",
         "proofs/R6-gradient-scale.md", expected_gradient.check_R6,
         ("tests/theory/test_advantage.py", "tests/theory/test_expected_gradient.py"),
     ),
