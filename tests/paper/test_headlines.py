@@ -1,7 +1,7 @@
 """R14: the paper's headline numbers recomputed from the transcribed tables.
 
-Expected values come from the paper (its headline claims) and from an independent recomputation of the
-same tables (../shared digest §4.6): 97.63%, 20.96% = 10.23/48.81, 21.01%, 12.5% = 0.15M/1.2M, 98.18%.
+Expected values are the paper's headline claims and the sums written out by hand below (e.g. 20.96% =
+10.23/48.81 hours), rounded as the paper rounds: 97.63%, 20.96%, 21.01%, 12.5% = 0.15M/1.2M, 98.18%.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def test_lambda_matches_brute_force_enumeration(G, x):
     assert gradient_scale(G, x) == pytest.approx(_brute_force_lambda(G, x), rel=1e-12)
 
 
-def test_lambda16_values_quoted_in_digest():
+def test_lambda16_at_one_half_and_one_twentieth():
     assert round(gradient_scale(16, 0.5), 2) == 1.93
     assert round(gradient_scale(16, 0.05), 2) == 3.27
 

@@ -27,7 +27,7 @@ def test_p0_exact_grid():
         assert zero_signal_probability(G, sp.Integer(0)) == 1 and zero_signal_probability(G, sp.Integer(1)) == 1
 
 
-def test_p0_digest_table_values():
+def test_p0_rounded_values_for_g2_and_g16():
     assert zero_signal_probability(2, 0.05) == pytest.approx(0.905)
     assert zero_signal_probability(2, 0.2) == pytest.approx(0.68)
     assert zero_signal_probability(16, 0.05) == pytest.approx(0.440, abs=5e-4)
