@@ -1,4 +1,4 @@
-r"""One Monte Carlo check per result R1-R13 where a distribution is involved.
+r"""One Monte Carlo check per result R1-R13 where a distribution is involved (all but R14).
 
 ``MC_CHECKS[rid](n_samples, seed) -> McResult``. Each check draws from the fixed toy policies of
 :mod:`.fixtures` (or from a reward distribution), computes advantages and estimators through
@@ -7,7 +7,7 @@ enumeration in :mod:`.exact`, :mod:`.variance`, :mod:`.toy_policy`, or a closed 
 made of several comparisons reports the worst one (largest |z|) and lists all of them in
 ``detail``; vector comparisons use projections on fixed directions with a Bonferroni-equivalent z.
 
-Deterministic identities (R1-R3, and the bound in R13) are checked on random draws; their
+Deterministic identities (R1-R4, the inequality of R12 and the bound in R13) are checked on random draws; their
 ``stderr`` is a float64 tolerance and ``z`` the largest deviation in tolerances.
 
 ``n_samples`` is the number of Monte Carlo replicates (groups per prompt, pairs, or draws);
@@ -152,6 +152,89 @@ def check_r3(n: int, seed: int) -> McResult:
     name = max(devs, key=devs.__getitem__)
     res = identity_result(devs[name], IDENTITY_TOL, n, f"R3 (worst {name})")
     return _with_detail(res, "; ".join(f"{k}: {v:.2g}" for k, v in devs.items()))
+
+
+# --------------------------------------------------------------------------------------------- R4
+R4_BETA = 0.1
+
+
+def pair_gradients(
+    policy: ToyPolicy, prompts: Tensor, ip: Tensor, im: Tensor, *, beta: float, loss_agg_mode: str,
+    ref_theta: Tensor | None = None,
+) -> dict[str, Tensor]:
+    """Per-token gradients of the library's 2-GRPO and DPO losses on given (o⁺, o⁻) pairs, at ratio 1.
+
+    Each pair is one 2-rollout group ``[P, 2, T]`` (rollout 0 = o⁺, reward 1; rollout 1 = o⁻,
+    reward 0), T = the longest response. Only sequence log-probs enter DPO and, at ratio 1, the
+    2-GRPO gradient does not depend on the per-token values, so each sequence's log-prob is spread
+    evenly over its tokens. ``ref_theta`` (default: the policy's own θ, i.e. π = π_ref) gives the
+    DPO reference.
+
+    Returns:
+        dict with ``two_grpo`` and ``dpo`` ``[P, 2, T]`` gradients w.r.t. the per-token log-probs
+        (times P, so they are O(1)), ``mask`` ``[P, 2, T]``, ``lengths`` ``[P, 2]`` and ``delta``
+        ``[P]`` (:math:`\\Delta = \\hat r(o^-) - \\hat r(o^+)`).
+    """
+    from grpo_theory.losses import dpo_loss, sequence_logps, two_grpo_loss
+
+    idx = torch.stack([ip, im], 1)  # (P, 2)
+    lengths = policy.lengths[prompts.unsqueeze(-1), idx]
+    t = int(policy.lengths.max())
+    mask = (torch.arange(t, dtype=F64) < lengths.unsqueeze(-1)).to(F64)  # (P, 2, T)
+    seq = policy.log_prob_fn(policy.theta)[prompts.unsqueeze(-1), idx]
+    ref_theta = policy.theta if ref_theta is None else ref_theta
+    ref = policy.log_prob_fn(ref_theta)[prompts.unsqueeze(-1), idx]
+    logp = ((seq / lengths).unsqueeze(-1) * mask).requires_grad_(True)
+    rewards = torch.tensor([1.0, 0.0], dtype=F64).expand(len(prompts), 2)
+    out = two_grpo_loss(logp, logp.detach(), rewards, mask, loss_agg_mode=loss_agg_mode)
+    (g2,) = torch.autograd.grad(out.loss, logp)
+    s = sequence_logps(logp, mask)
+    d = dpo_loss(s[:, 0], s[:, 1], ref[:, 0], ref[:, 1], beta=beta).mean()
+    (gd,) = torch.autograd.grad(d, logp)
+    n = len(prompts)
+    delta = beta * ((ref[:, 0] - seq[:, 0]) - (ref[:, 1] - seq[:, 1]))  # r̂(o⁻) − r̂(o⁺)
+    return {"two_grpo": g2 * n, "dpo": gd * n, "mask": mask, "lengths": lengths, "delta": delta.detach()}
+
+
+def check_r4(n: int, seed: int) -> McResult:
+    """R4: ∇L_2GRPO = ∇L_DPO / (2Lβσ(Δ)) per pair on sampled (o⁺, o⁻); 1/(βL) at π = π_ref.
+
+    Cases, each checked token by token on sampled pairs: sum aggregation at π = π_ref (constant
+    1/β); token-mean aggregation on equal-length pairs (1/(βL)); sum aggregation with π ≠ π_ref
+    (1/(2βσ(Δ)) per pair). Where it breaks: under token-mean, pairs of unequal lengths get two
+    different constants; their rate is compared with its exact value by enumeration.
+    """
+    from grpo_theory.montecarlo.variance import sample_pair_indices
+
+    gen = generator(seed)
+    pol = check_tabular()
+    m = max(n // 8, 16)
+    prompts, ip, im = sample_pair_indices(pol, m, gen)
+    beta = R4_BETA
+    devs = {}
+    a = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-sum")
+    devs["sum agg, pi=pi_ref, 1/beta"] = float((a["two_grpo"] - a["dpo"] / beta).abs().max())
+    b = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-mean")
+    equal = b["lengths"][:, 0] == b["lengths"][:, 1]
+    k = 1.0 / (beta * b["lengths"][:, :1].unsqueeze(-1))  # 1/(βL), L = |o⁺|
+    devs["token-mean, equal lengths, 1/(beta L)"] = float((b["two_grpo"] - k * b["dpo"])[equal].abs().max())
+    ref_theta = pol.theta + 0.5 * torch.randn(pol.theta.shape, generator=gen, dtype=F64)
+    c = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-sum", ref_theta=ref_theta)
+    kc = (1.0 / (2 * beta * torch.sigmoid(c["delta"]))).view(-1, 1, 1)
+    devs["sum agg, pi!=pi_ref, 1/(2 beta sigma(Delta))"] = float((c["two_grpo"] - kc * c["dpo"]).abs().max())
+    name = max(devs, key=devs.__getitem__)
+    ident = identity_result(devs[name], IDENTITY_TOL, m, f"R4 gradient relation (worst {name})")
+    ident = _with_detail(ident, "; ".join(f"{k_}: {v:.2g}" for k_, v in devs.items()))
+    # break rate: P(|o⁺| ≠ |o⁻|) for a uniform prompt and o± ~ π±(·|q), exactly by enumeration
+    pi_p = pol.probs * pol.rewards / pol.success_prob().unsqueeze(-1)
+    pi_m = pol.probs * (1 - pol.rewards) / (1 - pol.success_prob()).unsqueeze(-1)
+    differ = (pol.lengths.unsqueeze(-1) != pol.lengths.unsqueeze(-2)).to(F64)  # (Q, N, N)
+    rate = float(torch.einsum("qa,qb,qab->", pi_p, pi_m, differ)) / pol.num_prompts
+    freq = float((~equal).to(F64).mean())
+    broken = float(((b["two_grpo"] - k * b["dpo"]).abs().amax((1, 2)) > 1e-9)[~equal].to(F64).mean())
+    brk = result(freq, rate, math.sqrt(rate * (1 - rate) / m),
+                 f"token-mean: rate of unequal-length pairs (no single constant; broken in {broken:.0%} of them)")
+    return worst([("identities", ident), ("token-mean break rate", brk)])
 
 
 # --------------------------------------------------------------------------------------------- R5
@@ -480,6 +563,7 @@ MC_CHECKS: dict[str, Callable[[int, int], McResult]] = {
         "R1": check_r1,
         "R2": check_r2,
         "R3": check_r3,
+        "R4": check_r4,
         "R5": check_r5,
         "R6": check_r6,
         "R7": check_r7,

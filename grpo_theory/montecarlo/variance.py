@@ -145,21 +145,32 @@ def pair_moments(policy: ToyPolicy, kind: str = "sum", weights: Tensor | None = 
     }
 
 
-def sample_pairs(
-    policy: ToyPolicy, num_pairs: int, generator: torch.Generator, kind: str = "sum"
+def sample_pair_indices(
+    policy: ToyPolicy, num_pairs: int, generator: torch.Generator
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Draws ``num_pairs`` triples: prompt :math:`q\\sim U\\{1..Q\\}`, :math:`g^+\\sim\\pi^+_q`, :math:`g^-\\sim\\pi^-_q`.
+    """Draws ``num_pairs`` triples: prompt :math:`q\\sim U\\{1..Q\\}`, :math:`o^+\\sim\\pi^+_q`, :math:`o^-\\sim\\pi^-_q`.
 
     Returns:
-        ``(prompts [n], g_plus [n, D], g_minus [n, D])``.
+        ``(prompts [n], idx_plus [n], idx_minus [n])`` (response indices).
     """
     pi_p, pi_m = conditional_probs(policy)
-    score = policy.score(kind)
     prompts = torch.randint(policy.num_prompts, (num_pairs,), generator=generator)
     out = []
     for pi in (pi_p, pi_m):
         cdf = pi.cumsum(-1)[prompts]  # (n, N)
         u = torch.rand(num_pairs, 1, generator=generator, dtype=cdf.dtype) * cdf[:, -1:]
-        idx = torch.searchsorted(cdf, u, right=True).clamp_(max=policy.num_responses - 1).squeeze(-1)
-        out.append(score[prompts, idx])
+        out.append(torch.searchsorted(cdf, u, right=True).clamp_(max=policy.num_responses - 1).squeeze(-1))
     return prompts, out[0], out[1]
+
+
+def sample_pairs(
+    policy: ToyPolicy, num_pairs: int, generator: torch.Generator, kind: str = "sum"
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Scores of the pairs of :func:`sample_pair_indices`.
+
+    Returns:
+        ``(prompts [n], g_plus [n, D], g_minus [n, D])``.
+    """
+    prompts, ip, im = sample_pair_indices(policy, num_pairs, generator)
+    score = policy.score(kind)
+    return prompts, score[prompts, ip], score[prompts, im]

@@ -16,7 +16,7 @@ from grpo_theory.montecarlo.stats import bonferroni_z, mean_stderr, result, z_sc
 from grpo_theory.montecarlo.variance import pair_moments, sample_pairs
 
 F64 = torch.float64
-EXPECTED_IDS = {"R1", "R2", "R3", "R5", "R6", "R7", "R8", "R9", "R10", "R11", "R12", "R13"}
+EXPECTED_IDS = {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "R11", "R12", "R13"}
 
 
 def test_contract():
@@ -61,6 +61,18 @@ def test_wrong_lambda_three_is_rejected():
     pooled, _ = checks.lambda_case(pol, 3, "paper", QUICK_SAMPLES, generator(0),
                                    lam_claimed=torch.ones(pol.num_prompts, dtype=F64))
     assert not pooled.passed
+
+
+def test_two_grpo_dpo_constant_without_sigma_is_rejected():
+    """At π = π_ref the 2-GRPO/DPO constant is 1/β (σ(0) = ½ included); 1/(2β) is rejected."""
+    from grpo_theory.montecarlo.variance import sample_pair_indices
+
+    pol = check_tabular()
+    prompts, ip, im = sample_pair_indices(pol, 64, generator(0))
+    g = checks.pair_gradients(pol, prompts, ip, im, beta=0.1, loss_agg_mode="seq-mean-token-sum")
+    assert g["two_grpo"].abs().max() > 0.1 and g["dpo"].abs().max() > 0.01
+    assert (g["two_grpo"] - g["dpo"] / 0.1).abs().max() < 1e-12
+    assert (g["two_grpo"] - g["dpo"] / 0.2).abs().max() > 0.1
 
 
 def test_expected_advantage_without_eps_correction_is_rejected():
