@@ -93,6 +93,7 @@ class TrainConfig:
     micro_batch: int = _f(0, "rows per forward pass when computing old/reference log-probs (0 = all at once)")
     checkpoint_every: int = _f(0, "save a resumable checkpoint every this many optimizer steps (0 = only "
                                "at the end); rounded up to a generation-batch boundary")
+    save_final: bool = _f(True, "save the trained policy to out_dir/final/ (a Hugging Face checkpoint directory)")
     out_dir: str = _f("runs/train", "output directory: log.jsonl, checkpoint.pt, result.json, final/")
 
     def __post_init__(self) -> None:
@@ -166,7 +167,7 @@ class TrainConfig:
 
 
 #: Fields that do not change what a run computes: they may differ between a run and its resume.
-NON_SEMANTIC_FIELDS = frozenset({"name", "out_dir", "checkpoint_every", "threads", "device"})
+NON_SEMANTIC_FIELDS = frozenset({"name", "out_dir", "checkpoint_every", "threads", "device", "save_final"})
 
 
 def config_hash(cfg: TrainConfig) -> str:

