@@ -40,7 +40,7 @@ def v2_delta_typos(tol: float = ROUNDING) -> list[Discrepancy]:
     out = []
     for (d, m), (time_delta, cells) in V2_TABLE1_DELTA.items():
         two, sixteen = v2_run(d, m, "2"), v2_run(d, m, "16")
-        t = 100.0 * (two.time_h - sixteen.time_h) / sixteen.time_h
+        t = 100.0 * (two.hours - sixteen.hours) / sixteen.hours
         if abs(round(t, 2) - time_delta) > tol:
             out.append(Discrepancy(f"{d}/{m} time %", time_delta, round(t, 2)))
         for b in BENCHMARKS:
@@ -71,7 +71,7 @@ def v3_table4_vs_table1(tol: float = 0.0) -> list[Discrepancy]:
 def v3_table4_rollout_labels() -> list[Discrepancy]:
     out = []
     for row in V3_TABLE4:
-        if row.prompts is None:
+        if row.prompts is None or row.rollouts is None:
             continue
         G = int(row.method.rstrip("†"))
         if row.rollouts != row.prompts * G:

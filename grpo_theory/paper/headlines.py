@@ -38,17 +38,17 @@ def v3_mean_retention_mean_of_ratios() -> float:
 
 def v3_time_fraction() -> float:
     """v3 "21%": summed 2-GRPO hours over summed 16-GRPO hours, four Qwen settings (10.23 / 48.81)."""
-    return sum(v3_row(d, m, "2").time_h for d, m in V3_SETTINGS) / sum(v3_row(d, m, "16").time_h for d, m in V3_SETTINGS)
+    return sum(v3_row(d, m, "2").hours for d, m in V3_SETTINGS) / sum(v3_row(d, m, "16").hours for d, m in V3_SETTINGS)
 
 
 def v2_time_fraction() -> float:
     """v2 "21%": mean over the five v2 settings of hours(2-GRPO) / hours(16-GRPO)."""
-    return fmean(v2_run(d, m, "2").time_h / v2_run(d, m, "16").time_h for d, m in V2_SETTINGS)
+    return fmean(v2_run(d, m, "2").hours / v2_run(d, m, "16").hours for d, m in V2_SETTINGS)
 
 
 def v2_time_fraction_of_sums() -> float:
     """The ratio of summed hours over the five v2 settings (19.8%), for comparison."""
-    return sum(v2_run(d, m, "2").time_h for d, m in V2_SETTINGS) / sum(v2_run(d, m, "16").time_h for d, m in V2_SETTINGS)
+    return sum(v2_run(d, m, "2").hours for d, m in V2_SETTINGS) / sum(v2_run(d, m, "16").hours for d, m in V2_SETTINGS)
 
 
 def rollout_fraction() -> float:

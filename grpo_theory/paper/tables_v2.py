@@ -23,6 +23,13 @@ class Run:
     time_h: float | None
     cells: dict[str, Cell]
 
+    @property
+    def hours(self) -> float:
+        """Training time in hours; ValueError for rows without one (the base model)."""
+        if self.time_h is None:
+            raise ValueError(f"no training time for {self.dataset}/{self.model}/{self.method}")
+        return self.time_h
+
 
 def _run(dataset, model, method, time_h, *cells) -> Run:
     return Run(dataset, model, method, time_h, dict(zip(BENCHMARKS, cells, strict=True)))

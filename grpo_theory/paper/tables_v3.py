@@ -26,6 +26,13 @@ class MeanRow:
     means: dict[str, float]
     avg: float
 
+    @property
+    def hours(self) -> float:
+        """Training time in hours; ValueError for rows without one (the base model)."""
+        if self.time_h is None:
+            raise ValueError(f"no training time for {self.dataset}/{self.model}/{self.method}")
+        return self.time_h
+
 
 @dataclass(frozen=True)
 class AblationRow:

@@ -105,7 +105,7 @@ def _check_reward(reward: Any) -> int:
 # ---------------------------------------------------------------------------------------- group values
 
 
-def group_advantages(G: int, k: int, *, std_ddof: int = 0, eps: Any = 0) -> tuple[sp.Expr, sp.Expr]:
+def group_advantages(G: Any, k: int, *, std_ddof: int = 0, eps: Any = 0) -> tuple[sp.Expr, sp.Expr]:
     r"""Exact (A⁺, A⁻): the advantage of a correct and of an incorrect rollout in a group of G with k correct.
 
     .. math::  A^+ = \frac{(G-k)/G}{s_d + \varepsilon}, \quad A^- = \frac{-k/G}{s_d + \varepsilon},
@@ -113,9 +113,10 @@ def group_advantages(G: int, k: int, *, std_ddof: int = 0, eps: Any = 0) -> tupl
 
     both are 0 when k ∈ {0, G} (tied group). Returned as sympy numbers / expressions in ``eps``.
     """
-    G = parse_group_size(G)
-    if G == INF:
+    size = parse_group_size(G)
+    if size == INF:
         raise ValueError("group_advantages needs a finite G")
+    G = int(size)
     _check_ddof_eps(G, std_ddof, eps)
     if not 0 <= k <= G:
         raise ValueError(f"k must be in [0, G], got k={k}, G={G}")
@@ -126,7 +127,7 @@ def group_advantages(G: int, k: int, *, std_ddof: int = 0, eps: Any = 0) -> tupl
     return sp.Rational(G - k, G) / (s + e), sp.Rational(-k, G) / (s + e)
 
 
-def _advantage_coefficients(G: int, reward: int, std_ddof: int, eps: Any) -> list[Any]:
+def _advantage_coefficients(G: Any, reward: int, std_ddof: int, eps: Any) -> list[Any]:
     """c_j = A(own reward, k) for j = 0..G-1 other successes (k = j + reward)."""
     out = []
     for j in range(G):
@@ -181,8 +182,8 @@ def expected_advantage(G: Any, p: Any, reward: Any, *, std_ddof: int = 0, eps: A
         e = _sym_eps(eps)
         if G == INF:
             return _limit_sym(p, r, e)
-        coef = _advantage_coefficients(G, r, std_ddof, e)
-        expr = sum(sp.binomial(G - 1, j) * p**j * (1 - p) ** (G - 1 - j) * coef[j] for j in range(G))
+        cs = _advantage_coefficients(G, r, std_ddof, e)
+        expr = sum(sp.binomial(G - 1, j) * p**j * (1 - p) ** (G - 1 - j) * cs[j] for j in range(G))
         return sp.expand(expr)
     arr = _numeric_p(p)
     if G == INF:

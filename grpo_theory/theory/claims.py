@@ -68,7 +68,7 @@ def collect(only: list[str] | None = None, *, mc: bool = True, full: bool = Fals
             sym_error = ""
         except Exception as exc:  # a crashing check is a failing check, reported, not a crashed report
             sym_ok, sym_error = False, f"{type(exc).__name__}: {exc}"
-        row = {
+        row: dict[str, Any] = {
             "id": r.id, "title": r.title, "statement": r.statement, "reference": r.reference,
             "verdict": r.verdict, "verdict_text": r.verdict_text, "proof": r.proof, "tests": list(r.tests),
             "symbolic": sym_ok, "symbolic_error": sym_error, "mc": None,
