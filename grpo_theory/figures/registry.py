@@ -14,9 +14,11 @@ from typing import Any
 
 from grpo_theory.figures import cache
 from grpo_theory.figures.data import gradients as gradients_data
+from grpo_theory.figures.data import llm as llm_data
 from grpo_theory.figures.data import theory as theory_data
 from grpo_theory.figures.paths import DATA_DIR, PAPER_FIGURES
 from grpo_theory.figures.plots import gradients as gradients_plots
+from grpo_theory.figures.plots import llm as llm_plots
 from grpo_theory.figures.plots import theory as theory_plots
 
 
@@ -43,8 +45,19 @@ class Figure:
     config: Callable[[], dict[str, Any]]
 
 
+#: Source files the computed (non-``results/``) figure data depend on: editing any of them
+#: invalidates the cache of the theory and toy figures.
+CODE_DEPS = ("losses", "montecarlo", "theory", "figures/data")
+
+
+def code_fingerprint() -> str:
+    """Content hash of the modules listed in :data:`CODE_DEPS`."""
+    pkg = Path(__file__).resolve().parents[1]
+    return cache.fingerprint([f for d in CODE_DEPS for f in (pkg / d).glob("*.py")])
+
+
 def _const(cfg: dict[str, Any]) -> Callable[[], dict[str, Any]]:
-    return lambda: dict(cfg)
+    return lambda: {**cfg, "code": code_fingerprint()}
 
 
 def _figures() -> list[Figure]:
@@ -64,12 +77,23 @@ def _figures() -> list[Figure]:
         Figure("F5", "F5_gradient_equivalence", "2-GRPO vs DPO gradient: cosine and norm ratio vs steps away from π_ref",
                "R4 (v2 §3.2 / v3 §3.3 and Eq. 8-9; the constant is derived here)",
                gradients_data.gradient_equivalence, gradients_plots.plot_gradient_equivalence, gradients_data.f5_config),
+        Figure("F6", "F6_training_curves", "tiny-LLM held-out accuracy vs wall-clock and vs rollouts, 4 methods",
+               "v3 Fig. 1 (top right) / v2 Fig. 1",
+               llm_data.training_curves, llm_plots.plot_training_curves, lambda: llm_data.experiment_config("headline")),
+        Figure("F7", "F7_group_size_ablation", "group-size ablation G = 2, 4, 8, 16 at 32 prompts per mini-batch",
+               "v3 Table 4 / Fig. 4",
+               llm_data.group_size_ablation, llm_plots.plot_group_size_ablation,
+               lambda: llm_data.experiment_config("ablation")),
+        Figure("F8", "F8_pass_at_k", "Pass@k vs k of the final policies", "v3 Fig. 2",
+               llm_data.pass_at_k, llm_plots.plot_pass_at_k, lambda: llm_data.experiment_config("headline")),
+        Figure("F9", "F9_discard_rate", "2-GRPO discard rate per step vs E_q[p²+(1-p)²], r̄-formula, printed formula",
+               "R7; v3 Table 3 / App. D.3",
+               llm_data.discard_rate, llm_plots.plot_discard_rate, llm_data.f9_config),
+        Figure("T1", "T1_headline_table", "headline ratios vs 16-GRPO: retention %, rollouts %, time % (ours vs paper)",
+               "v3 abstract / Table 1 (97.6%, 12.5%, 21%)",
+               llm_data.headline_table, llm_plots.write_headline_table, lambda: llm_data.experiment_config("headline")),
     ]
-    try:
-        from grpo_theory.figures.registry_more import more_figures
-    except ImportError:
-        return out
-    return out + more_figures()
+    return out
 
 
 FIGURES: list[Figure] = _figures()

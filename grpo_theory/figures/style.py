@@ -24,7 +24,7 @@ ROW_HEIGHT = 2.3  # in, one row of panels
 
 RC: dict[str, object] = {
     "figure.dpi": 100,
-    "savefig.dpi": 300,
+    "savefig.dpi": 200,
     "savefig.bbox": "tight",
     "savefig.pad_inches": 0.02,
     "font.family": "DejaVu Sans",

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from grpo_theory.figures.paths import RESULTS
+from grpo_theory.figures.paths import REPO_ROOT, RESULTS
 from grpo_theory.losses import online_dpo_loss, two_grpo_loss
 from grpo_theory.montecarlo.tabular import enumerate_responses, tabular_policy
 from grpo_theory.montecarlo.toy_policy import conditional_probs, sample_indices
@@ -195,13 +195,15 @@ def real_gradient_equivalence(files: list[Path]) -> list[dict[str, Any]]:
 
 def gradient_equivalence(cfg: dict[str, Any]) -> dict[str, Any]:
     """F5 data: toy sweep and whatever real-model records exist."""
-    files = [Path(p) for p in cfg.get("real_files", [])]
+    files = [REPO_ROOT / p for p in cfg.get("real_files", [])]
     return {"toy": toy_gradient_equivalence(cfg["toy"]), "real": real_gradient_equivalence(files)}
 
 
 def f5_config() -> dict[str, Any]:
     from grpo_theory.figures.cache import fingerprint
+    from grpo_theory.figures.registry import code_fingerprint
 
     files = realcheck_files()
-    return {"toy": F5_CONFIG, "real_files": [str(f) for f in files], "real_fingerprint": fingerprint(files)}
+    return {"toy": F5_CONFIG, "real_files": [str(f.relative_to(REPO_ROOT)) for f in files], "real_fingerprint": fingerprint(files),
+            "code": code_fingerprint()}
 
