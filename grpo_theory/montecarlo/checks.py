@@ -16,7 +16,6 @@ Deterministic identities (R1-R4, the inequality of R12 and the bound in R13) are
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 
@@ -36,6 +35,7 @@ from grpo_theory.montecarlo.stats import (
     result,
     worst,
 )
+from grpo_theory.montecarlo.threads import single_threaded
 from grpo_theory.montecarlo.toy_policy import (
     ToyPolicy,
     conditional_moments,
@@ -536,25 +536,6 @@ def check_r13(n: int, seed: int) -> McResult:
     a_var = float(group_advantages(x, **ADVANTAGE_PRESETS["paper"]).var())
     student = result(freq, tail, se, f"P(|t|>{c}) for the n=2 t statistic vs Cauchy tail; sample Var(A)={a_var:.4f} ≤ 1")
     return worst([("bound", bound), ("student-t", student)])
-
-
-def single_threaded(fn: Callable[[int, int], McResult]) -> Callable[[int, int], McResult]:
-    """Runs a check on one intra-op thread (restored afterwards).
-
-    The checks are many small tensor operations; on a shared 2-core machine a second intra-op
-    thread mostly waits for the first, and can make a check an order of magnitude slower.
-    """
-
-    @functools.wraps(fn)
-    def run(n_samples: int, seed: int) -> McResult:
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(n_samples, seed)
-        finally:
-            torch.set_num_threads(before)
-
-    return run
 
 
 MC_CHECKS: dict[str, Callable[[int, int], McResult]] = {

@@ -5,7 +5,8 @@ r"""Monte Carlo sweeps behind the figures: plain dicts of numpy arrays, exact cu
   a population of heterogeneous prompts, with its exact decomposition (R11).
 * :func:`control_variate_curve`: :math:`\mathrm{Var}(g^+ - c\,g^-)/\mathrm{Var}(g^+)` against c (R8).
 
-Nothing here plots; every function takes an explicit seed and returns numbers only.
+Nothing here plots; every function takes an explicit seed and returns numbers only, and runs on
+one intra-op thread (:mod:`.threads`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from grpo_theory.montecarlo.estimators import minibatch_gradients, sample_group_
 from grpo_theory.montecarlo.fixtures import check_tabular, generator
 from grpo_theory.montecarlo.stats import mean_stderr
 from grpo_theory.montecarlo.tabular import random_tabular_policy
+from grpo_theory.montecarlo.threads import single_threaded
 from grpo_theory.montecarlo.toy_policy import ToyPolicy, exact_grad_p
 from grpo_theory.montecarlo.variance import group_moments, minibatch_variance, pair_moments, sample_pairs
 
 F64 = torch.float64
 
 
+@single_threaded
 def lambda_curve(
     group_sizes: Sequence[int] = (2, 3, 4, 8, 16),
     p_grid: Sequence[float] | np.ndarray | None = None,
@@ -77,6 +80,7 @@ def population_policy(num_prompts: int = 32, seed: int = 2510) -> ToyPolicy:
     return random_tabular_policy(num_prompts, generator(seed), offset_scale=0.7, theta_scale=0.3, p_low=0.05, p_high=0.95)
 
 
+@single_threaded
 def variance_vs_group_size(
     budget: int = 16,
     group_sizes: Sequence[int] = (2, 4, 8, 16),
@@ -127,6 +131,7 @@ def variance_vs_group_size(
     return out
 
 
+@single_threaded
 def control_variate_curve(
     c_grid: Sequence[float] | np.ndarray | None = None,
     kinds: Sequence[str] = ("sum", "token_mean"),
