@@ -17,7 +17,9 @@ At w = w_old (ρ = 1, so no clipping) and |o⁺| = |o⁻| = L:
 .. math::  \nabla J = \frac{1}{2L\beta\,\sigma(\Delta)}\,(-\nabla\mathcal L_{DPO}),\quad
            \Delta = \beta\big[\log\tfrac{\pi(o^-)}{\pi_{ref}(o^-)} - \log\tfrac{\pi(o^+)}{\pi_{ref}(o^+)}\big],
 
-which is 1/(βL) at π = π_ref (σ(0) = ½); with token-sum aggregation L drops out (any lengths); with the
+which is 1/(βL) at π = π_ref (σ(0) = ½); with token-sum aggregation L drops out (any lengths); with
+token-mean over the whole batch (verl's default) each pair gets (s⁺ − s⁻)/N, N the batch's token count, so
+the batch gradient is 1/(β L̄) × DPO's at π = π_ref for any lengths (L̄ = mean length); with the
 sample std (A± = ±1/√2) multiply by 1/√2. It breaks with unequal lengths under token-mean; off-policy
 (ρ ≠ 1 reweights tokens by ρ_t) and with an active clip (clipped tokens drop out); with a k1 KL term (and a
 k3 term once π ≠ π_ref; k3's gradient vanishes at π = π_ref); and on tied pairs, which 2-GRPO ignores and
@@ -60,6 +62,9 @@ def sigmoid(x: sp.Expr) -> sp.Expr:
     return 1 / (1 + sp.exp(-x))
 
 
+AGGS = ("token_mean", "token_sum", "batch_token_mean")
+
+
 def grpo_pair_surrogate(
     o_pos: Sequence[int],
     o_neg: Sequence[int],
@@ -72,12 +77,16 @@ def grpo_pair_surrogate(
 ) -> sp.Expr:
     """½ [A⁺ agg_t C⁺(ρ⁺_t) + A⁻ agg_t C⁻(ρ⁻_t)] with A± = ±adv.
 
+    ``agg``: "token_mean" (per sequence, then ½ Σ over the pair: seq-mean-token-mean), "token_sum"
+    (per-sequence sums, then ½ Σ), or "batch_token_mean" (all tokens of the pair divided by their count).
+
     ``clip=True`` applies the PPO clip min(Aρ, A clip(ρ, 1−ε_low, 1+ε_high)); the active branch is chosen
     by evaluating ρ at the point ``at`` (the gradient there is that branch's gradient).
     """
-    if agg not in ("token_mean", "token_sum"):
-        raise ValueError(f"agg must be 'token_mean' or 'token_sum', got {agg!r}")
+    if agg not in AGGS:
+        raise ValueError(f"agg must be one of {AGGS}, got {agg!r}")
     total = sp.Integer(0)
+    n_tokens = len(o_pos) + len(o_neg)
     for o, a in ((o_pos, adv), (o_neg, -adv)):
         terms = []
         for v in o:
@@ -89,7 +98,8 @@ def grpo_pair_surrogate(
                 rho = r0 if clipped else rho
             terms.append(a * rho)
         total += sum(terms) / (len(o) if agg == "token_mean" else 1)
-    return total / 2
+    # batch_token_mean (verl's default "token-mean"): Σ over all tokens / total token count, no ½ Σ_pair
+    return total / n_tokens if agg == "batch_token_mean" else total / 2
 
 
 def dpo_loss(o_pos: Sequence[int], o_neg: Sequence[int], w_ref: Sequence[sp.Expr]) -> sp.Expr:
@@ -133,6 +143,17 @@ def check_sum_aggregation_any_lengths() -> bool:
     o_pos, o_neg = (0,), (2, 1, 2)
     gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U, agg="token_sum")).subs(SAME)
     return _is_zero_vec(gJ - (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) / beta)
+
+
+def check_batch_token_mean_any_lengths() -> bool:
+    """Token-mean over the whole batch: ∇J = (2/(βN))(−∇L_DPO) at π = π_ref, N = |o⁺| + |o⁻|, any lengths.
+
+    Over a batch of P mixed pairs with N tokens in all this is 1/(β L̄), L̄ = N/(2P) the mean length.
+    """
+    o_pos, o_neg = (0,), (2, 1, 2)
+    gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U, agg="batch_token_mean")).subs(SAME)
+    n = len(o_pos) + len(o_neg)
+    return _is_zero_vec(gJ - 2 * (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) / (beta * n))
 
 
 def check_sample_std_constant() -> bool:
@@ -192,6 +213,7 @@ def check_R4() -> bool:
         check_constant_at_reference()
         and check_constant_away_from_reference()
         and check_sum_aggregation_any_lengths()
+        and check_batch_token_mean_any_lengths()
         and check_sample_std_constant()
         and check_unequal_lengths_break_token_mean()
         and check_off_policy_and_clip_break()

@@ -97,8 +97,8 @@ RESULTS: tuple[Result, ...] = (
         "R4", "2-GRPO and DPO gradients",
         "∇J_2GRPO = (−∇L_DPO)/(2Lβσ(Δ)), = (−∇L_DPO)/(βL) at π = π_ref",
         "v2 §3.2 / v3 §3.3 (structural claim only)", CONDITIONAL,
-        "ratio 1 (on-policy, no clip), equal lengths under token-mean (or token-sum), no k1 KL, mixed pair; "
-        "the paper proves no identity",
+        "ratio 1 (on-policy, no clip), equal lengths under per-sequence token-mean (any lengths under token-sum "
+        "or batch token-mean), no k1 KL, mixed pair; the paper proves no identity",
         "proofs/R4-dpo-link.md", dpo_link.check_R4, ("tests/theory/test_dpo_link.py",),
     ),
     Result(

@@ -83,3 +83,29 @@ def test_loss_library_two_grpo_grad_is_dpo_grad_over_beta_L(beta, L):
     # both are losses to minimize: ∇loss_2GRPO = ∇L_DPO / (βL) at π = π_old = π_ref
     assert torch.allclose(g_grpo, g_dpo / (beta * L), atol=1e-12, rtol=1e-10)
     assert g_grpo.abs().sum() > 0
+
+
+def test_batch_token_mean_is_parallel_to_dpo_for_any_lengths():
+    assert d.check_batch_token_mean_any_lengths()
+
+
+def test_loss_library_batch_token_mean_unequal_lengths_constant_is_one_over_beta_mean_length():
+    # P = 3 mixed pairs with lengths between 1 and 6 (padding masked): token-mean over the batch gives
+    # ∇loss_2GRPO = ∇(mean_pairs L_DPO) / (β L̄), L̄ = (total valid tokens) / (2P)
+    gen = torch.Generator().manual_seed(1)
+    V, T, P, beta = 4, 6, 3, 0.2
+    theta = torch.randn(V + 1, V, generator=gen, dtype=torch.float64, requires_grad=True)
+    seqs = torch.randint(0, V, (P, 2, T), generator=gen)
+    lengths = torch.tensor([[1, 6], [4, 2], [5, 3]])
+    mask = (torch.arange(T) < lengths[..., None]).to(torch.float64)
+    logp = _tabular_logps(theta, seqs)
+    rewards = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+    out = two_grpo_loss(logp, logp.detach(), rewards, mask, loss_agg_mode="token-mean")
+    (g_grpo,) = torch.autograd.grad(out.loss, theta)
+    seq = sequence_logps(_tabular_logps(theta, seqs), mask)  # [P, 2]
+    chosen = torch.where(rewards[:, 0] == 1.0, seq[:, 0], seq[:, 1])
+    rejected = torch.where(rewards[:, 0] == 1.0, seq[:, 1], seq[:, 0])
+    loss = dpo_loss(chosen, rejected, chosen.detach(), rejected.detach(), beta=beta).mean()
+    (g_dpo,) = torch.autograd.grad(loss, theta)
+    mean_len = mask.sum() / (2 * P)
+    assert torch.allclose(g_grpo, g_dpo / (beta * mean_len), atol=1e-12, rtol=1e-10)
