@@ -191,6 +191,8 @@ def pretrain(cfg: PretrainConfig, *, progress: bool = True) -> Path:
         "val_acc": acc,
         "val_n": len(val),
         "wall_s": round(wall, 2),
+        "device": cfg.device,
+        "threads": cfg.threads,
         "history": history,
         "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__,
                      "python": platform.python_version()},
