@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: never open a window
 
 import matplotlib.pyplot as plt
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -22,7 +24,7 @@ COLUMN_WIDTH = 3.4  # in, one column of a two-column paper
 FULL_WIDTH = 7.0  # in, both columns
 ROW_HEIGHT = 2.3  # in, one row of panels
 
-RC: dict[str, object] = {
+RC: dict[str, Any] = {
     "figure.dpi": 100,
     "savefig.dpi": 200,
     "savefig.bbox": "tight",
@@ -53,7 +55,7 @@ RC: dict[str, object] = {
     "legend.handlelength": 1.6,
     "mathtext.fontset": "dejavusans",
     "pdf.fonttype": 42,  # TrueType in PDFs (editable text)
-    "axes.prop_cycle": matplotlib.cycler(
+    "axes.prop_cycle": cycler(
         color=["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
     ),
 }
@@ -135,4 +137,4 @@ def save(fig: Figure, stem: Path) -> list[Path]:
 
 def apply() -> None:
     """Installs :data:`RC` globally (every plot function and notebook goes through it)."""
-    plt.rcParams.update(RC)
+    plt.rcParams.update(RC)  # type: ignore[arg-type]
