@@ -29,10 +29,12 @@ from grpo_theory.montecarlo.stats import (
     McResult,
     batch_means,
     bonferroni_z,
+    covariance_trace,
     identity_result,
     mean_stderr,
     projected_z,
     result,
+    variance_trace,
     worst,
 )
 from grpo_theory.montecarlo.threads import single_threaded
@@ -340,18 +342,17 @@ def check_r7(n: int, seed: int) -> McResult:
         gap_exact = float(p0.mean()) - exact.zero_signal_probability(g, pbar)
         subs.append((f"G={g} Jensen gap", result(pooled - exact.zero_signal_probability(g, pbar), gap_exact, se,
                                                  f"E_q P0={float(p0.mean()):.4f} ≥ P0(p̄)="
-                                                 f"{exact.zero_signal_probability(g, pbar):.4f}")))
+                                                 f"{exact.zero_signal_probability(g, pbar):.4f}; informative "
+                                                 f"prompts per batch of {pol.num_prompts}: sampled "
+                                                 f"{pol.num_prompts * (1 - pooled):.3f}, exact "
+                                                 f"{pol.num_prompts * (1 - float(p0.mean())):.3f}")))
     return worst(subs)
 
 
 # --------------------------------------------------------------------------------------------- R8
 def variance_of_difference(gp: Tensor, gm: Tensor, c: float) -> tuple[float, float]:
     """Unbiased trace variance of :math:`g^+ - c g^-` from pairs ``[n, D]``, with its stderr."""
-    d = gp - c * gm
-    n = d.shape[0]
-    u = ((d - d.mean(0)) ** 2).sum(-1) * n / (n - 1)
-    m, se = mean_stderr(u)
-    return float(m), float(se)
+    return variance_trace(gp - c * gm)
 
 
 def check_r8(n: int, seed: int) -> McResult:
@@ -416,10 +417,8 @@ def check_r9(n: int, seed: int) -> McResult:
                                                                   f"{int(mixed.sum())} mixed groups of 8")))
         pm = pair_moments(pol, kind)
         _, gp2, gm2 = sample_pairs(pol, n, gen, kind)
-        k = gp2.shape[0]
-        v = ((gp2 - gp2.mean(0)) * (gm2 - gm2.mean(0))).sum(-1) * k / (k - 1)
-        mv, sv = mean_stderr(v)
-        subs.append((f"{kind}: cross-prompt Cov(g⁺,g⁻)", result(float(mv), pm["cov"], float(sv),
+        mv, sv = covariance_trace(gp2, gm2)
+        subs.append((f"{kind}: cross-prompt Cov(g⁺,g⁻)", result(mv, pm["cov"], sv,
                                                                f"measured sign {'+' if pm['cov'] > 0 else '-'} "
                                                                f"(exact {pm['cov']:.4g}, rho={pm['rho']:.3f})")))
     return worst(subs)
@@ -455,10 +454,8 @@ def check_r10(n: int, seed: int) -> McResult:
         rs, gs = rew[prompts, idx], g[prompts, idx]
         est, se = batch_means(product_variance_rhs, (rs, gs))
         subs.append((f"{reward_name}: plug-in RHS vs exact Var(rg)", result(est, lhs, se, "batch means, 40 batches")))
-        rg = rs.unsqueeze(-1) * gs
-        direct = ((rg - rg.mean(0)) ** 2).sum(-1) * n / (n - 1)
-        dm, ds = mean_stderr(direct)
-        subs.append((f"{reward_name}: sample Var(rg) vs exact", result(float(dm), lhs, float(ds))))
+        dm, ds = variance_trace(rs.unsqueeze(-1) * gs)
+        subs.append((f"{reward_name}: sample Var(rg) vs exact", result(dm, lhs, ds)))
     return worst(subs)
 
 

@@ -207,3 +207,21 @@ def projected_z(samples: Tensor, exact: Tensor, directions: Tensor) -> Tensor:
     proj = torch.einsum("rqd,qmd->rqm", samples, directions)
     m, se = mean_stderr(proj)
     return componentwise_z(m, se, torch.einsum("qd,qmd->qm", exact, directions))
+
+
+def covariance_trace(x: Tensor, y: Tensor) -> tuple[float, float]:
+    """Unbiased :math:`\\mathrm{tr}\\,\\mathrm{Cov}(x, y)` from paired replicates ``[R, D]``, with its stderr.
+
+    The per-replicate terms :math:`u_r = \\frac{R}{R-1}\\langle x_r - \\bar x, y_r - \\bar y\\rangle` average
+    to the unbiased estimate; their standard error (ignoring the O(1/R) dependence through the
+    sample means) is the reported stderr.
+    """
+    n = x.shape[0]
+    u = ((x - x.mean(0)) * (y - y.mean(0))).reshape(n, -1).sum(-1) * n / (n - 1)
+    m, se = mean_stderr(u)
+    return float(m), float(se)
+
+
+def variance_trace(x: Tensor) -> tuple[float, float]:
+    """Unbiased :math:`\\mathrm{tr}\\,\\mathrm{Var}(x)` from replicates ``[R, D]``, with its stderr (see :func:`covariance_trace`)."""
+    return covariance_trace(x, x)

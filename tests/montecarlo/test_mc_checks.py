@@ -12,7 +12,14 @@ from grpo_theory.losses import group_advantages
 from grpo_theory.montecarlo import checks
 from grpo_theory.montecarlo.checks import FULL_SAMPLES, MC_CHECKS, QUICK_SAMPLES, McResult
 from grpo_theory.montecarlo.fixtures import check_bandit, check_tabular, generator
-from grpo_theory.montecarlo.stats import bonferroni_z, mean_stderr, result, z_score
+from grpo_theory.montecarlo.stats import (
+    bonferroni_z,
+    covariance_trace,
+    mean_stderr,
+    result,
+    variance_trace,
+    z_score,
+)
 from grpo_theory.montecarlo.variance import pair_moments, sample_pairs
 
 F64 = torch.float64
@@ -127,6 +134,17 @@ def test_bonferroni_single_comparison_is_identity_and_many_are_discounted():
     assert zeq > 8.0
     assert bonferroni_z(torch.tensor([math.inf, 0.0]))[0] == math.inf
     assert bonferroni_z(torch.tensor([math.nan, 1.0]))[2] == 1
+
+
+def test_trace_estimators_on_known_covariance():
+    """x ~ N(0, diag(1, 4, 9)), y = 2x + noise: tr Var(x) = 14, tr Cov(x, y) = 28."""
+    gen = generator(0)
+    x = torch.randn(20_000, 3, generator=gen, dtype=F64) * torch.tensor([1.0, 2.0, 3.0], dtype=F64)
+    y = 2 * x + torch.randn(20_000, 3, generator=gen, dtype=F64)
+    v, se = variance_trace(x)
+    assert abs(z_score(v, 14.0, se)) <= 4 < abs(z_score(v, 13.0, se))
+    c, se = covariance_trace(x, y)
+    assert abs(z_score(c, 28.0, se)) <= 4 < abs(z_score(c, 26.0, se))
 
 
 def test_z_score_edge_cases():
