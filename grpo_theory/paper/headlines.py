@@ -9,6 +9,7 @@ v2 "21%" of time      mean over 5 settings of hours(2) / hours(16)    21.01%
 "12.5%" of rollouts   0.15M / 1.2M = (7,500 · 10 · 2) / (7,500 · 10 · 16) 12.5%
 v2 "98.1%"            not exactly reproducible; closest reading:      98.18%
                       mean of the 50 per-cell ratios (Mean and Pass)
+v3 2-GRPO+RS          mean of Avg(2+RS)/Avg(16); of hour ratios     101.11%; 45.60%
 ====================  =============================================  ===========
 
 So v2 and v3 aggregate the time differently (mean of ratios vs ratio of sums). All ratios are 2-GRPO over
@@ -49,6 +50,16 @@ def v2_time_fraction() -> float:
 def v2_time_fraction_of_sums() -> float:
     """The ratio of summed hours over the five v2 settings (19.8%), for comparison."""
     return sum(v2_run(d, m, "2").hours for d, m in V2_SETTINGS) / sum(v2_run(d, m, "16").hours for d, m in V2_SETTINGS)
+
+
+def v3_resampling_retention() -> float:
+    """2-GRPO+RS (v3): mean over the four settings of Avg(2+RS)/Avg(16) = 101.11% ("outperforming 16-GRPO")."""
+    return fmean(v3_row(d, m, "2+RS").avg / v3_row(d, m, "16").avg for d, m in V3_SETTINGS)
+
+
+def v3_resampling_time_fraction() -> float:
+    """2-GRPO+RS (v3): mean of hours(2+RS)/hours(16) = 45.60% ("roughly half of its training time")."""
+    return fmean(v3_row(d, m, "2+RS").hours / v3_row(d, m, "16").hours for d, m in V3_SETTINGS)
 
 
 def rollout_fraction() -> float:
