@@ -363,9 +363,12 @@ class Policy:
         pos = (att.cumsum(-1) - 1).clamp(min=0)
         # Logits at positions Tp-1 .. Tp+T-2 predict the T completion tokens; logits_to_keep=T+1 skips the
         # output projection for the rest of the prompt (matters for a 49k vocabulary).
-        logits = net(input_ids=ids, attention_mask=att, position_ids=pos, logits_to_keep=T + 1).logits[:, :-1]
+        try:
+            logits = net(input_ids=ids, attention_mask=att, position_ids=pos, logits_to_keep=T + 1).logits
+        except TypeError:  # a model class without logits_to_keep: compute all logits
+            logits = net(input_ids=ids, attention_mask=att, position_ids=pos).logits
+        logits = logits[:, Tp - 1 : Tp + T - 1] if logits.shape[1] == Tp + T else logits[:, :-1]
         lp = torch.log_softmax(logits.float(), dim=-1).gather(2, r.completion_ids[lo:hi].unsqueeze(-1)).squeeze(-1)
-        del Tp
         return lp.masked_fill(r.completion_mask[lo:hi] == 0, 0.0)
 
     def sequence_logprobs(self, rollouts: Rollouts, **kw) -> Tensor:

@@ -73,8 +73,9 @@ class PretrainConfig:
     ``EVAL_POOL - eval_n`` problems that RL evaluation uses, so stopping does not peek at the test set."""
     device: str = "cpu"
     """Torch device."""
-    threads: int = 2
-    """``torch.set_num_threads`` on CPU."""
+    threads: int = 1
+    """``torch.set_num_threads`` on CPU. One thread is the fastest for a 1M-parameter model on a shared 2-core
+    machine (a second intra-op thread mostly waits), and the committed checkpoint was made with it."""
     out_dir: str | None = None
     """Checkpoint directory; default ``results/checkpoints/<task>-<size>-seed<seed>``."""
 
