@@ -172,6 +172,13 @@ def expected_advantage(G: Any, p: Any, reward: Any, *, std_ddof: int = 0, eps: A
 
     Returns:
       float for float p, ndarray of p's shape for array p, sympy expression (expanded in p) for sympy input.
+
+    Examples:
+      >>> import sympy as sp
+      >>> expected_advantage(2, sp.Symbol("p", positive=True), 1)
+      1 - p
+      >>> expected_advantage(2, 0.25, 0)
+      -0.25
     """
     G = parse_group_size(G)
     r = _check_reward(reward)
@@ -203,6 +210,15 @@ def gradient_scale(G: Any, p: Any, *, std_ddof: int = 0, eps: Any = 0.0) -> Any:
     For ε = 0, ddof d rescales every finite-G value by √((G−d)/G).
 
     Same argument conventions and return types as :func:`expected_advantage`.
+
+    Examples:
+      >>> import numpy as np, sympy as sp
+      >>> gradient_scale(2, 0.9)
+      1.0
+      >>> gradient_scale(4, sp.Rational(1, 2))
+      3/4 + sqrt(3)/2
+      >>> gradient_scale("inf", np.array([0.5, 0.1]))
+      array([2.        , 3.33333333])
     """
     a1 = expected_advantage(G, p, 1, std_ddof=std_ddof, eps=eps)
     a0 = expected_advantage(G, p, 0, std_ddof=std_ddof, eps=eps)
@@ -220,6 +236,11 @@ def zero_signal_probability(G: Any, p: Any) -> Any:
 
     G = ∞ gives the limit: 0 for 0 < p < 1 and 1 at p ∈ {0, 1}. Exact values: P0(2, 1/4) = 5/8,
     P0(2, 1/2) = 1/2, P0(16, 1/2) = 2^-15. Same types as :func:`expected_advantage`.
+
+    Examples:
+      >>> import sympy as sp
+      >>> zero_signal_probability(2, sp.Rational(1, 4))
+      5/8
     """
     G = parse_group_size(G)
     if _is_symbolic(p):

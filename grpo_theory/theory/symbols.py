@@ -10,7 +10,6 @@ symbol     meaning                                                assumptions
 ``phat``   empirical success rate k / G of one group              positive
 ``eps``    the ε added to the group std                           nonnegative
 ``beta``   DPO temperature β                                      positive
-``L``      sequence length (tokens) of a pair under token-mean    positive integer
 ``c``      control-variate coefficient of Prop. 4.1               real
 ``varm``   Var(g⁻) (trace of the covariance matrix)               positive
 ``varp``   Var(g⁺)                                                positive
@@ -28,7 +27,6 @@ q1 = sp.Symbol("q1", positive=True)
 phat = sp.Symbol("phat", positive=True)
 eps = sp.Symbol("epsilon", nonnegative=True)
 beta = sp.Symbol("beta", positive=True)
-L = sp.Symbol("L", positive=True, integer=True)
 c = sp.Symbol("c", real=True)
 varm = sp.Symbol("V_minus", positive=True)
 varp = sp.Symbol("V_plus", positive=True)

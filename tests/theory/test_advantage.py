@@ -197,3 +197,12 @@ def test_group_advantages_values():
 def test_bad_input_raises_value_error(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from grpo_theory.theory import advantage
+
+    result = doctest.testmod(advantage)
+    assert result.attempted >= 6 and result.failed == 0
