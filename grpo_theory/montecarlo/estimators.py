@@ -53,6 +53,19 @@ def advantage_fn(estimator: str | dict) -> tuple[AdvantageFn, bool]:
     return partial(group_advantages, **kwargs), kwargs.get("scale", "group") != "batch"
 
 
+def exact_family(estimator: str | dict) -> dict:
+    """Closed-form family keywords (:mod:`~grpo_theory.montecarlo.exact`) matching ``estimator``.
+
+    ``"rloo"`` -> RLOO; a preset name or a ``group_advantages`` keyword dict -> GRPO (same ddof and
+    eps) or Dr. GRPO; ``scale="batch"`` has no closed form and raises ``ValueError``.
+    """
+    from grpo_theory.montecarlo.exact import family_of_preset
+
+    if estimator == "rloo":
+        return {"family": "rloo"}
+    return family_of_preset(ADVANTAGE_PRESETS[estimator] if isinstance(estimator, str) else dict(estimator))
+
+
 def apply_advantages(fn: AdvantageFn, rewards: Tensor, *, per_group: bool = True) -> Tensor:
     """Applies a ``[P, G] -> [P, G]`` advantage function to rewards ``[R, Q, G]``.
 

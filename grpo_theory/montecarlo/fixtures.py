@@ -43,3 +43,17 @@ def check_directions(num_prompts: int, dim: int, num: int = 3) -> torch.Tensor:
     """``[Q, num, D]`` fixed random unit directions used to project vector estimates."""
     v = torch.randn(num_prompts, num, dim, generator=generator(POLICY_SEED + 2), dtype=torch.float64)
     return v / v.norm(dim=-1, keepdim=True)
+
+
+def fixture_policy(name: str) -> ToyPolicy:
+    """``"bandit"`` -> :func:`check_bandit`, ``"tabular"`` -> :func:`check_tabular`."""
+    if name == "bandit":
+        return check_bandit()
+    if name == "tabular":
+        return check_tabular()
+    raise ValueError(f"name must be 'bandit' or 'tabular', got {name!r}")
+
+
+def bernoulli(p: torch.Tensor | float, shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
+    """Float64 Bernoulli(p) draws of ``shape`` (``p`` broadcast against ``shape``)."""
+    return (torch.rand(shape, generator=gen, dtype=torch.float64) < p).to(torch.float64)

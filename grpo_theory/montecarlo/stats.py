@@ -27,6 +27,9 @@ Tensor = torch.Tensor
 #: The pass threshold on |z| used by every check.
 Z_THRESHOLD = 4.0
 
+#: Float64 tolerance for identities checked draw by draw (see :func:`identity_result`).
+IDENTITY_TOL = 1e-10
+
 
 @dataclass(frozen=True)
 class McResult:
@@ -178,6 +181,11 @@ def worst(results: list[tuple[str, McResult]]) -> McResult:
         passed=all(r.passed for _, r in results),
         detail="; ".join(lines),
     )
+
+
+def with_detail(res: McResult, extra: str) -> McResult:
+    """``res`` with ``extra`` appended to its detail."""
+    return McResult(res.estimate, res.exact, res.stderr, res.z, res.passed, f"{res.detail}; {extra}")
 
 
 def identity_result(max_dev: float, tol: float, n: int, what: str) -> McResult:

@@ -18,8 +18,8 @@ import torch
 
 from grpo_theory.montecarlo import exact
 from grpo_theory.montecarlo.bandit import bandit_with_success_probs
-from grpo_theory.montecarlo.checks import variance_of_difference
-from grpo_theory.montecarlo.estimators import minibatch_gradients, sample_group_gradients
+from grpo_theory.montecarlo.checks_variance import variance_of_difference
+from grpo_theory.montecarlo.estimators import exact_family, minibatch_gradients, sample_group_gradients
 from grpo_theory.montecarlo.fixtures import check_tabular, generator
 from grpo_theory.montecarlo.stats import mean_stderr
 from grpo_theory.montecarlo.tabular import random_tabular_policy
@@ -69,12 +69,6 @@ def lambda_curve(
     return {"p": p, "G": np.asarray(group_sizes), "std_ddof": np.asarray(std_ddofs), "mc": mc, "se": se, "exact": ex}
 
 
-def _family(estimator: str) -> dict:
-    from grpo_theory.losses import ADVANTAGE_PRESETS
-
-    return {"family": "rloo"} if estimator == "rloo" else exact.family_of_preset(ADVANTAGE_PRESETS[estimator])
-
-
 def population_policy(num_prompts: int = 32, seed: int = 2510) -> ToyPolicy:
     """A tabular policy whose prompts span success probabilities 0.05-0.95 (the variance sweep's population)."""
     return random_tabular_policy(num_prompts, generator(seed), offset_scale=0.7, theta_scale=0.3, p_low=0.05, p_high=0.95)
@@ -108,7 +102,7 @@ def variance_vs_group_size(
     gen = generator(seed)
     out: dict[str, dict[str, np.ndarray]] = {}
     for est in estimators:
-        fam = _family(est)
+        fam = exact_family(est)
         rows: dict[str, list[float]] = {k: [] for k in (
             "G", "Q", "mc", "mc_se", "exact", "prompt_term", "within_term", "iid_within_term", "hierarchical",
             "mean_norm2")}
