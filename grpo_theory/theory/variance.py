@@ -82,7 +82,8 @@ def _var_of_mean_by_enumeration(Q: int, G: int, prompts, cond) -> sp.Expr:
     return sp.nsimplify(var)
 
 
-def check_R11() -> bool:
+def check_hierarchical_variance() -> bool:
+    """Var of the batch mean = Var_q(μ)/Q + E_q σ²/(QG), by exact enumeration, and ∂Var/∂G ≥ 0 at fixed B."""
     half, third = sp.Rational(1, 2), sp.Rational(1, 3)
     prompts = [(third, 0), (1 - third, 1)]
     cond = {0: [(half, sp.Integer(2)), (half, sp.Integer(0))], 1: [(sp.Rational(1, 4), sp.Integer(-1)), (sp.Rational(3, 4), sp.Integer(3))]}
@@ -94,26 +95,35 @@ def check_R11() -> bool:
     ok = True
     for Q, G in ((1, 1), (1, 3), (2, 2), (3, 1)):
         ok = ok and _var_of_mean_by_enumeration(Q, G, prompts, cond) == var_q / Q + E_s2 / (Q * G)
-    # Lemma (Q = B, G = 1): Var = Var(g)/B, decreasing
-    Bs = sp.Symbol("B", positive=True)
+    B = sp.Symbol("B", positive=True)
     Gs, Vq, Es = sp.symbols("G V_q E_s", positive=True)
-    ok = ok and sp.diff((Gs * Vq + Es) / Bs, Gs) == Vq / Bs  # fixed B: increasing in G
-    # GRPO coupling in the Bernoulli-logit toy, G = 2: Cov(A1 g1, A2 g2) = p^2 (1-p)^2
+    return ok and sp.diff((Gs * Vq + Es) / B, Gs) == Vq / B  # fixed B: the variance grows with G
+
+
+def grpo_pair_coupling() -> sp.Expr:
+    """Cov(A_1 g_1, A_2 g_2 | q) for 2-GRPO in the Bernoulli-logit toy (g = r − p), exact in p."""
     law = []
     for r1, r2 in itertools.product((0, 1), repeat=2):
         a = advantages_of((sp.Integer(r1), sp.Integer(r2)))
         law.append((p ** (r1 + r2) * (1 - p) ** (2 - r1 - r2), a[0] * (r1 - p), a[1] * (r2 - p)))
     e1 = sum(w * x for w, x, _ in law)
     e2 = sum(w * y for w, _, y in law)
-    cov12 = sum(w * x * y for w, x, y in law) - e1 * e2
-    ok = ok and _zero(cov12 - p**2 * (1 - p) ** 2) and _zero(e1 - p * (1 - p))
-    # per-prompt GRPO estimator in the toy is √(k(G-k))/G
+    return sp.simplify(sum(w * x * y for w, x, y in law) - e1 * e2)
+
+
+def check_grpo_coupling() -> bool:
+    """Cov(A_1 g_1, A_2 g_2 | q) = p²(1−p)² ≠ 0, and the toy's per-prompt GRPO estimator is √(k(G−k))/G."""
+    ok = _zero(grpo_pair_coupling() - p**2 * (1 - p) ** 2)
     for G in (2, 3, 4):
         for k in range(G + 1):
             adv = advantages_of(tuple(sp.Integer(1 if i < k else 0) for i in range(G)))
             est = sum(a * ((1 if i < k else 0) - p) for i, a in enumerate(adv)) / G
             ok = ok and _zero(est - sp.sqrt(k * (G - k)) / G)
     return ok
+
+
+def check_R11() -> bool:
+    return check_hierarchical_variance() and check_grpo_coupling()
 
 
 CHECKS = {"R10": check_R10, "R11": check_R11}

@@ -28,7 +28,14 @@ def test_identity_needs_zero_mean_gradient():
 
 
 def test_minibatch_and_hierarchical_variance_by_enumeration():
-    assert v.check_R11()
+    assert v.check_hierarchical_variance()
+
+
+def test_grpo_group_terms_are_coupled_within_a_prompt():
+    # hand, p = 1/2: mixed pairs give A_1 g_1 = A_2 g_2 = 1/2 (prob 1/2), ties 0:
+    # E[A1g1 A2g2] = 1/8, E[A1g1] = E[A2g2] = 1/4, Cov = 1/8 - 1/16 = 1/16
+    assert v.grpo_pair_coupling().subs(v.p, sp.Rational(1, 2)) == sp.Rational(1, 16)
+    assert v.check_grpo_coupling() and v.check_R11()
 
 
 def test_var_of_mean_by_hand():
