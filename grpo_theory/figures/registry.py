@@ -73,7 +73,7 @@ def _figures() -> list[Figure]:
                theory_data.variance_budget, theory_plots.plot_variance_budget, _const(theory_data.F3_CONFIG)),
         Figure("F4", "F4_control_variate", "Var(g⁺ − c g⁻)/Var(g⁺) vs c, theory vs Monte Carlo, c = 1 marked",
                "R8 (v2/v3 Prop. 4.1; v3 Table 2 setting)",
-               theory_data.control_variate, theory_plots.plot_control_variate, _const(theory_data.F4_CONFIG)),
+               theory_data.control_variate_with_real, theory_plots.plot_control_variate, theory_data.f4_config),
         Figure("F5", "F5_gradient_equivalence", "2-GRPO vs DPO gradient: cosine and norm ratio vs steps away from π_ref",
                "R4 (v2 §3.2 / v3 §3.3 and Eq. 8-9; the constant is derived here)",
                gradients_data.gradient_equivalence, gradients_plots.plot_gradient_equivalence, gradients_data.f5_config),

@@ -118,10 +118,11 @@ def panel_label(ax: Axes, letter: str) -> None:
     ax.text(-0.02, 1.02, f"({letter})", transform=ax.transAxes, fontweight="bold", ha="right", va="bottom")
 
 
-def note(ax: Axes, text: str, *, loc: str = "lower right") -> None:
-    """A small gray annotation inside the axes (e.g. "quick preset", sample sizes)."""
+def note(ax: Axes, text: str, *, loc: str = "lower right", y: float | None = None) -> None:
+    """A small gray annotation inside the axes (e.g. "quick preset", sample sizes); ``y`` overrides the height."""
     x, ha = (0.98, "right") if "right" in loc else (0.02, "left")
-    y, va = (0.02, "bottom") if "lower" in loc else (0.98, "top")
+    yy, va = (0.02, "bottom") if "lower" in loc else (0.98, "top")
+    y = yy if y is None else y
     ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=5.5, color="0.35")
 
 

@@ -337,3 +337,47 @@ def control_variate(cfg: dict[str, Any]) -> dict[str, Any]:
             "mc_se": [s for _, s in mc],
         }
     return out
+
+
+def covariance_files() -> list:
+    """``results/realcheck/covariance*/result.json`` (the real-model v3 Table 2 analog)."""
+    from grpo_theory.figures.paths import RESULTS
+
+    root = RESULTS / "realcheck"
+    return sorted(root.glob("covariance*/result.json")) if root.is_dir() else []
+
+
+def f4_config() -> dict[str, Any]:
+    from grpo_theory.figures.cache import fingerprint
+    from grpo_theory.figures.paths import REPO_ROOT
+    from grpo_theory.figures.registry import code_fingerprint
+
+    files = covariance_files()
+    return {**F4_CONFIG, "code": code_fingerprint(), "real_files": [str(f.relative_to(REPO_ROOT)) for f in files],
+            "real_fingerprint": fingerprint(files)}
+
+
+def control_variate_with_real(cfg: dict[str, Any]) -> dict[str, Any]:
+    """F4 data: :func:`control_variate` on the toy, plus the real-model moments of ``grpo-theory realcheck covariance``."""
+    import json
+
+    from grpo_theory.figures.paths import REPO_ROOT
+
+    out = control_variate(cfg)
+    out["real"] = []
+    for rel in cfg.get("real_files", []):
+        res = json.loads((REPO_ROOT / rel).read_text())
+        model = str(res.get("config", {}).get("model", rel)).rstrip("/").split("/")[-1]
+        for kind, st in res.get("statistics", {}).items():
+            tot = st.get("total") or {}
+            if not tot.get("var_pos") or not tot.get("var_neg"):
+                continue
+            vp, vm, cov = float(tot["var_pos"]), float(tot["var_neg"]), float(tot["cov_pos_neg"])
+            out["real"].append({
+                "model": model, "kind": kind, "var_plus": vp, "var_minus": vm, "cov": cov,
+                "rho": cov / math.sqrt(vp * vm), "c_star": cov / vm,
+                "permuted_mean": (st.get("across_prompts") or {}).get("permuted_mean"),
+                "prompts": st.get("mixed_prompts"),
+                "ratio": 1 + np.asarray(cfg["c"]) ** 2 * vm / vp - 2 * np.asarray(cfg["c"]) * cov / vp,
+            })
+    return out

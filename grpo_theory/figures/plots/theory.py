@@ -111,7 +111,7 @@ def plot_variance_budget(data: dict[str, Any], stem: Path) -> list[Path]:
 def plot_control_variate(data: dict[str, Any], stem: Path) -> list[Path]:
     """F4: Var(g⁺ − c g⁻)/Var(g⁺) vs c (Prop. 4.1) for each score function; c = 1 is GRPO."""
     labels = {"sum": r"sequence score $\nabla\log\pi(o)$", "token_mean": r"token-mean score $\nabla\log\pi(o)/|o|$"}
-    fig, axes = style.figure(len(data["kinds"]), 1, sharey=True)
+    fig, axes = style.figure(len(data["kinds"]) + 1, 1, sharey=True)
     c = np.asarray(data["c"])
     for k, (ax, (kind, d)) in enumerate(zip(axes[0], data["kinds"].items())):
         style.decorate(ax)
@@ -130,8 +130,25 @@ def plot_control_variate(data: dict[str, Any], stem: Path) -> list[Path]:
         ax.set_xlabel("control-variate coefficient c")
         ax.set_title(labels.get(kind, kind))
         style.note(ax, f"Cov = {d['cov']:.3g}, ρ = {d['rho']:.3f}\nVar(g⁺) = {d['var_plus']:.3g}, Var(g⁻) = {d['var_minus']:.3g}",
-                   loc="lower right")
-        style.panel_label(ax, "ab"[k])
+                   loc="lower right", y=0.1)
+        style.panel_label(ax, "abc"[k])
+    ax = style.decorate(axes[0][-1])
+    real = data.get("real", [])
+    for i, r in enumerate(real):
+        ax.plot(c, r["ratio"], color=f"C{i + 4}", label=f"{r['kind']}: Cov = {r['cov']:.3g}, ρ = {r['rho']:.3f}")
+        ax.plot([r["c_star"]], [1 - r["rho"] ** 2], marker="*", color=f"C{i + 4}", ms=6, ls="none")
+    ax.axhline(1.0, color="0.4", lw=0.6)
+    ax.axvline(1.0, color="C1", ls="--", lw=0.9)
+    ax.set_xlim(c.min() - 0.1, c.max() + 0.1)
+    ax.set_xlabel("control-variate coefficient c")
+    ax.set_title("real model: moments from results/realcheck" if real else "real model")
+    if real:
+        ax.legend(loc="upper left", fontsize=5.5, title=real[0]["model"], title_fontsize=5.5)
+        style.note(ax, "lines from measured Var(g±), Cov (no MC points)", loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "no real-model results yet:\ngrpo-theory realcheck covariance", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")
+    style.panel_label(ax, "abc"[len(data["kinds"])])
     axes[0][0].set_ylabel(r"$\mathrm{Var}(g^+ - c\,g^-)\,/\,\mathrm{Var}(g^+)$")
     axes[0][0].legend(loc="upper left")
     return style.save(fig, stem)
