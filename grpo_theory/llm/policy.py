@@ -401,6 +401,7 @@ class Policy:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a checkpoint is an ordinary shared directory
         try:
             self.model.save_pretrained(tmp)  # type: ignore[operator]
             self.tokenizer.save_pretrained(tmp)  # type: ignore[attr-defined]
