@@ -83,3 +83,11 @@ def test_theory_import_does_not_load_torch():
     code = "import sys, grpo_theory.theory, grpo_theory.theory.registry; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_markdown_table_has_one_row_per_result_and_eight_columns(default_report):
+    lines = claims.format_markdown(default_report).splitlines()
+    assert lines[0].startswith("| R | paper statement | verdict | symbolic | Monte Carlo | proof |")
+    rows = lines[2:]
+    assert [r.split(" | ")[0] for r in rows] == [f"| {rid}" for rid in IDS]
+    assert all(r.count(" | ") == 7 and r.endswith("| — | — |") for r in rows)
