@@ -138,6 +138,22 @@ def test_lambda_matches_brute_force_enumeration(G, x):
     assert gradient_scale(G, x) == pytest.approx(_brute_force_lambda(G, x), rel=1e-12)
 
 
+def _lambda_from_contrastive_weight(G: int, x):
+    """λ_G = E_k[√(k(G−k))/G · 1{0<k<G}] / (p(1−p)) with k ~ Bin(G, p): a second, independent closed form.
+
+    By R1 the per-prompt update is √(p̂(1−p̂)) (ḡ⁺ − ḡ⁻); given k the two sample means have expectations m^±,
+    so its mean is E_k[√(k(G−k))/G] (m⁺ − m⁻), and m⁺ − m⁻ = m⁺/(1−p) = ∇p/(p(1−p)) by the score identity.
+    """
+    w = sum(sp.binomial(G, k) * x**k * (1 - x) ** (G - k) * sp.sqrt(k * (G - k)) / G for k in range(1, G))
+    return w / (x * (1 - x))
+
+
+@pytest.mark.parametrize("G", [2, 3, 4, 16])
+def test_lambda_exact_on_interior_grid_equals_contrastive_weight_form(G):
+    for x in GRID[1:-1]:
+        assert sp.expand(gradient_scale(G, x) - _lambda_from_contrastive_weight(G, x)) == 0
+
+
 def test_lambda16_at_one_half_and_one_twentieth():
     assert round(gradient_scale(16, 0.5), 2) == 1.93
     assert round(gradient_scale(16, 0.05), 2) == 3.27
