@@ -29,3 +29,18 @@ def test_g2_expected_gradient_is_grad_p_by_hand():
 
 def test_registry_checks_r5_r6():
     assert eg.check_R5() and eg.check_R6()
+
+
+def test_two_rollout_sample_space_with_sympy_stats():
+    # independent of the package: sympy.stats on X1, X2 ~ Bern(p), A_1 = sign(X1 - X2) (0 on ties)
+    from sympy.stats import Bernoulli, E
+
+    p = sp.Symbol("p", positive=True)
+    X1, X2 = Bernoulli("X1", p), Bernoulli("X2", p)
+    A1 = sp.Piecewise((0, sp.Eq(X1, X2)), (sp.sign(X1 - X2), True))
+    assert sp.simplify(E(A1, sp.Eq(X1, 1)) - (1 - p)) == 0 and sp.simplify(E(A1, sp.Eq(X1, 0)) + p) == 0
+    # Bernoulli-logit policy: g = r - p, ∂p/∂θ = p(1-p); ĝ_2 = ½ Σ A_i g_i = ½ 1{X1 ≠ X2}
+    g2 = (X1 - X2) * (X1 - p) / 2 + (X2 - X1) * (X2 - p) / 2
+    assert sp.simplify(E(g2) - p * (1 - p)) == 0  # λ_2 = 1: unbiased for ∂p/∂θ
+    # hand: Var(½ 1{mixed}) = ¼ · 2p(1-p) · (1 - 2p(1-p)) = ½ p(1-p)(p² + (1-p)²)
+    assert sp.simplify(E(g2**2) - E(g2) ** 2 - p * (1 - p) * (p**2 + (1 - p) ** 2) / 2) == 0
