@@ -25,7 +25,13 @@ from grpo_theory.montecarlo.stats import (
     worst,
 )
 from grpo_theory.montecarlo.toy_policy import conditional_moments, gather_prompts, sample_indices
-from grpo_theory.montecarlo.variance import group_moments, minibatch_variance, pair_moments, sample_pairs
+from grpo_theory.montecarlo.variance import (
+    group_moments,
+    minibatch_variance,
+    pair_moments,
+    product_variance_terms,
+    sample_pairs,
+)
 
 Tensor = torch.Tensor
 F64 = torch.float64
@@ -137,7 +143,12 @@ def check_r10(n: int, seed: int) -> McResult:
         est, se = batch_means(product_variance_rhs, (rs, gs))
         subs.append((f"{reward_name}: plug-in RHS vs exact Var(rg)", result(est, lhs, se, "batch means, 40 batches")))
         dm, ds = variance_trace(rs.unsqueeze(-1) * gs)
-        subs.append((f"{reward_name}: sample Var(rg) vs exact", result(dm, lhs, ds)))
+        terms = product_variance_terms(pol, rew)
+        tm = product_variance_terms(pol, rew, "token_mean")
+        subs.append((f"{reward_name}: sample Var(rg) vs exact", result(dm, lhs, ds,
+                     f"exact: main {terms['main']:.4g}, interaction {terms['interaction']:.4g} "
+                     f"({terms['interaction'] / terms['lhs']:.1%} of Var(rg)); token-mean g (E g ≠ 0): "
+                     f"Var(rg)={tm['lhs']:.4g} vs RHS {tm['rhs']:.4g}")))
     return worst(subs)
 
 

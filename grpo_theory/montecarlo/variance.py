@@ -174,3 +174,37 @@ def sample_pairs(
     prompts, ip, im = sample_pair_indices(policy, num_pairs, generator)
     score = policy.score(kind)
     return prompts, score[prompts, ip], score[prompts, im]
+
+
+def product_variance_terms(policy: ToyPolicy, rewards: Tensor | None = None, kind: str = "sum") -> dict[str, float]:
+    """Exact terms of the variance-of-a-product identity (v2 Eq. 7) for (r, g), q uniform, o ~ π(·|q).
+
+    .. math::
+
+        \\mathrm{Var}(rg) = \\underbrace{\\mathrm{Var}(g)[\\mathrm{Var}(r) + (\\mathbb E r)^2]}_{\\rm main}
+        + \\underbrace{\\mathrm{Cov}(r^2, \\|g\\|^2) - \\|\\mathrm{Cov}(r, g)\\|^2}_{\\rm interaction}
+        \\quad\\text{if } \\mathbb E g = 0 \\text{ (traces)}.
+
+    Args:
+        policy: the toy policy.
+        rewards: ``[Q, N]`` rewards (default: the policy's binary rewards).
+        kind: score function; ``"token_mean"`` has :math:`\\mathbb E g \\ne 0` and the identity fails.
+
+    Returns:
+        dict with ``lhs`` (exact Var(rg)), ``main``, ``interaction``, ``rhs`` (= main + interaction)
+        and ``mean_g_norm2`` (:math:`\\|\\mathbb E g\\|^2`).
+    """
+    r = policy.rewards if rewards is None else rewards
+    g = policy.score(kind)
+    w = policy.probs / policy.num_prompts  # (Q, N) joint weights of (q, o)
+    sq = (g * g).sum(-1)
+    e_r, e_r2 = float((w * r).sum()), float((w * r * r).sum())
+    e_g = torch.einsum("qn,qnd->d", w, g)
+    e_rg = torch.einsum("qn,qn,qnd->d", w, r, g)
+    var_g = float((w * sq).sum() - e_g @ e_g)
+    lhs = float((w * r * r * sq).sum() - e_rg @ e_rg)
+    main = var_g * ((e_r2 - e_r**2) + e_r**2)
+    cov_r2_g2 = float((w * r * r * sq).sum()) - e_r2 * float((w * sq).sum())
+    cov_rg = e_rg - e_r * e_g
+    inter = cov_r2_g2 - float(cov_rg @ cov_rg)
+    return {"lhs": lhs, "main": main, "interaction": inter, "rhs": main + inter, "mean_g_norm2": float(e_g @ e_g)}

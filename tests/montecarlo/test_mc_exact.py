@@ -110,3 +110,16 @@ def test_family_of_preset():
     assert exact.family_of_preset({"scale": "none"}) == {"family": "dr_grpo"}
     with pytest.raises(ValueError):
         exact.family_of_preset({"scale": "batch"})
+
+
+def test_product_variance_identity_holds_exactly_iff_score_is_centered():
+    from grpo_theory.montecarlo.fixtures import check_bandit
+    from grpo_theory.montecarlo.variance import product_variance_terms
+
+    for pol in (check_tabular(), check_bandit()):
+        for rew in (pol.rewards, pol.rewards + 0.3 * pol.lengths):
+            t = product_variance_terms(pol, rew, "sum")
+            assert t["mean_g_norm2"] < 1e-20
+            assert t["lhs"] == pytest.approx(t["rhs"], rel=1e-12)
+    t = product_variance_terms(check_tabular(), None, "token_mean")
+    assert t["mean_g_norm2"] > 1e-4 and abs(t["lhs"] - t["rhs"]) > 1e-3

@@ -49,3 +49,12 @@ def test_control_variate_curve_minimum_at_c_star():
         assert abs(np.interp(rows["c_max"], c, curve) - 1.0) < 0.02  # the variance is back to Var(g+) at 2c*
         z = (rows["mc"] - np.interp(rows["mc_c"], c, curve)) / rows["mc_se"]
         assert np.abs(z).max() < 4.0, (kind, z)
+
+
+def test_cross_prompt_covariance_survey_is_exact_and_bounded():
+    from grpo_theory.montecarlo.sweeps import cross_prompt_covariance_survey
+
+    d = cross_prompt_covariance_survey(3, 6, seed=1)
+    assert all(v.shape == (3,) for v in d.values())
+    assert np.all(np.abs(d["rho_sum"]) <= 1) and np.all(np.abs(d["rho_token_mean"]) <= 1)
+    np.testing.assert_array_equal(d["cov_sum"], cross_prompt_covariance_survey(3, 6, seed=1)["cov_sum"])
