@@ -10,6 +10,8 @@
 - :func:`v3_table4_duplicated_cells`: the "2 (32/64)" MATH/Qwen-1.5B OlympiadBench cell equals Table 1's
   16-GRPO cell exactly.
 - :func:`average_mismatches`: printed averages that are not the mean of their row.
+- :func:`v3_table1_gap_mismatches`: printed gaps of v3 Table 1 that disagree with its own rows (none).
+- :func:`v3_table1_vs_v2`: v3 Table 1 Mean@32 / hours of the 2- and 16-GRPO runs that differ from v2 (none).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from statistics import fmean
 
 from grpo_theory.paper.tables_v2 import BENCHMARKS, V2_TABLE1_DELTA, v2_run
-from grpo_theory.paper.tables_v3 import V3_TABLE1, V3_TABLE4
+from grpo_theory.paper.tables_v3 import V3_TABLE1, V3_TABLE1_GAPS, V3_TABLE4, v3_row
 
 ROUNDING = 0.0101  # |a − b| of two values each rounded to 0.01 can be off by 0.01
 
@@ -102,4 +104,35 @@ def average_mismatches(tol: float = 0.0051) -> list[Discrepancy]:
             mean = fmean(c[i] for c in row.cells.values())
             if abs(mean - row.avg[i]) > tol:
                 out.append(Discrepancy(f"T4 {row.dataset}/{row.model} G={row.method} Average[{i}]", row.avg[i], round(mean, 2)))
+    return out
+
+
+def v3_table1_gap_mismatches(tol: float = ROUNDING) -> list[Discrepancy]:
+    """Printed gaps (time %, Mean@32 per benchmark, Avg) of v3 Table 1 vs the gaps recomputed from its rows."""
+    out = []
+    for (d, m, method), (time_pct, cells, avg) in V3_TABLE1_GAPS.items():
+        row, base = v3_row(d, m, method), v3_row(d, m, "16")
+        t = round(100.0 * (row.hours - base.hours) / base.hours, 2)
+        if abs(t - time_pct) > tol:
+            out.append(Discrepancy(f"v3 T1 {d}/{m} G={method} time %", time_pct, t))
+        for b, gap in zip(BENCHMARKS, cells, strict=True):
+            delta = round(row.means[b] - base.means[b], 2)
+            if abs(delta - gap) > tol:
+                out.append(Discrepancy(f"v3 T1 {d}/{m} G={method} {b}", gap, delta))
+        if abs(round(row.avg - base.avg, 2) - avg) > tol:
+            out.append(Discrepancy(f"v3 T1 {d}/{m} G={method} Avg", avg, round(row.avg - base.avg, 2)))
+    return out
+
+
+def v3_table1_vs_v2() -> list[Discrepancy]:
+    """v3 Table 1 entries of the 2- and 16-GRPO runs that differ from v2 Table 1's Mean@32 and hours."""
+    out = []
+    for row in V3_TABLE1:
+        if row.method not in ("2", "16"):
+            continue
+        v2 = v2_run(row.dataset, row.model, row.method)
+        out += [Discrepancy(f"v3 T1 {row.dataset}/{row.model} G={row.method} {b}", row.means[b], v2.cells[b][0])
+                for b in BENCHMARKS if row.means[b] != v2.cells[b][0]]
+        if row.hours != v2.hours:
+            out.append(Discrepancy(f"v3 T1 {row.dataset}/{row.model} G={row.method} hours", row.hours, v2.hours))
     return out

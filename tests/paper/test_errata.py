@@ -9,7 +9,7 @@ from grpo_theory.paper import (
     v3_table4_rollout_labels,
     v3_table4_vs_table1,
 )
-from grpo_theory.paper.errata import ROUNDING
+from grpo_theory.paper.errata import ROUNDING, v3_table1_gap_mismatches, v3_table1_vs_v2
 
 
 def test_v2_delta_row_typos_are_exactly_three():
@@ -43,3 +43,19 @@ def test_v3_table4_rollout_label_and_duplicate():
 
 def test_printed_averages_are_row_means():
     assert average_mismatches() == []
+
+
+def test_v3_table1_printed_gaps_are_consistent():
+    # e.g. MATH/Qwen-1.5B 2-GRPO AMC23: 49.53 - 51.25 = -1.72 (v2's Δ row prints -1.71, within rounding)
+    assert v3_table1_gap_mismatches() == []
+    # at the last digit only three time percentages differ, all truncated rather than rounded:
+    # 100 (2.05 - 8.53)/8.53 = -75.967 (printed -75.96), -65.940 (-65.93), -57.296 (-57.29)
+    assert {d.where for d in v3_table1_gap_mismatches(tol=0.0)} == {
+        "v3 T1 MATH/Qwen-1.5B G=2 time %",
+        "v3 T1 DAPO/Qwen-1.5B G=2+RS time %",
+        "v3 T1 DAPO/Qwen-7B G=2+RS time %",
+    }
+
+
+def test_v3_table1_repeats_v2_for_the_2_and_16_grpo_runs():
+    assert v3_table1_vs_v2() == []
