@@ -66,6 +66,7 @@ def softmax_bandit(theta: Tensor, rewards: Tensor, *, embed: bool = False, name:
         theta=flat,
         log_prob_fn=log_prob_fn,
         name=name,
+        per_prompt_blocks=not embed,
     )
 
 

@@ -27,7 +27,12 @@ from functools import partial
 import torch
 
 from grpo_theory.losses import ADVANTAGE_PRESETS, group_advantages, rloo_advantages
-from grpo_theory.montecarlo.toy_policy import ToyPolicy, gather_prompts, sample_indices
+from grpo_theory.montecarlo.toy_policy import (
+    ToyPolicy,
+    gather_prompts,
+    require_shared_parameters,
+    sample_indices,
+)
 
 Tensor = torch.Tensor
 AdvantageFn = Callable[[Tensor], Tensor]
@@ -149,6 +154,7 @@ def minibatch_gradients(
     Returns:
         ``[R, D]``.
     """
+    require_shared_parameters(policy, "minibatch_gradients")
     fn, per_group = advantage_fn(estimator)
     score = policy.score(kind)
     cdf = policy.probs.cumsum(-1)

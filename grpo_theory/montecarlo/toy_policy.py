@@ -47,6 +47,10 @@ class ToyPolicy:
         log_prob_fn: ``theta -> [Q, N]`` log-probabilities, differentiable; lets a test recompute
             ``scores`` and :math:`\\nabla p` by autograd.
         name: a short label.
+        per_prompt_blocks: True when each prompt's scores live in its own D-dimensional block of
+            the parameters (a bandit without embedding, ``theta`` ``[Q, D]``): per-prompt quantities
+            are exact, but sums or covariances *across* prompts of the ``[.., D]`` vectors are
+            meaningless and the functions computing them refuse such a policy.
     """
 
     probs: Tensor
@@ -56,6 +60,7 @@ class ToyPolicy:
     theta: Tensor
     log_prob_fn: Callable[[Tensor], Tensor]
     name: str = ""
+    per_prompt_blocks: bool = False
 
     @property
     def num_prompts(self) -> int:
@@ -97,6 +102,12 @@ class ToyPolicy:
             fn,
             self.name,
         )
+
+
+def require_shared_parameters(policy: ToyPolicy, what: str) -> None:
+    """Raises ``ValueError`` if ``policy`` keeps per-prompt score blocks (cross-prompt sums are meaningless)."""
+    if policy.per_prompt_blocks:
+        raise ValueError(f"{what} combines prompts; build the bandit with embed=True (per-prompt blocks given)")
 
 
 def exact_grad_p(policy: ToyPolicy) -> Tensor:

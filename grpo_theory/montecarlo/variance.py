@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 
 from grpo_theory.montecarlo.exact import advantage_moments
-from grpo_theory.montecarlo.toy_policy import ToyPolicy, conditional_probs
+from grpo_theory.montecarlo.toy_policy import ToyPolicy, conditional_probs, require_shared_parameters
 
 Tensor = torch.Tensor
 
@@ -96,6 +96,7 @@ def minibatch_variance(
         uncoupled), ``hierarchical`` (= prompt_term + iid_within_term) and ``mean_norm2``
         (:math:`\\|\\mathbb E\\hat g\\|^2`).
     """
+    require_shared_parameters(policy, "minibatch_variance")
     mom = group_moments(policy, group_size, family, kind)
     mu = mom["mean"]
     pop_mean = mu.mean(0)
@@ -128,6 +129,7 @@ def pair_moments(policy: ToyPolicy, kind: str = "sum", weights: Tensor | None = 
         dict with ``var_plus``, ``var_minus``, ``cov``, ``rho`` (= cov / sqrt(var_plus var_minus)),
         ``c_star`` (= cov / var_minus), ``mean_plus_norm2`` and ``mean_minus_norm2``.
     """
+    require_shared_parameters(policy, "pair_moments")
     m, s = _class_moments(policy, kind)
     w = torch.full((policy.num_prompts,), 1.0 / policy.num_prompts, dtype=m.dtype) if weights is None else weights
     mean_m, mean_p = torch.einsum("q,qd->d", w, m[:, 0]), torch.einsum("q,qd->d", w, m[:, 1])
@@ -194,6 +196,7 @@ def product_variance_terms(policy: ToyPolicy, rewards: Tensor | None = None, kin
         dict with ``lhs`` (exact Var(rg)), ``main``, ``interaction``, ``rhs`` (= main + interaction)
         and ``mean_g_norm2`` (:math:`\\|\\mathbb E g\\|^2`).
     """
+    require_shared_parameters(policy, "product_variance_terms")
     r = policy.rewards if rewards is None else rewards
     g = policy.score(kind)
     w = policy.probs / policy.num_prompts  # (Q, N) joint weights of (q, o)

@@ -50,8 +50,8 @@ def test_estimator_is_gradient_of_loss_library_objective():
                               loss_agg_mode="seq-mean-token-mean", **kwargs)
                 (grad,) = torch.autograd.grad(out.loss, theta)
                 # the loss averages over the Q prompts of the batch: −∇L = (1/Q) Σ_q ĝ_q
-                flat = -grad.reshape(pol.num_prompts, -1) if pol.theta.ndim == 2 else -grad
-                expect = want[r] if pol.theta.ndim == 2 else want[r].sum(0)
+                flat = -grad.reshape(pol.num_prompts, -1) if pol.per_prompt_blocks else -grad
+                expect = want[r] if pol.per_prompt_blocks else want[r].sum(0)
                 torch.testing.assert_close(flat * pol.num_prompts, expect, rtol=0, atol=1e-12)
 
 

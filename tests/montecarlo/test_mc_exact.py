@@ -113,10 +113,13 @@ def test_family_of_preset():
 
 
 def test_product_variance_identity_holds_exactly_iff_score_is_centered():
-    from grpo_theory.montecarlo.fixtures import check_bandit
+    from grpo_theory.montecarlo.bandit import random_bandit
+    from grpo_theory.montecarlo.fixtures import check_bandit, generator
     from grpo_theory.montecarlo.variance import product_variance_terms
 
-    for pol in (check_tabular(), check_bandit()):
+    with pytest.raises(ValueError, match="embed=True"):
+        product_variance_terms(check_bandit())
+    for pol in (check_tabular(), random_bandit(5, 4, generator(3), embed=True)):
         for rew in (pol.rewards, pol.rewards + 0.3 * pol.lengths):
             t = product_variance_terms(pol, rew, "sum")
             assert t["mean_g_norm2"] < 1e-20

@@ -49,7 +49,7 @@ def test_tables_agree_with_autograd(k):
     """Score table and exact ∇p against autograd, through random contractions u·J (one backward each)."""
     pol = _policies()[k]
     assert torch.allclose(pol.probs.sum(-1), torch.ones(pol.num_prompts, dtype=F64), atol=1e-12)
-    per_prompt_blocks = pol.theta.ndim == 2  # bandit without embedding: theta [Q, K], scores [Q, K, K]
+    per_prompt_blocks = pol.per_prompt_blocks  # bandit without embedding: theta [Q, K], scores [Q, K, K]
     gen = generator(11 + k)
     for _ in range(3):
         u = torch.randn(pol.num_prompts, pol.num_responses, generator=gen, dtype=F64)
