@@ -124,7 +124,7 @@ def check_r7(n: int, seed: int) -> McResult:
         gap_exact = float(p0.mean()) - exact.zero_signal_probability(g, pbar)
         subs.append((f"G={g} Jensen gap", result(pooled - exact.zero_signal_probability(g, pbar), gap_exact, se,
                                                  f"E_q P0={float(p0.mean()):.4f} ≥ P0(p̄)="
-                                                 f"{exact.zero_signal_probability(g, pbar):.4f}; informative "
+                                                 f"{exact.zero_signal_probability(g, pbar):.4f}, informative "
                                                  f"prompts per batch of {pol.num_prompts}: sampled "
                                                  f"{pol.num_prompts * (1 - pooled):.3f}, exact "
                                                  f"{pol.num_prompts * (1 - float(p0.mean())):.3f}")))
