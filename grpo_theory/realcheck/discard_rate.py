@@ -31,9 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
-from grpo_theory.realcheck._common import env_snapshot, load, out_dir, write_csv, write_json
+from grpo_theory.realcheck._common import env_snapshot, load, out_dir, train_in_steps, write_csv, write_json
 
 Tensor = torch.Tensor
 NAME = "discard_rate"
@@ -133,7 +132,7 @@ def run_experiment(cfg: DiscardConfig, *, policy=None, progress: bool = True,
                    keep_run_dir: str | None = None) -> dict[str, Any]:
     """Run R7 (see the module docstring); returns the result dict (nothing written)."""
     from grpo_theory.llm.tasks import make_task
-    from grpo_theory.llm.trainer import LOG_NAME, read_jsonl, train
+    from grpo_theory.llm.trainer import LOG_NAME, read_jsonl
     from grpo_theory.theory import zero_signal_probability
 
     t0 = time.time()
@@ -143,11 +142,14 @@ def run_experiment(cfg: DiscardConfig, *, policy=None, progress: bool = True,
     tmp = tempfile.mkdtemp(prefix="realcheck-discard-")
     try:
         tcfg = train_config(cfg, tmp)
-        estimates = []
-        for t in tqdm(range(1, cfg.steps + 1), desc="R7 2-GRPO steps", disable=not progress):
-            est = estimate_step(policy, task, step_problems(tcfg, task, t), cfg, t)
-            estimates.append(est)
-            result = train(tcfg, resume=True, stop_after=t, policy=policy, progress=False)
+        estimates: list[dict[str, float]] = []
+
+        def estimate(k: int, pol) -> None:  # pol holds the weights the trainer samples step k + 1 with
+            if k < cfg.steps:
+                estimates.append(estimate_step(pol, task, step_problems(tcfg, task, k + 1), cfg, k + 1))
+
+        result = train_in_steps(tcfg, policy, range(cfg.steps + 1), estimate, progress=progress,
+                                desc="R7: 2-GRPO steps")
         log = read_jsonl(Path(tmp) / LOG_NAME)
         if keep_run_dir:
             shutil.copy(Path(tmp) / LOG_NAME, keep_run_dir)

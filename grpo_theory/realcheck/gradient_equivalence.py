@@ -57,6 +57,7 @@ from grpo_theory.realcheck._common import (
     load,
     out_dir,
     pairs_view,
+    train_in_steps,
     trainable_params,
     write_csv,
     write_json,
@@ -362,7 +363,6 @@ def _train_config(cfg: GradEquivConfig, tmp: str):
 def run_experiment(cfg: GradEquivConfig, *, policy=None, progress: bool = True) -> dict[str, Any]:
     """Run R4 (see the module docstring); returns the result dict (nothing written)."""
     from grpo_theory.llm.tasks import train_problems
-    from grpo_theory.llm.trainer import train
 
     t0 = time.time()
     dtype = {"float64": torch.float64, "float32": torch.float32}[cfg.dtype]
@@ -381,17 +381,17 @@ def run_experiment(cfg: GradEquivConfig, *, policy=None, progress: bool = True) 
     trunc = truncate_mask(pairs.mask, cfg.truncation_seed)
     at_ref += batch_comparison(policy, ref_model, pairs, cfg, trunc, modes=cfg.modes, label="truncated (unequal) lengths")
 
-    per_pair, drift = [], []
-    done = 0
+    per_pair: list[dict] = []
+    drift: list[dict] = []
+
+    def measure(k: int, pol) -> None:
+        rows, batch = pair_comparison(pol, ref_model, pairs, cfg, k)
+        per_pair.extend(rows)
+        drift.extend(batch)
+
     with tempfile.TemporaryDirectory(prefix="realcheck-drift-") as tmp:
-        tcfg = _train_config(cfg, tmp)
-        for k in tqdm(sorted(set(cfg.steps)), desc="R4 drift (k steps)", disable=not progress):
-            if k > done:
-                train(tcfg, resume=True, stop_after=k, policy=policy, progress=False)
-                done = k
-            rows, batch = pair_comparison(policy, ref_model, pairs, cfg, k)
-            per_pair += rows
-            drift += batch
+        train_in_steps(_train_config(cfg, tmp), policy, cfg.steps, measure, progress=progress,
+                       desc="R4: k steps of 2-GRPO")
     lengths = pairs.mask.sum(-1)
     summary = _summarize(at_ref, per_pair, drift)
     return {
