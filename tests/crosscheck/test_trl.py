@@ -156,7 +156,7 @@ def test_grpo_trainer_compute_loss_equals_grpo_loss(batch, loss_type, beta, clip
 
 
 def test_trl_grpo_counts_fully_masked_rows_where_verl_skips_them():
-    # Recorded difference between the anchors: one empty row halves TRL's "grpo" mean.
+    # Recorded difference between the libraries: one empty row halves TRL's "grpo" mean.
     x = torch.tensor([[[2.0, 2.0], [5.0, 5.0]]], dtype=F64)
     m = torch.tensor([[[1.0, 1.0], [0.0, 0.0]]], dtype=F64)
     assert float(aggregate(x, m, "grpo", empty_rows="count")) == 1.0

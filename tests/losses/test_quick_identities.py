@@ -1,4 +1,4 @@
-"""First identities: G=2 advantages and the named presets (anchor reference numbers)."""
+"""First identities: G=2 advantages and the named presets (each library's documented formula, by hand)."""
 
 import math
 
@@ -26,13 +26,13 @@ def test_g2_advantages_are_pm1_with_population_std():
         ("dr_grpo", 0.5),
     ],
 )
-def test_presets_reproduce_anchor_numbers_for_rewards_1_0(preset, expected):
+def test_presets_reproduce_library_numbers_for_rewards_1_0(preset, expected):
     a = group_advantages(torch.tensor([[1.0, 0.0]], dtype=torch.float64), **ADVANTAGE_PRESETS[preset])
     assert a[0, 0].item() == pytest.approx(expected, rel=1e-12)
     assert a[0, 1].item() == pytest.approx(-expected, rel=1e-12)
 
 
-def test_anchor_table_for_one_success_in_four():
+def test_library_numbers_for_one_success_in_four():
     r = torch.tensor([[1.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
     # Hand values: population std sqrt(3)/4, Bessel std 1/2.
     assert group_advantages(r, **ADVANTAGE_PRESETS["paper"])[0].tolist() == pytest.approx(
