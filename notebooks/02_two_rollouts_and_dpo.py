@@ -101,7 +101,7 @@ print(f"token-mean, sampled (unequal) lengths:          cos = {cos_neq:.6f}  rat
 # (`paper_figures/F5_gradient_equivalence.png`); here a short version.
 
 # %%
-cfg = {**F5_CONFIG, "steps": [0, 16], "variants": ["sum, β = 1"]}
+cfg = {**F5_CONFIG, "steps": [0, 16], "variants": ["sum, β = 1"], "pairs": 32, "train_pairs": 32}
 sweep = toy_gradient_equivalence(cfg)
 for name, rows in sweep["variants"].items():
     for k, kl, r in zip(sweep["steps"], sweep["kl"], rows):

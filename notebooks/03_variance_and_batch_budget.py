@@ -80,7 +80,7 @@ for kind, d in cv["kinds"].items():
 # $B = 64$ rollouts per batch: $Q = 64/G$ prompts drawn from the population, $G$ rollouts each.
 
 # %%
-vb = figdata.variance_budget({**figdata.F3_CONFIG, "groups": [2, 4, 8], "replicates": 800,
+vb = figdata.variance_budget({**figdata.F3_CONFIG, "groups": [2, 4, 8], "replicates": 600,
                               "population": {**figdata.F3_CONFIG["population"], "prompts": 16}})
 fig, axes = style.figure(2, 1, height=2.0)
 for ax, (name, rows) in zip(axes[0], vb["estimators"].items()):

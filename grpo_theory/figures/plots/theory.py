@@ -73,6 +73,8 @@ def plot_zero_signal(data: dict[str, Any], stem: Path) -> list[Path]:
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xticks(G, [str(int(g)) for g in G])
+    yt = [2**i for i in range(0, 9)]
+    ax.set_yticks(yt, [str(y) for y in yt])
     ax.set_xlabel(f"group size G  (Q = {data['budget']}/G prompts per batch)")
     ax.set_ylabel(f"informative prompts per {data['budget']}-rollout batch")
     ax.legend(loc="lower left", title="prompt population", title_fontsize=6.5)
