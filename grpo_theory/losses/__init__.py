@@ -18,7 +18,7 @@ from grpo_theory.losses.grpo import (
     rloo_loss,
     two_grpo_loss,
 )
-from grpo_theory.losses.kl import KL_KINDS, kl_estimate
+from grpo_theory.losses.kl import KL_KINDS, kl_estimate, kl_penalized_rewards
 from grpo_theory.losses.registry import LOSSES
 from grpo_theory.losses.surrogate import policy_surrogate
 
@@ -38,6 +38,7 @@ __all__ = [
     "group_advantages",
     "grpo_loss",
     "kl_estimate",
+    "kl_penalized_rewards",
     "online_dpo_loss",
     "pairs_from_groups",
     "policy_loss_from_advantages",

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from grpo_theory.losses._validate import check_choice, check_same_shape
+from grpo_theory.losses._validate import (
+    check_choice,
+    check_mask,
+    check_nonneg,
+    check_rewards,
+    check_same_shape,
+)
 
 Tensor = torch.Tensor
 
@@ -75,3 +81,44 @@ def kl_estimate(
         return _value(kind)
     k2 = 0.5 * (logp - ref_logp) ** 2
     return _value("k3").detach() + (k2 - k2.detach())
+
+
+def kl_penalized_rewards(
+    rewards: Tensor,
+    logp: Tensor,
+    ref_logp: Tensor,
+    mask: Tensor,
+    *,
+    beta: float,
+    kind: str = "k1",
+) -> Tensor:
+    r"""KL folded into the reward: :math:`r_{p,i} - \beta\sum_t m_{p,i,t}\,\hat k_{p,i,t}`, detached.
+
+    The penalty is a constant for the policy gradient (as in TRL's RLOO trainer and OpenRLHF's
+    default), so the KL acts through the advantage rather than through a loss term; k1 in the reward
+    gives an unbiased KL gradient through the score function.
+
+    Args:
+        rewards: ``[P, G]``.
+        logp, ref_logp, mask: ``[P, G, T]``.
+        beta: ``>= 0``.
+        kind: KL estimator (default ``"k1"``).
+
+    Returns:
+        ``[P, G]`` penalized rewards without gradient.
+
+    Examples:
+        >>> import torch
+        >>> lp = torch.tensor([[[-1.0, -1.0], [-2.0, -5.0]]]); ref = torch.full((1, 2, 2), -1.5)
+        >>> kl_penalized_rewards(torch.tensor([[1.0, 0.0]]), lp, ref, torch.tensor([[[1, 1], [1, 0]]]), beta=0.1)
+        tensor([[0.9000, 0.0500]])
+    """
+    rewards = check_rewards(rewards)
+    check_same_shape([("logp", logp), ("ref_logp", ref_logp)], ndim=3)
+    if rewards.shape != logp.shape[:2]:
+        raise ValueError(f"rewards must have shape [P, G]={tuple(logp.shape[:2])} matching logp, got {tuple(rewards.shape)}")
+    m = check_mask(mask, logp.shape)
+    beta = check_nonneg(beta, "beta")
+    with torch.no_grad():
+        k = kl_estimate(logp, ref_logp, kind)
+        return rewards - beta * torch.where(m, k, torch.zeros_like(k)).sum(dim=-1).to(rewards.dtype)

@@ -4,6 +4,8 @@ Values: Monte Carlo means within 4 standard errors of the exact expectation. Gra
 expectations (sum over the categories, no sampling) of each estimator's gradient.
 """
 
+import math
+
 import pytest
 import torch
 
@@ -85,3 +87,22 @@ def test_expected_k1_pathwise_gradient_is_zero(case):
     # E_p[grad log p] = 0: k1 in the loss carries no KL gradient (fold it into the reward instead).
     g1 = _expected_grad(*CASES[case], "k1")
     torch.testing.assert_close(g1, torch.zeros_like(g1), rtol=0, atol=1e-14)
+
+
+def test_kl_penalized_rewards_by_hand_and_detached():
+    from grpo_theory.losses import kl_penalized_rewards
+
+    lp = torch.tensor([[[-1.0, -1.0], [-2.0, -5.0]]], dtype=F64, requires_grad=True)
+    ref = torch.full((1, 2, 2), -1.5, dtype=F64)
+    mask = torch.tensor([[[1, 1], [1, 0]]])
+    out = kl_penalized_rewards(torch.tensor([[1.0, 0.0]], dtype=F64), lp, ref, mask, beta=0.1)
+    # k1 sums: 0.5 + 0.5 = 1 and -0.5 (the masked -3.5 is left out).
+    torch.testing.assert_close(out, torch.tensor([[1.0 - 0.1, 0.0 + 0.05]], dtype=F64))
+    assert not out.requires_grad
+    k3 = kl_penalized_rewards(torch.zeros(1, 2, dtype=F64), lp, ref, mask, beta=1.0, kind="k3")
+    expected = -torch.tensor([[2 * (math.exp(-0.5) + 0.5 - 1), math.exp(0.5) - 0.5 - 1]], dtype=F64)
+    torch.testing.assert_close(k3, expected)
+    with pytest.raises(ValueError, match=r"^beta must be a finite number >= 0"):
+        kl_penalized_rewards(torch.zeros(1, 2), lp, ref, mask, beta=-1.0)
+    with pytest.raises(ValueError, match=r"^rewards must have shape \[P, G\]"):
+        kl_penalized_rewards(torch.zeros(2, 2), lp, ref, mask, beta=1.0)
