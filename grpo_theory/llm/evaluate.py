@@ -73,7 +73,9 @@ def evaluate(
     """Greedy accuracy, Mean@k and Pass@k on ``problems``, with standard errors.
 
     ``n_samples`` (default ``k``) completions are sampled per problem at (``temperature``, ``top_p``) with a
-    fixed ``seed``; Pass@k uses the unbiased estimator, so ``n_samples > k`` lowers its variance. ``k = 0``
+    fixed ``seed`` (the j-th ``generate`` call of ``batch_size // n_samples`` problems uses ``seed + j``, so the
+    samples depend on ``batch_size`` too); Pass@k uses the unbiased estimator, so ``n_samples > k`` lowers its
+    variance. ``k = 0``
     skips sampling (greedy accuracy only). Returns a flat dict: ``greedy_acc``, ``greedy_acc_se``,
     ``mean_at_k``, ``mean_at_k_se``, ``pass_at_k``, ``pass_at_k_se``, ``k``, ``n_samples``, ``n_problems``.
     """

@@ -166,7 +166,8 @@ class _RecordLogprobs(LogitsProcessor):
         cols = list(self.picked[:T])
         if len(cols) < T:
             # the newest step's token is not yet gathered (generation stopped right after sampling it)
-            assert self.last is not None and len(cols) == T - 1
+            if self.last is None or len(cols) != T - 1:
+                raise RuntimeError(f"recorded {len(cols)} generation steps for {T} completion tokens")
             cols.append(self.last.gather(1, completion_ids[:, T - 1 :]).squeeze(1))
         if not cols:
             return torch.zeros(completion_ids.shape, dtype=torch.float32, device=completion_ids.device)
@@ -189,6 +190,8 @@ class Policy:
     tokenizer: its tokenizer; prompts are padded on the left.
     device: where the model lives.
     chat: wrap task prompts in the tokenizer's chat template (instruction-tuned models such as SmolLM2).
+    eos_ids: token ids that end a completion; default: the tokenizer's eos plus the model's
+        ``generation_config.eos_token_id``.
     """
 
     model: torch.nn.Module

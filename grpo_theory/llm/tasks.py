@@ -17,6 +17,7 @@ streams, without duplicates, and the training set never contains a prompt of the
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -195,71 +196,139 @@ def uses_at_most_once(used: Iterable[int], available: Iterable[int]) -> bool:
 # --------------------------------------------------------------------------------------------------------------
 # countdown: brute-force solver
 
-_PREC = {"+": 1, "-": 1, "*": 2}
-
-
-@dataclass(frozen=True)
-class _Expr:
-    """A solver expression: its value, printed text, the precedence of its top operator (3 for a number)."""
-
-    value: int
-    text: str
-    prec: int
-    n_numbers: int
-
-    def key(self) -> tuple[int, int, str]:
-        # canonical order: fewest numbers, then shortest text, then lexicographic
-        return (self.n_numbers, len(self.text), self.text)
-
-
-def _combine(a: _Expr, b: _Expr, op: str) -> _Expr:
-    p = _PREC[op]
-    left = a.text if a.prec >= p else f"({a.text})"
-    # The right operand of "-" needs parentheses around "+"/"-" (a-(b+c) != a-b+c); "+" and "*" do not
-    # need them at equal precedence because they are associative.
-    right_needs = b.prec < p or (op == "-" and b.prec == p)
-    right = f"({b.text})" if right_needs else b.text
-    value = a.value + b.value if op == "+" else a.value - b.value if op == "-" else a.value * b.value
-    return _Expr(value, f"{left}{op}{right}", p, a.n_numbers + b.n_numbers)
+# Operator -> precedence; a bare number has precedence 3. Parentheses depend only on the precedences.
+_OPS = (("+", 1), ("-", 1), ("*", 2))
+_Table = dict[tuple[int, int], tuple[int, str]]  # (value, precedence) -> (length, text) of the best expression
 
 
 @lru_cache(maxsize=1 << 16)
-def _solutions(numbers: tuple[int, ...]) -> dict[int, str]:
-    """value -> canonical expression over a sub-multiset of ``numbers`` (sorted tuple), for every reachable value.
+def _exact(ms: tuple[int, ...]) -> _Table:
+    """Best expression per (value, top precedence) that uses every number of the sorted multiset ``ms`` once.
 
-    Exhaustive: every subset, every binary tree, every operator assignment (4 numbers: ~10^4 expressions).
+    "Best" is shortest, then lexicographically first. Keeping one entry per precedence (not per value) makes
+    this exact: whether a sub-expression needs parentheses depends only on its precedence, so the best
+    composite is built from best parts. Cached on the multiset, so sub-multisets are shared across problems.
     """
-    n = len(numbers)
-    best: dict[int, dict[int, _Expr]] = {}  # bitmask -> value -> best expression using exactly those numbers
-    for i, x in enumerate(numbers):
-        best[1 << i] = {x: _Expr(x, str(x), 3, 1)}
-    for mask in sorted(range(1, 1 << n), key=lambda m: bin(m).count("1")):
-        if mask in best:
-            continue
-        table: dict[int, _Expr] = {}
-        sub = (mask - 1) & mask
-        while sub:
-            rest = mask ^ sub
-            for a in best[sub].values():
-                for b in best[rest].values():
-                    for op in ("+", "-", "*"):
-                        e = _combine(a, b, op)
-                        old = table.get(e.value)
-                        if old is None or e.key() < old.key():
-                            table[e.value] = e
-            sub = (sub - 1) & mask
-        best[mask] = table
-    out: dict[int, _Expr] = {}
-    for table in best.values():
-        for v, e in table.items():
-            if v not in out or e.key() < out[v].key():
-                out[v] = e
-    return {v: e.text for v, e in out.items()}
+    if len(ms) == 1:
+        return {(ms[0], 3): (len(str(ms[0])), str(ms[0]))}
+    table: _Table = {}
+    n = len(ms)
+    seen = set()
+    for r in range(1, n):
+        for idx in itertools.combinations(range(n), r):
+            left = tuple(ms[i] for i in idx)
+            right = tuple(ms[i] for i in range(n) if i not in idx)
+            if (left, right) in seen:  # repeated numbers give the same split more than once
+                continue
+            seen.add((left, right))
+            for (va, pa), (la, ta) in _exact(left).items():
+                for (vb, pb), (lb, tb) in _exact(right).items():
+                    for op, p in _OPS:
+                        # The right operand of "-" needs parentheses around "+"/"-" (a-(b+c) != a-b+c);
+                        # "+" and "*" do not at equal precedence because they are associative.
+                        lpar, rpar = pa < p, pb < p or (op == "-" and pb == p)
+                        length = la + lb + 1 + 2 * (lpar + rpar)
+                        v = va + vb if op == "+" else va - vb if op == "-" else va * vb
+                        old = table.get((v, p))
+                        if old is not None and length > old[0]:
+                            continue  # cheap reject before building the string
+                        text = (f"({ta})" if lpar else ta) + op + (f"({tb})" if rpar else tb)
+                        if old is None or (length, text) < old:
+                            table[(v, p)] = (length, text)
+    return table
+
+
+@lru_cache(maxsize=1 << 16)
+def _values(ms: tuple[int, ...]) -> frozenset[int]:
+    """Every value of an expression that uses each number of the sorted multiset ``ms`` exactly once."""
+    if len(ms) == 1:
+        return frozenset(ms)
+    out: set[int] = set()
+    for left, right in _splits(ms):
+        for a in _values(left):
+            for b in _values(right):
+                out.update((a + b, a - b, a * b))
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1 << 16)
+def _splits(ms: tuple[int, ...]) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """The distinct ordered splits of a sorted multiset into two non-empty sorted parts."""
+    n, out = len(ms), {}
+    for r in range(1, n):
+        for idx in itertools.combinations(range(n), r):
+            pair = (tuple(ms[i] for i in idx), tuple(ms[i] for i in range(n) if i not in idx))
+            out[pair] = None  # a dict keeps the first-seen order and drops repeats (repeated numbers)
+    return tuple(out)
+
+
+def _sub_multisets(ms: tuple[int, ...], r: int) -> list[tuple[int, ...]]:
+    return sorted(set(itertools.combinations(ms, r)))
+
+
+def reachable(numbers: Iterable[int]) -> frozenset[int]:
+    """Values reachable from a sub-multiset (at least one number) of ``numbers``."""
+    ms = tuple(sorted(numbers))
+    return frozenset().union(*(_values(sub) for r in range(1, len(ms) + 1) for sub in _sub_multisets(ms, r)))
+
+
+def all_solutions(numbers: Iterable[int]) -> dict[int, str]:
+    """value -> canonical expression for every reachable value, by full tabulation (the slow reference).
+
+    Canonical = fewest numbers, then shortest, then lexicographically first.
+    """
+    ms = tuple(sorted(numbers))
+    best: dict[int, tuple[int, int, str]] = {}
+    for r in range(1, len(ms) + 1):
+        for sub in _sub_multisets(ms, r):
+            for (v, _), (length, text) in _exact(sub).items():
+                key = (r, length, text)
+                if v not in best or key < best[v]:
+                    best[v] = key
+    return {v: key[2] for v, key in best.items()}
+
+
+def _best_top(ms: tuple[int, ...], target: int) -> tuple[int, str] | None:
+    """``min`` over precedences of ``_exact(ms)[target, p]``, without tabulating the other values."""
+    best: tuple[int, str] | None = None
+    for left, right in _splits(ms):
+        for (va, pa), (_, ta) in _exact(left).items():
+            for (vb, pb), (_, tb) in _exact(right).items():
+                for op, p in _OPS:
+                    if (va + vb if op == "+" else va - vb if op == "-" else va * vb) != target:
+                        continue
+                    lpar, rpar = pa < p, pb < p or (op == "-" and pb == p)
+                    text = (f"({ta})" if lpar else ta) + op + (f"({tb})" if rpar else tb)
+                    if best is None or (len(text), text) < best:
+                        best = (len(text), text)
+    return best
 
 
 def solve_countdown(numbers: Iterable[int], target: int) -> str | None:
-    """The canonical solution (fewest numbers, then shortest, then lexicographic), or None if unreachable."""
-    return _solutions(tuple(sorted(numbers))).get(target)
+    """The canonical solution (fewest numbers, then shortest, then lexicographic), or None if unreachable.
+
+    Same answer as ``all_solutions(numbers).get(target)``, faster: sub-multisets are tried by size, tables of
+    fewer numbers are cached and shared across problems, and the full set is searched for ``target`` only.
+    """
+    ms = tuple(sorted(numbers))
+    if not ms:
+        raise ValueError("no numbers")
+    for r in range(1, len(ms) + 1):
+        found: list[tuple[int, str]] = []
+        for sub in _sub_multisets(ms, r):
+            if target not in _values(sub):
+                continue
+            if r == 1:
+                found.append((len(str(target)), str(target)))
+            elif r < len(ms):
+                found.extend(lt for (v, _), lt in _exact(sub).items() if v == target)
+            else:
+                top = _best_top(sub, target)
+                if top is not None:
+                    found.append(top)
+        if found:
+            return min(found)[1]
+    return None
 
 
 @dataclass(frozen=True)
@@ -300,15 +369,17 @@ class CountdownTask:
         while len(out) < n:
             k = rng.randint(self.min_numbers, self.max_numbers)
             numbers = tuple(rng.randint(1, self.max_number) for _ in range(k))
-            sols = _solutions(tuple(sorted(numbers)))
             targets = sorted(
-                v for v in sols if self.min_target <= v <= self.max_target and v not in numbers
+                v for v in reachable(numbers) if self.min_target <= v <= self.max_target and v not in numbers
             )
             if not targets:  # rare (e.g. all ones): draw again, still a function of rng only
                 continue
             target = rng.choice(targets)
             prompt = ",".join(map(str, numbers)) + f" {target}="
-            out.append(Problem(prompt=prompt, answer=sols[target], numbers=numbers, target=target))
+            answer = solve_countdown(numbers, target)
+            if answer is None:  # cannot happen: target was drawn from the reachable values
+                raise RuntimeError(f"no solution for reachable target {target} from {numbers}")
+            out.append(Problem(prompt=prompt, answer=answer, numbers=numbers, target=target))
         return out
 
     def reward(self, problem: Problem, completion: str) -> float:
@@ -431,10 +502,12 @@ __all__ = [
     "Problem",
     "ProblemStream",
     "Task",
+    "all_solutions",
     "eval_problems",
     "evaluate_expression",
     "make_task",
     "problem_stream",
+    "reachable",
     "solve_countdown",
     "train_problems",
     "uses_at_most_once",

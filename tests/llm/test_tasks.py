@@ -14,10 +14,12 @@ from grpo_theory.llm.tasks import (
     ParseError,
     Problem,
     Task,
+    all_solutions,
     eval_problems,
     evaluate_expression,
     make_task,
     problem_stream,
+    reachable,
     solve_countdown,
     train_problems,
 )
@@ -141,6 +143,22 @@ def test_solver_canonical_answer_hand_cases():
     assert solve_countdown((2, 3, 4), 1) == "3-2"  # 3-2 and 4-3 tie on length; "3" < "4"
     # no pair reaches 11; among the 6-character triples "10+3-2" comes first ("+" < "-" < digits)
     assert solve_countdown((10, 2, 3), 11) == "10+3-2"
+
+
+def test_reachable_hand_values():
+    assert reachable((2, 3)) == {2, 3, 5, -1, 1, 6}
+    assert reachable((2, 2)) == {2, 4, 0}
+
+
+def test_fast_solver_equals_full_tabulation():
+    rng = random.Random(11)
+    for _ in range(40):
+        numbers = [rng.randint(1, 15) for _ in range(rng.randint(2, 4))]
+        table = all_solutions(numbers)
+        assert set(table) == reachable(numbers)
+        for value, text in table.items():
+            assert solve_countdown(numbers, value) == text
+            assert evaluate_expression(text)[0] == value
 
 
 def test_solver_answers_pass_the_independent_evaluator():
