@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from grpo_theory.llm.presets import EXPERIMENTS, PRESETS
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output directory (default: results/<name> for --preset full, else "
                              "results/<preset>/<name>)")
+    parser.add_argument("--eta", type=float, default=None,
+                        help="override the preset's 16-GRPO learning rate eta (the others use 8 eta); for "
+                             "sensitivity checks, with its own --out")
     parser.add_argument("--methods", nargs="+", default=None,
                         help="run only these methods, e.g. --methods 16-GRPO 2-GRPO (default: all)")
     parser.add_argument("--keep-work", action="store_true",
@@ -40,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from grpo_theory.llm.experiment import run_experiment
 
     preset = PRESETS[args.preset]
+    if args.eta is not None:
+        if args.eta <= 0:
+            raise SystemExit(f"--eta must be > 0, got {args.eta}")
+        preset = replace(preset, lr=args.eta)
     out = args.out or default_out(args.name, args.preset)
     run_experiment(args.name, preset, seeds=args.seeds, device=args.device, out=out,
                    progress=not args.no_progress, methods=args.methods, keep_work=args.keep_work)

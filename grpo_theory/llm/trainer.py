@@ -230,7 +230,8 @@ def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_
 
     Resampling (DAPO's dynamic sampling, as 2-GRPO+RS in the paper's v3): groups whose G rewards are
     all equal carry no gradient; they are replaced by groups of fresh prompts drawn from the training
-    pool (excluding prompts already in this batch) until every slot holds an informative group, the
+    pool (excluding the prompts of this batch and those already resampled with signal; a prompt whose
+    fresh group was tied may be drawn again in a later round) until every slot holds an informative group, the
     budget ``resample_budget x base rollouts`` is spent, or ``resample_rounds`` rounds have run. Each
     round asks for enough prompts to fill the missing slots at the informative rate seen so far, so a
     few rounds suffice. Slots that stay unfilled keep their tied group (zero advantage, as in plain
@@ -261,9 +262,11 @@ def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_
         if n_new <= 0:
             break
         fresh = rng.sample(fresh_pool, n_new)
-        used_prompts.update(p.prompt for p in fresh)
         r, rw = generate_groups(policy, task, fresh, cfg, derive_seed("gen", cfg.seed, gen_index, rounds),
                                 timer, device)
+        # Prompts whose fresh group was informative are taken; tied ones may be drawn again in a later
+        # round (with a small prompt set, the pool outside the batch would otherwise run dry).
+        used_prompts.update(p.prompt for p, t in zip(fresh, tied_groups(rw).tolist()) if not t)
         parts.append((r, rw, fresh))
         generated_groups += n_new
         informative += int((~tied_groups(rw)).sum())

@@ -312,3 +312,17 @@ def test_smollm2_takes_one_rl_step(tmp_path):
     step = next(r for r in read_jsonl(tmp_path / "smol" / "log.jsonl") if r["step"] == 1)
     assert res["steps"] == 1 and res["rollouts"] == 4
     assert math.isfinite(step["loss/loss"]) and math.isfinite(step["loss/grad_norm"])
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_run_matches_the_cpu_accounting(tmp_path):
+    """The same micro run on CUDA with bf16 autocast: completes, same rollout accounting, fp32 weights."""
+    cfg = micro_cfg(tmp_path, device="cuda", dtype="bfloat16", rollout_prompts=8, eval_size=8, eval_k=2)
+    pol = micro_policy()
+    pol.model.to("cuda")
+    pol.device = "cuda"
+    res = train(cfg, progress=False, policy=pol, task=EvenStartTask())
+    assert res["status"] == "complete" and res["rollouts"] == 128 and res["steps"] == 8
+    assert all(p.device.type == "cuda" and p.dtype == torch.float32 for p in pol.model.parameters())
+    steps = [r for r in read_jsonl(tmp_path / "run" / "log.jsonl") if r["step"] > 0]
+    assert all(math.isfinite(r["loss/loss"]) for r in steps)
