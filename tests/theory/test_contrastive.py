@@ -116,3 +116,19 @@ def test_two_grpo_differs_from_rloo_for_non_binary_rewards():
 def test_loss_library_rloo_equals_grpo_at_g2_binary():
     r = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]], dtype=torch.float64)
     assert torch.equal(rloo_advantages(r), torch_group_advantages(r))
+
+
+def test_tied_group_contributes_nothing():
+    X = sp.symbols("x1:5", real=True)
+    for r in ((1, 1, 1, 1), (0, 0, 0, 0), (sp.Rational(2, 3),) * 4):
+        adv = c.advantages_of(r)
+        assert adv == [0, 0, 0, 0] and sum(a * x for a, x in zip(adv, X, strict=True)) == 0
+
+
+def test_g2_mean_and_stds_by_hand():
+    # rewards (5, 1): mean 3, deviations ±2, population std 2 = |d|/2, sample std 2√2 = |d|/√2
+    r = (sp.Integer(5), sp.Integer(1))
+    assert c.advantages_of(r) == [1, -1]  # 2 / 2
+    assert c.advantages_of(r, std_ddof=1) == [1 / sp.sqrt(2), -1 / sp.sqrt(2)]  # 2 / (2√2)
+    a = c.advantages_of(r, eps=sp.Rational(1, 2))
+    assert a == [sp.Rational(4, 5), -sp.Rational(4, 5)]  # 2 / (2 + 1/2) = |d|/(|d| + 2ε) with d = 4

@@ -42,3 +42,12 @@ def test_score_identity_anti_aligned_conditional_means():
 
 def test_law_of_total_covariance_within_term_zero():
     assert cv.check_total_covariance()
+
+
+def test_minimum_at_c_star_is_one_minus_rho_squared_times_var():
+    from fractions import Fraction as F
+
+    vp, vm, C = 9, 4, 3  # ρ² = 9/36 = 1/4, c* = C/V⁻ = 3/4
+    at_star = cv.variance_of_difference(vp, vm, C, F(3, 4))
+    assert at_star == F(27, 4) == (1 - F(1, 4)) * vp
+    assert all(cv.variance_of_difference(vp, vm, C, F(3, 4) + d) > at_star for d in (F(-1, 10), F(1, 10)))

@@ -1,4 +1,4 @@
-"""proofs/: one file per result, numbered steps, every cited test exists, verdicts agree with the registry."""
+"""proofs/: one file per result, numbered steps each naming a test that exists, verdicts agree with the registry."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ def test_proof_file_cites_existing_tests_and_states_the_verdict(result):
     assert cites, "at least one test cited"
     for path, name in cites:
         assert name in _test_names(ROOT / path), f"{path}::{name} does not exist"
+    steps = re.split(r"^\d+\. ", text.split("**Verdict")[0], flags=re.M)[1:]
+    assert steps and all(CITE.search(step) for step in steps), "every numbered step names a test"
     verdict = re.search(r"\*\*Verdict: ([^*]+?)\.?\*\*", text)
     assert verdict and verdict.group(1).removesuffix(" (in part)") == result.verdict
 
