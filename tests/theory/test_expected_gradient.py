@@ -27,10 +27,6 @@ def test_g2_expected_gradient_is_grad_p_by_hand():
     assert [sp.nsimplify(x) for x in g] == [sp.Rational(3, 16), -sp.Rational(1, 16), -sp.Rational(1, 16)]
 
 
-def test_registry_checks_r5_r6():
-    assert eg.check_R5() and eg.check_R6()
-
-
 def test_two_rollout_sample_space_with_sympy_stats():
     # independent of the package: sympy.stats on X1, X2 ~ Bern(p), A_1 = sign(X1 - X2) (0 on ties)
     from sympy.stats import Bernoulli, E
