@@ -27,7 +27,7 @@ ROW_HEIGHT = 2.3  # in, one row of panels
 RC: dict[str, Any] = {
     "figure.dpi": 100,
     "savefig.dpi": 200,
-    "savefig.bbox": "tight",
+    "savefig.bbox": None,  # constrained layout already fits; "tight" would draw twice
     "savefig.pad_inches": 0.02,
     "font.family": "DejaVu Sans",
     "font.size": 7.5,

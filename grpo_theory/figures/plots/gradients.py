@@ -29,7 +29,8 @@ def _real_rows(real: list[dict[str, Any]]) -> list[dict[str, Any]]:
         model = Path(model).name or model
         pred = {}
         for r in res.get("at_reference", []):
-            if r.get("condition", "sampled lengths") == "sampled lengths" and r.get("predicted_ratio"):
+            if (r.get("condition", "sampled lengths") == "sampled lengths" and r.get("predicted_ratio")
+                    and r.get("dpo_logps", "sum") == "sum"):  # the drift rows use summed DPO log-probs
                 pred[(r["mode"], float(r["beta"]))] = float(r["predicted_ratio"])
         groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
         for r in res.get("drift", []):
@@ -39,6 +40,7 @@ def _real_rows(real: list[dict[str, Any]]) -> list[dict[str, Any]]:
             p = pred.get((mode, beta), 1.0 / beta if mode == "seq-mean-token-sum" else None)
             series.append({
                 "label": f"{model}: {mode.replace('seq-mean-', '')}, β = {beta:g}",
+                "ls": "--" if "token-mean" in mode else "-",
                 "k": [r["k"] for r in rows],
                 "one_minus_cos": [max(1 - r["batch_cosine"], FLOOR) for r in rows],
                 "ratio": [r["batch_norm_ratio"] / p if p else np.nan for r in rows],
@@ -61,7 +63,7 @@ def plot_gradient_equivalence(data: dict[str, Any], stem: Path) -> list[Path]:
             b.plot(steps, [r["ratio_x_beta"] for r in rows], "o-", ms=2.5, color=color, label=name)
             worst = max(worst, max(r["pair_rel_dev"] for r in rows))
     a.set_yscale("log")
-    a.set_ylabel(r"$1-\cos(\nabla\mathcal{L}_{\rm 2GRPO}, \nabla\mathcal{L}_{\rm DPO})$  (batch; floor $10^{-17}$)")
+    a.set_ylabel(r"$1-\cos(\nabla\mathcal{L}_{\rm 2GRPO}, \nabla\mathcal{L}_{\rm DPO})$, batch")
     a.set_title("toy: tabular policy (V = 3, lengths 1–4), 64 mixed pairs")
     a.legend(loc="lower right", fontsize=5.5)
     _xaxis(a, steps)
@@ -81,11 +83,10 @@ def plot_gradient_equivalence(data: dict[str, Any], stem: Path) -> list[Path]:
     if series:
         ks = sorted({k for s in series for k in s["k"]})
         for i, s in enumerate(series):
-            c.plot(s["k"], s["one_minus_cos"], "o-", ms=2.5, color=f"C{i}", label=s["label"])
-            d.plot(s["k"], s["ratio"], "o-", ms=2.5, color=f"C{i}", label=s["label"])
+            c.plot(s["k"], s["one_minus_cos"], marker="o", ls=s["ls"], ms=2.5, color=f"C{i}", label=s["label"])
+            d.plot(s["k"], s["ratio"], marker="o", ls=s["ls"], ms=2.5, color=f"C{i}", label=s["label"])
         c.set_yscale("log")
         d.axhline(1.0, color="0.4", lw=0.6)
-        d.set_yscale("log")
         _xaxis(c, ks)
         _xaxis(d, ks)
         c.legend(loc="lower right", fontsize=5.5)
@@ -95,9 +96,9 @@ def plot_gradient_equivalence(data: dict[str, Any], stem: Path) -> list[Path]:
                     ha="center", va="center", transform=ax.transAxes, color="0.4")
             ax.set_xticks([])
             ax.set_yticks([])
-    c.set_title("real model (results/realcheck)")
+    c.set_title("real model: " + (series[0]["label"].split(":")[0] if series else "results/realcheck"))
     c.set_ylabel(r"$1-\cos$  (batch)")
-    d.set_title("real model: norm ratio / predicted constant at π_ref")
+    d.set_title(r"real model: norm ratio / predicted constant at $\pi_{\rm ref}$")
     d.set_ylabel("ratio / predicted")
     style.panel_label(c, "c")
     style.panel_label(d, "d")
