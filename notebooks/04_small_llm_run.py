@@ -24,7 +24,6 @@
 # `GRPO_THEORY_RUN_QUICK=1`) to run the 3-minute `quick` preset first when there are none.
 
 # %%
-import json
 import math
 import os
 
@@ -47,7 +46,7 @@ print("results:", results_dir, "| preset:", preset or "none")
 # relative to 16-GRPO. Wall-clock counts generation, reward, log-prob passes and updates, not evaluation.
 
 # %%
-summary = json.loads((results_dir / "summary.json").read_text()) if results_dir else None
+summary = llm_data.load_summary(results_dir) if results_dir else None
 if summary:
     print(format_table(summary, k=None))
 else:

@@ -31,12 +31,25 @@ SOURCES = (("", "full"), ("gpu", "gpu"), ("quick", "quick"))
 HEADLINE_ORDER = ("16-GRPO", "2-GRPO", "2-GRPO+RS", "online DPO")
 
 
+def _finished_runs(d: Path) -> int:
+    return len(list((d / "runs").glob("*.json"))) if (d / "runs").is_dir() else 0
+
+
 def find_results(experiment: str) -> tuple[Path | None, str]:
-    """``(directory, preset label)`` of the preferred committed results of ``experiment``, or ``(None, "")``."""
+    """``(directory, preset label)`` of the preferred results of ``experiment``, or ``(None, "")``.
+
+    A directory counts when it has ``summary.json``; one whose experiment is still running (finished
+    runs but no summary yet) is used too when nothing complete exists, labelled "partial".
+    """
     for sub, label in SOURCES:
         d = RESULTS / sub / experiment if sub else RESULTS / experiment
         if (d / "summary.json").is_file():
             return d, label
+    for sub, label in SOURCES:
+        d = RESULTS / sub / experiment if sub else RESULTS / experiment
+        n = _finished_runs(d)
+        if n:
+            return d, f"{label}, partial: {n} finished runs"
     d = QUICK_DIR / experiment
     if (d / "summary.json").is_file():
         return d, "quick (run by make figures)"
@@ -61,6 +74,22 @@ def source_files(d: Path | None) -> list[Path]:
     if d is None:
         return []
     return [d / "summary.json", *sorted((d / "runs").glob("*.json")), *sorted((d / "runs").glob("*.jsonl"))]
+
+
+def load_summary(d: Path) -> dict[str, Any]:
+    """``summary.json``, or the same table made by the experiment's own ``summarize`` from finished runs."""
+    if (d / "summary.json").is_file():
+        return json.loads((d / "summary.json").read_text())
+    from grpo_theory.llm.experiment import reference_of
+    from grpo_theory.llm.summary import summarize
+
+    results: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((d / "runs").glob("*.json")):
+        res = json.loads(path.read_text())
+        results.setdefault(res.get("name") or path.stem, []).append(res)
+    experiment = d.name
+    ref = reference_of(experiment, list(results))
+    return summarize(results, ref if ref in results else None)
 
 
 def experiment_config(experiment: str, *, allow_run: bool = True) -> dict[str, Any]:
@@ -371,7 +400,7 @@ def headline_table(cfg: dict[str, Any]) -> dict[str, Any]:
     if cfg["dir"] is None:
         return out
     d = REPO_ROOT / cfg["dir"]
-    summary = json.loads((d / "summary.json").read_text())
+    summary = load_summary(d)
     runs = load_runs(d)
     ref = summary.get("reference", "16-GRPO")
     ref_by_seed = {r["seed"]: r["result"] for r in runs.get(ref, [])}
