@@ -184,8 +184,8 @@ def two_grpo_loss(
     r"""2-GRPO: :func:`grpo_loss` with exactly G = 2 rollouts per prompt (raises otherwise).
 
     With the default conventions (population std, ``eps=0``) a mixed pair gets advantages
-    :math:`\pm1` and a tied pair 0, so on-policy the gradient of one untied pair is
-    :math:`-\tfrac12(\tfrac1{|o^+|}\nabla\log\pi(o^+) - \tfrac1{|o^-|}\nabla\log\pi(o^-))` per pair
+    :math:`\pm1` and a tied pair 0, so on-policy (ratio 1, no KL) the gradient of the loss is
+    :math:`-\tfrac1{2P}\sum_{\text{untied pairs}}(\tfrac1{|o^+|}\nabla\log\pi(o^+) - \tfrac1{|o^-|}\nabla\log\pi(o^-))`
     (``seq-mean-token-mean``). All keywords of :func:`grpo_loss` are accepted.
 
     Examples:
