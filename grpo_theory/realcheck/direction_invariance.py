@@ -26,8 +26,10 @@ From the Gram matrix of the 2R vectors:
   :math:`\sqrt{\|\mu_b\|^2/\|\mu_a\|^2}` and the projection ratio
   :math:`\langle\mu_a,\mu_b\rangle/\|\mu_a\|^2`, each against :math:`\lambda_{16}(\hat p)/\lambda_2(\hat p)`
   with :math:`\hat p` the prompt's fraction of correct rollouts;
-* 95% confidence intervals by the delete-one-block jackknife (estimate ± 1.96 SE; p̂ is re-estimated
-  in every jackknife replicate, so its noise is included).
+* 95% confidence intervals by the delete-one-block jackknife: the jackknife bias-corrected estimate
+  (``*_bc``: :math:`R\hat\theta-(R-1)\bar\theta_{(\cdot)}`, because a ratio of unbiased estimates is
+  biased at second order) ± 1.96 jackknife SE; p̂ is re-estimated in every replicate, so its noise
+  is included.
 
 The same statistics are also computed on count-sketch projections (``sketch_dim``) of the same
 gradients, to show what the projection used for large models costs.
@@ -160,11 +162,12 @@ def prompt_statistics(gram: Tensor, rewards_by_block: Tensor, large_g: int) -> d
     for k, est in full.items():
         v = reps[k]
         if est is None or len(v) < R:
-            out[k], out[k + "_se"], out[k + "_ci95"] = est, None, None
+            out[k], out[k + "_bc"], out[k + "_se"], out[k + "_ci95"] = est, None, None, None
             continue
         mean_v = sum(v) / R
         se = math.sqrt((R - 1) / R * sum((x - mean_v) ** 2 for x in v))
-        out[k], out[k + "_se"], out[k + "_ci95"] = est, se, [est - Z95 * se, est + Z95 * se]
+        bc = R * est - (R - 1) * mean_v  # jackknife bias correction (ratios of U-statistics are biased)
+        out[k], out[k + "_bc"], out[k + "_se"], out[k + "_ci95"] = est, bc, se, [bc - Z95 * se, bc + Z95 * se]
     n, curve = 1, []
     while n <= R:
         curve.append({"blocks": n, "rollouts": None, "plain_cosine": plain_cosine(gram, ia[:n], ib[:n])})
@@ -285,8 +288,8 @@ def _summarize(prompts: list[dict]) -> dict[str, Any]:
                  for r in rows if r.get("norm_ratio_ci95")]
         cos_cover = [r["cosine_debiased_ci95"][0] <= 1.0 <= r["cosine_debiased_ci95"][1]
                      for r in rows if r.get("cosine_debiased_ci95")]
-        rel = [r["norm_ratio"] / r["predicted_ratio"] for r in rows if r.get("norm_ratio")]
-        prel = [r["projection_ratio"] / r["predicted_ratio"] for r in rows if r.get("projection_ratio")]
+        rel = [r["norm_ratio_bc"] / r["predicted_ratio"] for r in rows if r.get("norm_ratio_bc")]
+        prel = [r["projection_ratio_bc"] / r["predicted_ratio"] for r in rows if r.get("projection_ratio_bc")]
         out[kind] = {
             "prompts": len(rows),
             "norm_ratio_ci_covers_prediction": f"{sum(cover)}/{len(cover)}",
@@ -294,6 +297,7 @@ def _summarize(prompts: list[dict]) -> dict[str, Any]:
             "mean_norm_ratio_over_predicted": sum(rel) / len(rel) if rel else None,
             "mean_projection_ratio_over_predicted": sum(prel) / len(prel) if prel else None,
             "mean_cosine_debiased": _mean([r.get("cosine_debiased") for r in rows]),
+            "mean_cosine_debiased_bc": _mean([r.get("cosine_debiased_bc") for r in rows]),
             "mean_plain_cosine_by_blocks": _curve_mean(rows),
         }
     return out
