@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="256 prompts instead of 512")
     parser.add_argument("--train-size", type=int, default=None, help="prompts (a multiple of 256)")
     parser.add_argument("--device", default="cpu", help="torch device")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (1: on a shared machine a second thread mostly waits)")
     args = parser.parse_args(argv if argv is not None else [])
     size = args.train_size or (256 if args.quick else 512)
     report(run(size, args.device, args.threads))

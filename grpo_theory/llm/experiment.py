@@ -81,7 +81,7 @@ def machine_info(device: str) -> dict[str, Any]:
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     try:
-        info["loadavg_at_start"] = os.getloadavg()
+        info["loadavg"] = os.getloadavg()  # 1, 5, 15 min: other jobs on the machine stretch wall-clock
     except OSError:  # pragma: no cover
         pass
     return info
@@ -155,7 +155,7 @@ def run_experiment(
 
     summary = summarize(results, reference)
     summary.update({"experiment": experiment, "preset": preset.name, "seeds": seeds,
-                    "wall_seconds_this_call": time.perf_counter() - t0})
+                    "wall_seconds_this_call": time.perf_counter() - t0, "machine": machine_info(device)})
     atomic_write_json(out / "summary.json", summary)
     table = format_table(summary, k=p.base.eval_k)
     atomic_write_text(out / "summary.md", table + "\n")

@@ -230,12 +230,15 @@ def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_
 
     Resampling (DAPO's dynamic sampling, as 2-GRPO+RS in the paper's v3): groups whose G rewards are
     all equal carry no gradient; they are replaced by groups of fresh prompts drawn from the training
-    pool (excluding the prompts of this batch and those already resampled with signal; a prompt whose
-    fresh group was tied may be drawn again in a later round) until every slot holds an informative group, the
+    pool until every slot holds an informative group, the
     budget ``resample_budget x base rollouts`` is spent, or ``resample_rounds`` rounds have run. Each
     round asks for enough prompts to fill the missing slots at the informative rate seen so far, so a
     few rounds suffice. Slots that stay unfilled keep their tied group (zero advantage, as in plain
-    2-GRPO). Every generated rollout counts towards the run's rollouts, discarded or not.
+    2-GRPO). Every generated rollout counts towards the run's rollouts, discarded or not. Fresh prompts
+    are drawn without replacement from the training prompts that do not hold an informative group yet:
+    a prompt whose group tied may be drawn again (a new group of the same prompt), because with a small
+    prompt set, or a generation batch as large as the set, there may be no unused prompt left. The paper
+    draws new prompts from a 7.5k-prompt set; here 2-GRPO+RS is "resample until informative".
     """
     g = cfg.group_size
     rollouts, rewards = generate_groups(policy, task, problems, cfg, derive_seed("gen", cfg.seed, gen_index, 0),
@@ -251,7 +254,9 @@ def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_
     budget_groups = int(cfg.resample_budget * target)
     parts = [(rollouts, rewards, list(problems))]
     informative = int((~tied_groups(rewards)).sum())
-    used_prompts = {p.prompt for p in problems}
+    # Prompts that already hold an informative group are not drawn again; prompts whose group tied may be
+    # (with a small prompt set, or a generation batch as large as the set, no unused prompt is left).
+    used_prompts = {p.prompt for p, t in zip(problems, tied_groups(rewards).tolist()) if not t}
     rng = random.Random(derive_seed("resample", cfg.seed, gen_index))
     rounds = 1
     while informative < target and rounds <= cfg.resample_rounds:
@@ -264,8 +269,6 @@ def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_
         fresh = rng.sample(fresh_pool, n_new)
         r, rw = generate_groups(policy, task, fresh, cfg, derive_seed("gen", cfg.seed, gen_index, rounds),
                                 timer, device)
-        # Prompts whose fresh group was informative are taken; tied ones may be drawn again in a later
-        # round (with a small prompt set, the pool outside the batch would otherwise run dry).
         used_prompts.update(p.prompt for p, t in zip(fresh, tied_groups(rw).tolist()) if not t)
         parts.append((r, rw, fresh))
         generated_groups += n_new
