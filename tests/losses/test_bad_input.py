@@ -80,7 +80,7 @@ CASES = {
     "agg horizon 0": (lambda: aggregate(LP, M, "seq-mean-token-sum-norm", horizon=0.0), r"horizon must be"),
     "agg empty_rows": (lambda: aggregate(LP, M, empty_rows="drop"), r"empty_rows must be one of"),
     # grpo-family losses
-    "grpo rewards shape": (lambda: grpo_loss(LP, LP, R[:1], M), r"rewards must have shape \[P, G\]"),
+    "grpo rewards shape": (lambda: grpo_loss(LP, LP, R[:1], M), r"rewards must have shape \[P, G\]=\(2, 2\) matching logp, got \(1, 2\)$"),
     "grpo beta negative": (lambda: grpo_loss(LP, LP, R, M, beta=-0.1), r"beta must be a finite number >= 0"),
     "grpo beta no ref": (lambda: grpo_loss(LP, LP, R, M, beta=0.1), r"ref_logp \(shape \[P, G, T\]\) is required when beta > 0$"),
     "grpo ref shape": (lambda: grpo_loss(LP, LP, R, M, ref_logp=LP[..., :1]), r"ref_logp must have the shape"),
@@ -89,9 +89,19 @@ CASES = {
     "two_grpo G=3": (lambda: two_grpo_loss(LP, LP, torch.zeros(P, 3), M), r"rewards must have G = 2 rollouts per prompt for 2-GRPO \(shape \[P, 2\]\)"),
     "two_grpo not tensor": (lambda: two_grpo_loss(LP, LP, [[0.0, 1.0]], M), r"rewards must have G = 2 rollouts per prompt for 2-GRPO \(shape \[P, 2\]\)"),
     "dr_grpo scale": (lambda: dr_grpo_loss(LP, LP, R, M, scale="group"), r"scale is fixed to 'none' for dr_grpo_loss; use grpo_loss to choose it$"),
-    "rloo rewards shape": (lambda: rloo_loss(LP, LP, R[:1], M), r"rewards must have shape \[P, G\]"),
+    "rloo rewards shape": (lambda: rloo_loss(LP, LP, R[:1], M), r"rewards must have shape \[P, G\]=\(2, 2\) matching logp, got \(1, 2\)$"),
+    "rloo old_logp shape": (lambda: rloo_loss(LP, LP[..., :2], R, M), r"old_logp must have the shape of logp"),
+    "two_grpo ref shape": (lambda: two_grpo_loss(LP, LP, R, M, ref_logp=LP[..., :1]), r"ref_logp must have the shape"),
+    "dr_grpo ref shape": (lambda: dr_grpo_loss(LP, LP, R, M, ref_logp=LP[..., :1]), r"ref_logp must have the shape"),
     # DPO
-    "dpo beta 0": (lambda: dpo_loss(V, V, V, V, beta=0.0), r"beta must be a finite number > 0"),
+    "dpo beta 0": (lambda: dpo_loss(V, V, V, V, beta=0.0), r"beta must be a finite number > 0, got 0.0$"),
+    "dpo beta inf": (lambda: dpo_loss(V, V, V, V, beta=float("inf")), r"beta must be a finite number > 0, got inf$"),
+    "agg normalizer inf": (lambda: aggregate(LP, M, "token-mean", normalizer=float("inf")), r"normalizer must be a finite"),
+    "dpo ref_rejected shape": (
+        lambda: dpo_loss(V, V, V, V[:3], beta=0.1),
+        r"ref_rejected_logps must have the shape of policy_chosen_logps \(4,\), got \(3,\)$",
+    ),
+    "dpo ref_chosen shape": (lambda: dpo_loss(V, V, V[:3], V, beta=0.1), r"ref_chosen_logps must have the shape"),
     "dpo beta negative": (lambda: dpo_loss(V, V, V, V, beta=-1.0), r"beta must be a finite number > 0"),
     "dpo loss_type": (lambda: dpo_loss(V, V, V, V, beta=0.1, loss_type="robust"), r"loss_type must be one of"),
     "dpo smoothing": (lambda: dpo_loss(V, V, V, V, beta=0.1, label_smoothing=0.5), r"label_smoothing must be in"),
@@ -103,6 +113,12 @@ CASES = {
     "dpo 2-D": (lambda: dpo_loss(LP[0], LP[0], LP[0], LP[0], beta=0.1), r"policy_chosen_logps must have shape \[N\]"),
     "pairs G=3": (lambda: pairs_from_groups(torch.zeros(2, 3)), r"rewards must have shape \[P, 2\]"),
     "pairs value shape": (lambda: pairs_from_groups(R, torch.zeros(3, 2)), r"values\[0\] must have shape \[P, 2"),
+    "pairs value type": (
+        lambda: pairs_from_groups(R, R, [[0.0, 1.0]]),
+        r"values\[1\] must have shape \[P, 2, \.\.\.\] with \[P, 2\]=\(2, 2\), got list$",
+    ),
+    "online_dpo ref shape": (lambda: online_dpo_loss(LP, LP, R, M, ref_logp=LP[..., :1]), r"ref_logp must have the shape"),
+    "online_dpo old shape": (lambda: online_dpo_loss(LP, LP[:1], R, M, ref_logp=LP), r"old_logp must have the shape"),
     "pairs NaN": (lambda: pairs_from_groups(NAN), r"rewards has non-finite"),
     "online_dpo no ref": (lambda: online_dpo_loss(LP, LP, R, M), r"ref_logp \(shape \[P, 2, T\]\) is required for online DPO: it is the reference policy$"),
     "online_dpo G=3": (
@@ -116,7 +132,7 @@ CASES = {
     "contrastive non-binary": (lambda: contrastive_form(LP, LP, R * 0.5 + 0.2, M), r"rewards must be binary \(entries in \{0, 1\}\) for the contrastive form$"),
     "contrastive clip": (lambda: contrastive_form(LP, LP, R, M, clip_low=1.5), r"clip_low must be in"),
     "contrastive clip_high": (lambda: contrastive_form(LP, LP, R, M, clip_high=-1.0), r"clip_high must be"),
-    "contrastive shape": (lambda: contrastive_form(LP, LP, R[:1], M), r"rewards must have shape \[P, G\]"),
+    "contrastive shape": (lambda: contrastive_form(LP, LP, R[:1], M), r"rewards must have shape \[P, G\]=\(2, 2\) matching logp, got \(1, 2\)$"),
 }
 
 

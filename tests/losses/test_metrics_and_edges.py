@@ -202,3 +202,30 @@ def test_dr_grpo_default_normalizer_is_sequences_times_padded_length():
     # A = (+1, -1) (centered), normalizer S*T = 2*4: gradient -A/8 on valid tokens.
     torch.testing.assert_close(g, torch.tensor([[[-0.125, -0.125, 0, 0], [0.125, 0, 0, 0]]], dtype=F64))
     assert out.metrics["adv_abs_mean"] == 1.0
+
+
+def test_wrappers_pass_the_reference_and_conventions_through():
+    logp, old, rewards, mask = _hand_batch()
+    ref = torch.zeros(1, 2, 2, dtype=F64)
+    kw = {"ref_logp": ref, "beta": 0.3, "kl_kind": "k2", "loss_agg_mode": "token-mean"}
+    base = grpo_loss(logp, old, rewards, mask, **kw)
+    two = two_grpo_loss(logp, old, rewards, mask, **kw)
+    assert float(two.loss.detach()) == float(base.loss.detach())
+    assert two.metrics == base.metrics
+    dr = dr_grpo_loss(logp, old, rewards, mask, **kw)
+    assert float(dr.loss.detach()) == float(grpo_loss(logp, old, rewards, mask, scale="none", **kw).loss.detach())
+    assert dr.metrics["kl"] == base.metrics["kl"] > 0
+    rl = rloo_loss(logp, old, rewards, mask, **kw)
+    # G = 2 binary: RLOO advantages equal the paper's (+1, -1), so the losses agree.
+    assert float(rl.loss.detach()) == pytest.approx(float(base.loss.detach()), abs=1e-15)
+    assert rl.metrics["kl"] == base.metrics["kl"]
+    assert rl.metrics["reward_mean"] == 0.5 and rl.metrics["zero_signal_frac"] == 0.0
+
+
+def test_every_loss_reports_its_own_value_under_loss():
+    logp, old, rewards, mask = _hand_batch()
+    ref = torch.zeros(1, 2, 2, dtype=F64)
+    for name, fn in LOSSES.items():
+        out = fn(logp, old, rewards, mask, ref_logp=ref)
+        assert out.metrics["loss"] == float(out.loss.detach()), name
+        assert out.metrics["num_tokens"] == 4.0, name
