@@ -68,6 +68,8 @@ CASES = {
     "kl shapes": (lambda: kl_estimate(LP, LP[..., :2]), r"ref_logp must have the shape of logp"),
     "kl kind": (lambda: kl_estimate(LP, LP, "k4"), r"kind must be one of"),
     "kl clamp": (lambda: kl_estimate(LP, LP, "k3", value_clamp=-1.0), r"value_clamp must be None or"),
+    "kl clamp 0": (lambda: kl_estimate(LP, LP, "k3", log_ratio_clamp=0.0), r"log_ratio_clamp must be None or a finite"),
+    "kl clamp inf": (lambda: kl_estimate(LP, LP, "k3", value_clamp=float("inf")), r"value_clamp must be None or"),
     "kl not tensor": (lambda: kl_estimate(LP, 0.0), r"ref_logp must be a torch.Tensor"),
     # aggregate
     "agg mode": (lambda: aggregate(LP, M, "mean"), r"mode must be one of"),

@@ -229,3 +229,15 @@ def test_every_loss_reports_its_own_value_under_loss():
         out = fn(logp, old, rewards, mask, ref_logp=ref)
         assert out.metrics["loss"] == float(out.loss.detach()), name
         assert out.metrics["num_tokens"] == 4.0, name
+
+
+def test_grpo_loss_masks_nan_rewards_when_asked():
+    logp = torch.zeros(1, 3, 1, dtype=F64, requires_grad=True)
+    rewards = torch.tensor([[1.0, float("nan"), 0.0]], dtype=F64)
+    out = grpo_loss(logp, logp.detach(), rewards, torch.ones(1, 3, 1), nan_policy="mask")
+    (g,) = torch.autograd.grad(out.loss, logp)
+    # Advantages (+1, 0, -1): the NaN rollout is left out of mean and std and gets no gradient.
+    torch.testing.assert_close(g.flatten(), torch.tensor([-1 / 3, 0.0, 1 / 3], dtype=F64))
+    assert out.metrics["reward_mean"] == 0.5
+    with pytest.raises(ValueError, match=r"^rewards has non-finite"):
+        grpo_loss(logp, logp.detach(), rewards, torch.ones(1, 3, 1))
