@@ -124,8 +124,16 @@ def sft_loss(policy: Policy, task: Task, problems: list[Problem]) -> torch.Tenso
 
 def pretrain(cfg: PretrainConfig, *, progress: bool = True) -> Path:
     """Train from scratch until the held-out greedy accuracy first enters the window; save; return the path."""
+    before = torch.get_num_threads()
     if cfg.device == "cpu":
         torch.set_num_threads(cfg.threads)
+    try:
+        return _pretrain(cfg, progress)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _pretrain(cfg: PretrainConfig, progress: bool) -> Path:
     task = make_task(cfg.task, **cfg.task_kwargs)
     tok = char_tokenizer()
     policy = Policy(build_model(len(tok), cfg.size, seed=cfg.seed), tok, device=cfg.device)

@@ -9,6 +9,16 @@ from grpo_theory.llm.model import build_model
 from grpo_theory.llm.policy import Policy, Rollouts, completion_mask_from_ids, load_policy
 from grpo_theory.llm.tokenizer import char_tokenizer
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one intra-op thread; a second mostly waits (and spins on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # Prompts of different lengths, so every batch has left padding.
 PROMPTS = ["12+34=", "3,5,7,11 24=", "1="]
 

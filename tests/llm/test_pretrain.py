@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+import torch
 
 import grpo_theory.llm.pretrain as pretrain_mod
 from grpo_theory.cli import main as cli_main
@@ -22,6 +23,16 @@ from grpo_theory.llm.pretrain import (
     verify_checkpoint,
 )
 from grpo_theory.llm.tasks import EVAL_POOL, eval_problems, make_task
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one intra-op thread; a second mostly waits (and spins on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 COMMITTED = CHECKPOINTS / "addition-tiny-seed0"
 
