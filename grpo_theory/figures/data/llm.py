@@ -96,6 +96,7 @@ def experiment_config(experiment: str, *, allow_run: bool = True) -> dict[str, A
     """The cache key of a figure built from ``experiment``: where its results are and a content hash."""
     d, label = ensure_results(experiment, allow_run=allow_run)
     return {
+        "code": fingerprint([Path(__file__)]),
         "experiment": experiment,
         "dir": str(d.relative_to(REPO_ROOT)) if d is not None else None,
         "label": label,
@@ -306,6 +307,7 @@ def group_size_ablation(cfg: dict[str, Any]) -> dict[str, Any]:
         start = [r["result"].get("start_eval", {}).get("eval/mean_at_k") for r in runs[name]]
         out.setdefault("start_mean_at_k", mean_std(start)[0])
         out.setdefault("rollouts", []).append(mean_std([r["result"].get("rollouts") for r in runs[name]])[0])
+        out.setdefault("prompts_per_step", runs[name][0]["result"].get("config", {}).get("prompts_per_step"))
     return out
 
 

@@ -47,11 +47,12 @@ def plot_training_curves(data: dict[str, Any], stem: Path) -> list[Path]:
             ax.plot(x, mean, "o-", ms=2.2, color=color, label=f"{name} (n = {n})")
             if n > 1:
                 ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, lw=0)
-    a.set_xlabel("training wall-clock (min; generation + updates, evaluation excluded)")
+    a.set_xlabel("training wall-clock (min, evaluation excluded)")
     b.set_xlabel("rollouts generated (thousands)")
     a.set_ylabel(_metric_label(data))
     a.legend(loc="lower right")
-    style.note(b, _source_note(data) + "\nmean ± 1 std over seeds", loc="lower right")
+    n_eval = max(len(d["curve"]["mean"]) for d in data["methods"].values())
+    style.note(b, _source_note(data) + f"\nmean ± 1 std over seeds; {n_eval} evaluations per run", loc="lower right")
     if "quick" in data.get("label", ""):
         fig.suptitle("quick preset (smoke-scale run, not the headline experiment)", color="C3", fontsize=7)
     style.panel_label(a, "a")
@@ -80,10 +81,13 @@ def plot_group_size_ablation(data: dict[str, Any], stem: Path) -> list[Path]:
             a.axhline(data["start_mean_at_k"], color="0.5", ls=":", lw=0.8, label=f"start checkpoint Mean@{k}")
         a.set_xscale("log", base=2)
         a.set_xticks(G, [str(int(g)) for g in G])
-        a.set_xlabel("group size G (32 prompts per mini-batch, same learning rate)")
+        pps = data.get("prompts_per_step")
+        a.set_xlabel(f"group size G ({pps or 'same'} prompts per mini-batch, same learning rate)")
         a.set_ylabel("held-out accuracy (final)")
-        a.legend(loc="best")
+        a.legend(loc="upper left", ncol=2)
         style.note(a, _source_note(data) + "\nbars: ± 1 std over seeds; dots: seeds", loc="lower right")
+        if "quick" in data.get("label", ""):
+            fig.suptitle("left: quick preset (smoke-scale run, not the ablation experiment)", color="C3", fontsize=7)
     else:
         _empty(a, "no ablation results")
     a.set_title("this project (tiny LM, addition)")
@@ -92,7 +96,7 @@ def plot_group_size_ablation(data: dict[str, Any], stem: Path) -> list[Path]:
     b.set_xscale("log", base=2)
     b.set_xticks([2, 4, 8, 16], ["2", "4", "8", "16"])
     b.set_xlabel("group size G (32 prompts per mini-batch)")
-    b.set_ylabel("average Mean@32 over 5 benchmarks (%)")
+    b.set_ylabel("Mean@32, average of 5 benchmarks (%)")
     b.set_title("paper: v3 Table 4 (as printed)")
     b.legend(loc="center right", fontsize=5.5)
     style.panel_label(a, "a")
@@ -118,7 +122,7 @@ def plot_pass_at_k(data: dict[str, Any], stem: Path) -> list[Path]:
     ax.set_xlabel("k (samples per problem; T = 0.7, top-p 0.8)")
     ax.set_ylabel("held-out Pass@k (final policy)")
     ax.legend(loc="lower right")
-    style.note(ax, _source_note(data) + "\n± 1 std over seeds; Pass@1 = Mean@k", loc="upper left")
+    ax.set_title(_source_note(data) + "; ± 1 std over seeds; Pass@1 = Mean@k", fontsize=5.5, color="0.35")
     return style.save(fig, stem)
 
 
@@ -155,7 +159,7 @@ def plot_discard_rate(data: dict[str, Any], stem: Path) -> list[Path]:
     if drawn:
         a.set_ylim(0, 1.02)
         a.set_xlabel("2-GRPO optimizer step")
-        a.set_ylabel("fraction of pairs with zero signal (tied rewards)")
+        a.set_ylabel("fraction of tied (zero-signal) pairs")
         a.legend(loc="lower left", fontsize=5.5)
     else:
         _empty(a, "no discard-rate results")
