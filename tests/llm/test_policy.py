@@ -121,6 +121,20 @@ def test_greedy_picks_the_argmax_of_the_full_forward(policy64):
         assert logits[len(p) - 1 : len(seq) - 1].argmax(-1).tolist() == seq[len(p) :]
 
 
+def test_generation_without_kv_cache_is_the_same_computation(policy64):
+    cached = policy64.generate(PROMPTS, 3, max_new_tokens=8, seed=10)
+    plain = policy64.generate(PROMPTS, 3, max_new_tokens=8, seed=10, use_cache=False)
+    assert torch.equal(cached.completion_ids, plain.completion_ids)
+    torch.testing.assert_close(cached.gen_logprobs, plain.gen_logprobs, atol=1e-6, rtol=0)
+
+
+def test_special_tokens_before_eos_stay_in_the_text(policy):
+    # "0<pad>5<eos>": dropping <pad> would make "05" out of a sequence that is not "05"
+    ids = torch.tensor([[3, 0, 8, 1, 0], [3, 2, 8, 12, 9]])
+    mask = completion_mask_from_ids(ids, [1])
+    assert policy._decode(ids, mask) == ["0<pad>5", "0<unk>596"]
+
+
 def test_tiny_top_p_is_greedy(policy):
     greedy = policy.generate(PROMPTS, 1, max_new_tokens=6, greedy=True)
     nucleus = policy.generate(PROMPTS, 1, max_new_tokens=6, top_p=1e-6, seed=0)
