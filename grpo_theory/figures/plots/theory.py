@@ -143,10 +143,11 @@ def plot_control_variate(data: dict[str, Any], stem: Path) -> list[Path]:
     ax.axvline(1.0, color="C1", ls="--", lw=0.9)
     ax.set_xlim(c.min() - 0.1, c.max() + 0.1)
     ax.set_xlabel("control-variate coefficient c")
-    ax.set_title("real model: moments from results/realcheck" if real else "real model")
+    ax.set_title(f"real model ({real[0]['model']}, results/realcheck)" if real else "real model")
     if real:
-        ax.legend(loc="upper left", fontsize=5.5, title=real[0]["model"], title_fontsize=5.5)
-        style.note(ax, "lines from measured Var(g±), Cov (no MC points)", loc="lower right")
+        ax.legend(loc="upper left", fontsize=5.5)
+        style.note(ax, "lines from the measured Var(g±) and Cov\n(Cov across prompts, v3 Table 2 setting)",
+                   loc="lower right", y=0.1)
     else:
         ax.text(0.5, 0.5, "no real-model results yet:\ngrpo-theory realcheck covariance", ha="center", va="center",
                 transform=ax.transAxes, color="0.4")
