@@ -241,3 +241,24 @@ def test_grpo_loss_masks_nan_rewards_when_asked():
     assert out.metrics["reward_mean"] == 0.5
     with pytest.raises(ValueError, match=r"^rewards has non-finite"):
         grpo_loss(logp, logp.detach(), rewards, torch.ones(1, 3, 1))
+
+
+def test_batch_scale_std_by_hand():
+    r = torch.tensor([[1.0, 0.0]], dtype=F64)
+    # One std over the two rewards: Bessel sqrt(0.5), population 0.5.
+    a1 = group_advantages(r, scale="batch", std_ddof=1)
+    torch.testing.assert_close(a1, torch.tensor([[0.5, -0.5]], dtype=F64) / math.sqrt(0.5))
+    a0 = group_advantages(torch.tensor([[1.0, 0.0], [3.0, 3.0]], dtype=F64), scale="batch", std_ddof=0)
+    # Batch {1, 0, 3, 3}: mean 1.75, population variance (0.5625 + 3.0625 + 2 * 1.5625) / 4 = 1.6875.
+    torch.testing.assert_close(a0, torch.tensor([[0.5, -0.5], [0.0, 0.0]], dtype=F64) / math.sqrt(1.6875))
+
+
+def test_log_ratio_clamp_is_two_sided_by_hand():
+    from grpo_theory.losses import policy_surrogate
+
+    logp = torch.tensor([[[-1.0], [1.0]]], dtype=F64)
+    loss, d = policy_surrogate(logp, torch.zeros_like(logp), torch.tensor([[1.0, 1.0]], dtype=F64),
+                               torch.ones(1, 2, 1), clip_high=10.0, log_ratio_clamp=0.5)
+    # Ratios exp(-0.5) and exp(0.5) after clamping; A = +1 and the high clip (11) never binds.
+    torch.testing.assert_close(loss.flatten(), -torch.tensor([math.exp(-0.5), math.exp(0.5)], dtype=F64))
+    assert d["ratio_max"] == pytest.approx(math.exp(0.5))
