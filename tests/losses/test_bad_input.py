@@ -39,7 +39,7 @@ CASES = {
     "rewards G=1": (lambda: group_advantages(torch.zeros(3, 1)), r"rewards must have G >= 2"),
     "rewards NaN": (lambda: group_advantages(NAN), r"rewards has non-finite \(NaN or inf\) entries; pass nan_policy='mask' to treat NaN rewards as missing$"),
     "rewards inf masked": (lambda: group_advantages(INF, nan_policy="mask"), r"rewards has infinite entries; only NaN can be masked$"),
-    "rewards not tensor": (lambda: group_advantages([[1.0, 0.0]]), r"rewards must be a torch.Tensor"),
+    "rewards not tensor": (lambda: group_advantages([[1.0, 0.0]]), r"rewards must be a torch.Tensor, got list$"),
     "rewards complex": (lambda: group_advantages(torch.zeros(1, 2, dtype=torch.complex64)), r"rewards must be real"),
     "scale unknown": (lambda: group_advantages(R, scale="std"), r"scale must be one of"),
     "ddof 2": (lambda: group_advantages(R, std_ddof=2), r"std_ddof must be 0 \(population\) or 1 \(Bessel\), got 2$"),
