@@ -7,7 +7,6 @@ second run only redraws; ``--recompute`` ignores the cache.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -19,13 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
     args = parser.parse_args(argv)
 
-    import torch
     from tqdm import tqdm
 
     from grpo_theory.figures.paths import PAPER_FIGURES
     from grpo_theory.figures.registry import BY_ID, FIGURES, build
 
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     if args.list:
         for f in FIGURES:
             print(f"{f.fid:4s} {f.stem:28s} {f.title}  [{f.paper}]")

@@ -6,16 +6,16 @@ under ``paper_figures/data/``) and ``plot_fn(data, paper_figures/<stem>)`` (PNG 
 
 from __future__ import annotations
 
+import importlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grpo_theory.figures import cache
-from grpo_theory.figures.data import gradients as gradients_data
+from grpo_theory.figures import cache, configs
 from grpo_theory.figures.data import llm as llm_data
-from grpo_theory.figures.data import theory as theory_data
 from grpo_theory.figures.paths import DATA_DIR, PAPER_FIGURES
 from grpo_theory.figures.plots import gradients as gradients_plots
 from grpo_theory.figures.plots import llm as llm_plots
@@ -45,42 +45,43 @@ class Figure:
     config: Callable[[], dict[str, Any]]
 
 
-#: Source files the computed (non-``results/``) figure data depend on: editing any of them
-#: invalidates the cache of the theory and toy figures.
-CODE_DEPS = ("losses", "montecarlo", "theory", "figures/data")
+def _lazy(module: str, name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A data function imported only when it runs (a cached run never imports torch or sympy)."""
+
+    def call(cfg: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+        return getattr(importlib.import_module(module), name)(cfg)
+
+    call.__name__ = name
+    return call
 
 
-def code_fingerprint() -> str:
-    """Content hash of the modules listed in :data:`CODE_DEPS`."""
-    pkg = Path(__file__).resolve().parents[1]
-    return cache.fingerprint([f for d in CODE_DEPS for f in (pkg / d).glob("*.py")])
-
-
-def _const(cfg: dict[str, Any]) -> Callable[[], dict[str, Any]]:
-    return lambda: {**cfg, "code": code_fingerprint()}
+_T, _G = "grpo_theory.figures.data.theory", "grpo_theory.figures.data.gradients"
 
 
 def _figures() -> list[Figure]:
     out = [
         Figure("F1", "F1_lambda_g", "gradient scale λ_G(p) vs p, G = 2, 3, 4, 8, 16, ∞; ddof 0 and 1",
                "R6 (v2 Prop. 5.1 / v3 Prop. C.1, extended to any G)",
-               theory_data.lambda_g, theory_plots.plot_lambda_g, _const(theory_data.F1_CONFIG)),
+               _lazy(_T, "lambda_g"), theory_plots.plot_lambda_g, configs.const(configs.F1_CONFIG)),
         Figure("F2", "F2_zero_signal", "zero-signal probability P0(G, p); informative prompts per 512-rollout batch vs G",
                "R7 (v2 §3.2, v3 App. D.3)",
-               theory_data.zero_signal, theory_plots.plot_zero_signal, _const(theory_data.F2_CONFIG)),
+               _lazy(_T, "zero_signal"), theory_plots.plot_zero_signal, configs.const(configs.F2_CONFIG)),
         Figure("F3", "F3_variance_budget", "mini-batch gradient variance vs G at a fixed rollout budget, hierarchical terms",
                "R11 (v2 Lemma 5.3 / v3 Lemma C.3)",
-               theory_data.variance_budget, theory_plots.plot_variance_budget, _const(theory_data.F3_CONFIG)),
+               _lazy(_T, "variance_budget"), theory_plots.plot_variance_budget, configs.const(configs.F3_CONFIG)),
         Figure("F4", "F4_control_variate", "Var(g⁺ − c g⁻)/Var(g⁺) vs c, theory vs Monte Carlo, c = 1 marked",
                "R8 (v2/v3 Prop. 4.1; v3 Table 2 setting)",
-               theory_data.control_variate_with_real, theory_plots.plot_control_variate, theory_data.f4_config),
+               _lazy(_T, "control_variate_with_real"), theory_plots.plot_control_variate, configs.f4_config),
         Figure("F5", "F5_gradient_equivalence", "2-GRPO vs DPO gradient: cosine and norm ratio vs steps away from π_ref",
                "R4 (v2 §3.2 / v3 §3.3 and Eq. 8-9; the constant is derived here)",
-               gradients_data.gradient_equivalence, gradients_plots.plot_gradient_equivalence, gradients_data.f5_config),
+               _lazy(_G, "gradient_equivalence"), gradients_plots.plot_gradient_equivalence, configs.f5_config),
         Figure("F6", "F6_training_curves", "tiny-LLM held-out accuracy vs wall-clock and vs rollouts, 4 methods",
                "v3 Fig. 1 (top right) / v2 Fig. 1",
                llm_data.training_curves, llm_plots.plot_training_curves, lambda: llm_data.experiment_config("headline")),
-        Figure("F7", "F7_group_size_ablation", "group-size ablation G = 2, 4, 8, 16 at 32 prompts per mini-batch",
+        Figure("F7", "F7_group_size_ablation", "group-size ablation G = 2, 4, 8, 16 at a fixed number of prompts per mini-batch",
                "v3 Table 4 / Fig. 4",
                llm_data.group_size_ablation, llm_plots.plot_group_size_ablation,
                lambda: llm_data.experiment_config("ablation")),

@@ -24,33 +24,15 @@ from typing import Any
 
 import torch
 
-from grpo_theory.figures.paths import REPO_ROOT, RESULTS
+from grpo_theory.figures.configs import F5_CONFIG, VARIANTS  # noqa: F401 (re-exported)
+from grpo_theory.figures.paths import REPO_ROOT
 from grpo_theory.losses import online_dpo_loss, two_grpo_loss
 from grpo_theory.montecarlo.tabular import enumerate_responses, tabular_policy
 from grpo_theory.montecarlo.toy_policy import conditional_probs, sample_indices
 
 Tensor = torch.Tensor
 
-#: Each variant: 2-GRPO aggregation, DPO length normalization, beta, and the predicted ratio at π_ref.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "sum, β = 0.1": {"agg": "seq-mean-token-sum", "length_normalize": False, "beta": 0.1},
-    "sum, β = 1": {"agg": "seq-mean-token-sum", "length_normalize": False, "beta": 1.0},
-    "token-mean vs length-normalized DPO, β = 0.1": {"agg": "seq-mean-token-mean", "length_normalize": True, "beta": 0.1},
-    "token-mean vs summed DPO (unequal lengths), β = 0.1": {"agg": "seq-mean-token-mean", "length_normalize": False, "beta": 0.1},
-}
 
-F5_CONFIG: dict[str, Any] = {
-    "prompts": 16,
-    "vocab": 3,
-    "max_len": 4,
-    "correct_frac": 0.4,
-    "pairs": 64,
-    "train_pairs": 64,
-    "lr": 0.05,
-    "steps": [0, 1, 2, 4, 8, 16, 32, 64, 128],
-    "variants": list(VARIANTS),
-    "seed": 5,
-}
 
 
 class TabularToy:
@@ -178,10 +160,6 @@ def toy_gradient_equivalence(cfg: dict[str, Any]) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------- real model
 
 
-def realcheck_files(root: Path = RESULTS / "realcheck" / "gradient_equivalence") -> list[Path]:
-    return sorted(root.rglob("*.json")) if root.is_dir() else []
-
-
 def real_gradient_equivalence(files: list[Path]) -> list[dict[str, Any]]:
     """The real-model records as written by ``grpo-theory realcheck gradient_equivalence`` (raw)."""
     out = []
@@ -197,13 +175,4 @@ def gradient_equivalence(cfg: dict[str, Any]) -> dict[str, Any]:
     """F5 data: toy sweep and whatever real-model records exist."""
     files = [REPO_ROOT / p for p in cfg.get("real_files", [])]
     return {"toy": toy_gradient_equivalence(cfg["toy"]), "real": real_gradient_equivalence(files)}
-
-
-def f5_config() -> dict[str, Any]:
-    from grpo_theory.figures.cache import fingerprint
-    from grpo_theory.figures.registry import code_fingerprint
-
-    files = realcheck_files()
-    return {"toy": F5_CONFIG, "real_files": [str(f.relative_to(REPO_ROOT)) for f in files], "real_fingerprint": fingerprint(files),
-            "code": code_fingerprint()}
 

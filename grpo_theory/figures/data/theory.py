@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from grpo_theory.figures.configs import F1_CONFIG, F2_CONFIG, F3_CONFIG, F4_CONFIG  # noqa: F401 (re-exported)
 from grpo_theory.losses import group_advantages
 from grpo_theory.montecarlo.bandit import bandit_with_success_probs
 from grpo_theory.montecarlo.estimators import minibatch_gradients, sample_group_gradients
@@ -37,16 +38,6 @@ def _g_value(G: Any) -> int | float:
 # ------------------------------------------------------------------------------------------------ F1
 
 
-F1_CONFIG: dict[str, Any] = {
-    "groups": [2, 3, 4, 8, 16, "inf"],
-    "ddofs": [0, 1],
-    "p_line": 199,  # theory grid points on (0, 1)
-    "p_mc": [0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95],
-    "mc_groups": [2, 3, 4, 8, 16],
-    "responses": 6,
-    "replicates": 20000,
-    "seed": 1,
-}
 
 
 def lambda_g(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -87,16 +78,6 @@ def lambda_g(cfg: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ F2
 
 
-F2_CONFIG: dict[str, Any] = {
-    "groups_p0": [2, 4, 8, 16],
-    "p_line": 201,
-    "budget": 512,
-    "groups_batch": [2, 4, 8, 16, 32, 64, 128, 256, 512],
-    # prompt populations: a point mass at p, a uniform, and a U-shaped Beta(a, a)
-    "populations": [["point", 0.5], ["point", 0.1], ["uniform", 0.0], ["beta", 0.5]],
-    "batches": 400,
-    "seed": 2,
-}
 
 
 def _population_label(kind: str, a: float) -> str:
@@ -170,14 +151,6 @@ def zero_signal(cfg: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ F3
 
 
-F3_CONFIG: dict[str, Any] = {
-    "budget": 64,
-    "groups": [2, 4, 8, 16, 32, 64],
-    "estimators": ["paper", "rloo"],
-    "population": {"prompts": 48, "vocab": 3, "max_len": 4, "offset_scale": 1.5, "p_low": 0.03, "p_high": 0.97},
-    "replicates": 4000,
-    "seed": 3,
-}
 
 
 def _family(estimator: str) -> dict[str, Any]:
@@ -273,14 +246,6 @@ def variance_budget(cfg: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ F4
 
 
-F4_CONFIG: dict[str, Any] = {
-    "c": [round(0.1 * i, 2) for i in range(-5, 31)],
-    "c_mc": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5],
-    "kinds": ["sum", "token_mean"],
-    "population": {"prompts": 48, "vocab": 3, "max_len": 4, "offset_scale": 1.5, "p_low": 0.1, "p_high": 0.9},
-    "pairs": 40000,
-    "seed": 4,
-}
 
 
 def control_variate(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -337,24 +302,6 @@ def control_variate(cfg: dict[str, Any]) -> dict[str, Any]:
             "mc_se": [s for _, s in mc],
         }
     return out
-
-
-def covariance_files() -> list:
-    """``results/realcheck/covariance*/result.json`` (the real-model v3 Table 2 analog)."""
-    from grpo_theory.figures.paths import RESULTS
-
-    root = RESULTS / "realcheck"
-    return sorted(root.glob("covariance*/result.json")) if root.is_dir() else []
-
-
-def f4_config() -> dict[str, Any]:
-    from grpo_theory.figures.cache import fingerprint
-    from grpo_theory.figures.paths import REPO_ROOT
-    from grpo_theory.figures.registry import code_fingerprint
-
-    files = covariance_files()
-    return {**F4_CONFIG, "code": code_fingerprint(), "real_files": [str(f.relative_to(REPO_ROOT)) for f in files],
-            "real_fingerprint": fingerprint(files)}
 
 
 def control_variate_with_real(cfg: dict[str, Any]) -> dict[str, Any]:
