@@ -92,7 +92,7 @@ def _figures() -> list[Figure]:
                llm_data.discard_rate, llm_plots.plot_discard_rate, llm_data.f9_config),
         Figure("T1", "T1_headline_table", "headline ratios vs 16-GRPO: retention %, rollouts %, time % (ours vs paper)",
                "v3 abstract / Table 1 (97.6%, 12.5%, 21%)",
-               llm_data.headline_table, llm_plots.write_headline_table, lambda: llm_data.experiment_config("headline")),
+               llm_data.headline_table, llm_plots.write_headline_table, llm_data.t1_config),
     ]
     return out
 

@@ -71,12 +71,14 @@ def test_training_curves_and_pass_at_k(headline_cfg, tmp_path):
 
 
 def test_headline_table_ratios(headline_cfg, tmp_path):
-    t1 = data.headline_table(headline_cfg)
-    row = t1["rows"]["2-GRPO"]
+    t1 = data.headline_table({"sources": [headline_cfg, {**headline_cfg, "label": "second"}]})
+    row = t1["sources"][0]["rows"]["2-GRPO"]
     assert math.isclose(row["rollouts_pct"], 12.5) and math.isclose(row["time_pct"], 12.5)
     assert math.isclose(t1["paper"]["2-GRPO"]["retention"], 97.6346, rel_tol=1e-4)
     md, tex = plots.write_headline_table(t1, tmp_path / "T1")
-    assert "12.5" in md.read_text() and r"\toprule" in tex.read_text()
+    text = md.read_text()
+    assert "12.5" in text and r"\toprule" in tex.read_text()
+    assert text.count("this project (second)") == len(HEADLINE)  # one row per method, reference included
 
 
 def test_ablation_and_discard(tmp_path):

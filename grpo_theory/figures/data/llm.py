@@ -398,7 +398,26 @@ def headline_table(cfg: dict[str, Any]) -> dict[str, Any]:
         "2-GRPO+RS": {"retention": 100 * tot["2+RS"][0] / tot["16"][0], "rollouts": math.nan,
                       "time": 100 * tot["2+RS"][1] / tot["16"][1]},
     }
-    out = {**_header(cfg), "paper": paper, "rows": {}}
+    sources = cfg["sources"] if "sources" in cfg else [cfg]
+    return {"paper": paper, "sources": [_source_rows(src) for src in sources]}
+
+
+def t1_config(*, allow_run: bool = True) -> dict[str, Any]:
+    """T1 lists every complete headline result (``full`` CPU and ``gpu``); else the one figures use."""
+    code = fingerprint([Path(__file__)])
+    sources = []
+    for sub, label in SOURCES[:2]:
+        d = RESULTS / sub / "headline" if sub else RESULTS / "headline"
+        if (d / "summary.json").is_file():
+            sources.append({"experiment": "headline", "dir": str(d.relative_to(REPO_ROOT)), "label": label,
+                            "fingerprint": fingerprint(source_files(d))})
+    if not sources:
+        sources.append(experiment_config("headline", allow_run=allow_run))
+    return {"code": code, "sources": sources}
+
+
+def _source_rows(cfg: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {**_header(cfg), "rows": {}}
     if cfg["dir"] is None:
         return out
     d = REPO_ROOT / cfg["dir"]

@@ -192,34 +192,42 @@ def _fmt(x: Any, sd: Any = None, digits: int = 1) -> str:
 
 def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of T1 (strings), shared by the Markdown and LaTeX writers."""
-    k = data.get("k") or "k"
+    sources = data.get("sources", [])
+    k = next((src.get("k") for src in sources if src.get("k")), "k")
     head = ["method", "source", f"retention Mean@{k} (%)", "rollouts (%)", "wall-clock (%)", "CPU time (%)",
             f"Mean@{k} (%)", "seeds"]
+    names: list[str] = []
+    for src in sources:
+        names += [n for n in src.get("rows", {}) if n not in names and n != src.get("reference")]
     rows = []
-    for name, r in data.get("rows", {}).items():
-        if name == data.get("reference"):
-            continue
-        sd = r["std"]
-        rows.append([name, f"this project ({data['label']})", _fmt(r["retention"], sd.get("retention")),
-                     _fmt(r["rollouts_pct"], sd.get("rollouts")), _fmt(r["time_pct"], sd.get("time")),
-                     _fmt(r["cpu_time_pct"], sd.get("cpu_time")),
-                     _fmt(100 * r["mean_at_k"][0], 100 * r["mean_at_k"][1]), str(r["seeds"])])
+    for name in names:
+        for src in sources:
+            r = src.get("rows", {}).get(name)
+            if r is None:
+                continue
+            sd = r["std"]
+            rows.append([name, f"this project ({src['label']})", _fmt(r["retention"], sd.get("retention")),
+                         _fmt(r["rollouts_pct"], sd.get("rollouts")), _fmt(r["time_pct"], sd.get("time")),
+                         _fmt(r["cpu_time_pct"], sd.get("cpu_time")),
+                         _fmt(100 * r["mean_at_k"][0], 100 * r["mean_at_k"][1]), str(r["seeds"])])
         if name in data["paper"]:
             p = data["paper"][name]
             rows.append([name, "paper (v3, 4 Qwen settings)", _fmt(p["retention"], digits=2),
                          _fmt(p["rollouts"], digits=1), _fmt(p["time"], digits=2), "–", "–", "–"])
-    ref = data.get("rows", {}).get(data.get("reference"))
-    if ref is not None:
-        rows.append([f"{data['reference']} (reference)", f"this project ({data['label']})", "100", "100", "100", "100",
-                     _fmt(100 * ref["mean_at_k"][0], 100 * ref["mean_at_k"][1]), str(ref["seeds"])])
+    for src in sources:
+        ref = src.get("rows", {}).get(src.get("reference"))
+        if ref is not None:
+            rows.append([f"{src['reference']} (reference)", f"this project ({src['label']})", "100", "100", "100",
+                         "100", _fmt(100 * ref["mean_at_k"][0], 100 * ref["mean_at_k"][1]), str(ref["seeds"])])
     return head, rows
 
 
 def write_headline_table(data: dict[str, Any], stem: Path) -> list[Path]:
     """T1 as Markdown (``.md``) and LaTeX (``.tex``): ratios to 16-GRPO, this project vs the paper."""
     head, rows = table_rows(data)
+    where = "; ".join(_source_note(src) for src in data.get("sources", [])) or "no results"
     note = (f"Ratios relative to 16-GRPO: ratio of seed means; ± = std over seeds of per-seed ratios. "
-            f"Source: {_source_note(data)}. Paper: 97.63% = ratio of grand Mean@32 averages (v3 Table 1), "
+            f"Sources: {where}. Paper: 97.63% = ratio of grand Mean@32 averages (v3 Table 1), "
             f"12.5% = 0.15M/1.2M rollouts, 20.96% = summed hours; 2-GRPO+RS from v3 Table 1 the same way.")
     md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     md += ["| " + " | ".join(r) + " |" for r in rows]
