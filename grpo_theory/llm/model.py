@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from transformers import LlamaConfig, LlamaForCausalLM
 
 # size -> (hidden, intermediate, layers, heads); parameter counts are for the 21-token char vocabulary.
@@ -27,7 +29,7 @@ def tiny_llama_config(vocab_size: int, size: str = "tiny", **overrides) -> Llama
     if vocab_size < 2:
         raise ValueError(f"vocab_size must be >= 2, got {vocab_size}")
     hidden, inter, layers, heads = SIZES[size]
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         vocab_size=vocab_size,
         hidden_size=hidden,
         intermediate_size=inter,

@@ -254,7 +254,8 @@ def _values(ms: tuple[int, ...]) -> frozenset[int]:
 @lru_cache(maxsize=1 << 16)
 def _splits(ms: tuple[int, ...]) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
     """The distinct ordered splits of a sorted multiset into two non-empty sorted parts."""
-    n, out = len(ms), {}
+    n = len(ms)
+    out: dict[tuple[tuple[int, ...], tuple[int, ...]], None] = {}
     for r in range(1, n):
         for idx in itertools.combinations(range(n), r):
             pair = (tuple(ms[i] for i in idx), tuple(ms[i] for i in range(n) if i not in idx))
@@ -365,7 +366,7 @@ class CountdownTask:
         return 2 * self.max_numbers + (self.max_numbers - 1) + 6 + 1
 
     def sample(self, rng: random.Random, n: int) -> list[Problem]:
-        out = []
+        out: list[Problem] = []
         while len(out) < n:
             k = rng.randint(self.min_numbers, self.max_numbers)
             numbers = tuple(rng.randint(1, self.max_number) for _ in range(k))
@@ -440,7 +441,7 @@ def eval_problems(task: Task, n: int, seed: int = 0) -> list[Problem]:
 
 def eval_prompts(task: Task) -> frozenset[str]:
     """The prompts of the evaluation pool that training data must avoid."""
-    return _eval_prompts_cached(task)
+    return _eval_prompts_cached(task)  # type: ignore[arg-type]  # tasks are frozen dataclasses (hashable)
 
 
 @lru_cache(maxsize=8)
