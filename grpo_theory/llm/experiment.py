@@ -67,7 +67,7 @@ def reference_of(experiment: str, names: list[str]) -> str | None:
 
 
 def machine_info(device: str) -> dict[str, Any]:
-    info = {
+    info: dict[str, Any] = {
         "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
         "processor": platform.processor(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "device": device,
