@@ -27,7 +27,7 @@ from grpo_theory.figures.cache import fingerprint
 from grpo_theory.figures.paths import DATA_DIR, REPO_ROOT, RESULTS
 
 QUICK_DIR = DATA_DIR / "quick"
-SOURCES = (("", "full"), ("gpu", "gpu"), ("quick", "quick"))
+SOURCES = (("", "full preset, CPU"), ("gpu", "gpu preset"), ("quick", "quick preset"))
 HEADLINE_ORDER = ("16-GRPO", "2-GRPO", "2-GRPO+RS", "online DPO")
 
 

@@ -14,7 +14,7 @@ from grpo_theory.figures import style
 def _source_note(data: dict[str, Any]) -> str:
     label = data.get("label", "")
     where = data.get("dir") or "no results"
-    return f"{where} — preset: {label}" if label else where
+    return f"{where} ({label})" if label else where
 
 
 def _empty(ax, text: str) -> None:
