@@ -39,6 +39,7 @@ Every gradient is autograd through :func:`grpo_theory.losses.two_grpo_loss` and
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import tempfile
@@ -83,6 +84,12 @@ class GradEquivConfig:
     reward: str = "exact"
     """'exact' (the task's exact-match reward) or 'last_number' (1 iff the last integer in the completion
     equals the target: a lenient verifier for chat models that answer in prose)."""
+    prompt_template: str = ""
+    """If set, addition prompts are rewritten as ``prompt_template.format(a=..., b=...)`` (e.g. a question for
+    a chat model); empty = the task's own prompt."""
+    temperature: float = 1.0
+    """Sampling temperature of the pairs (the identity is about gradients at given pairs, so any sampler works;
+    chat models answer sensibly only below 1)."""
     n_pairs: int = 32
     """Mixed pairs (one correct, one incorrect rollout of the same prompt)."""
     betas: tuple[float, ...] = (0.1, 1.0)
@@ -112,18 +119,20 @@ class GradEquivConfig:
     """torch CPU threads (1 is fastest for small models on a shared machine; at most 2 here)."""
 
     def __post_init__(self) -> None:
-        if max(self.steps, default=0) > 0 and (self.n_digits or self.reward != "exact"):
-            raise ValueError("the drift trains with the trainer's task and reward: use n_digits=0 and "
-                             "reward='exact', or steps=(0,)")
+        if max(self.steps, default=0) > 0 and (self.n_digits or self.reward != "exact" or self.prompt_template):
+            raise ValueError("the drift trains with the trainer's task, prompts and reward: use n_digits=0, "
+                             "reward='exact' and no prompt_template, or steps=(0,)")
         if self.dtype not in ("float64", "float32"):
             raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
 
 
-#: Reduced settings for SmolLM2-135M-Instruct on 2 CPU cores: 2-digit addition (where its accuracy is
-#: intermediate), the lenient last-number verifier, float32, 8 pairs, no drift.
+#: Reduced settings for SmolLM2-135M-Instruct on 2 CPU cores: 1-digit sums asked as a question (the raw
+#: "3+5=" prompt at temperature 1 gives prose with ~0% accuracy), sampled at temperature 0.7, the lenient
+#: last-number verifier, float32, 8 pairs, no drift.
 SMOLLM2_OVERRIDES: dict[str, Any] = {
-    "n_pairs": 8, "n_digits": 2, "reward": "last_number", "dtype": "float32", "steps": (0,),
-    "max_new_tokens": 32, "max_prompts": 512,
+    "n_pairs": 8, "n_digits": 1, "reward": "last_number", "dtype": "float32", "steps": (0,),
+    "prompt_template": "What is {a} + {b}? Reply with the number only.", "temperature": 0.7,
+    "max_new_tokens": 16, "max_prompts": 100,
 }
 
 REWARDS = ("exact", "last_number")
@@ -173,8 +182,8 @@ class Pairs:
 
 
 def sample_pairs(policy, task, problems, n_pairs: int, *, seed: int, max_new_tokens: int = 0,
-                 batch_prompts: int = 128, progress: bool = True) -> Pairs:
-    """Sample 2 rollouts per problem (temperature 1, top-p 1) until ``n_pairs`` mixed pairs are found.
+                 temperature: float = 1.0, batch_prompts: int = 128, progress: bool = True) -> Pairs:
+    """Sample 2 rollouts per problem (``temperature``, top-p 1) until ``n_pairs`` mixed pairs are found.
 
     Raises ``RuntimeError`` if ``problems`` runs out first.
     """
@@ -185,7 +194,7 @@ def sample_pairs(policy, task, problems, n_pairs: int, *, seed: int, max_new_tok
     bar = tqdm(total=n_pairs, desc="sampling mixed pairs", disable=not progress, leave=False)
     for s in range(0, len(problems), batch_prompts):
         chunk = problems[s:s + batch_prompts]
-        r = policy.generate([p.prompt for p in chunk], 2, temperature=1.0, top_p=1.0,
+        r = policy.generate([p.prompt for p in chunk], 2, temperature=temperature, top_p=1.0,
                             max_new_tokens=max_new_tokens or task.max_new_tokens, seed=seed * 100_003 + s)
         tried += len(chunk)
         for i, p in enumerate(chunk):
@@ -372,10 +381,16 @@ def run_experiment(cfg: GradEquivConfig, *, policy=None, progress: bool = True) 
     else:
         policy.model.to(dtype)
     task, labeller = make_labelled_task(cfg)
-    problems = train_problems(task, cfg.max_prompts, seed=10_000 + cfg.seed)
+    if cfg.task == "addition" and cfg.n_digits == 1:  # only 100 problems: take them all
+        problems = [task.make(a, b) for a in range(10) for b in range(10)][:cfg.max_prompts]
+    else:
+        problems = train_problems(task, cfg.max_prompts, seed=10_000 + cfg.seed)
     random.Random(cfg.seed).shuffle(problems)
+    if cfg.prompt_template:
+        problems = [dataclasses.replace(p, prompt=cfg.prompt_template.format(a=p.numbers[0], b=p.numbers[1]))
+                    for p in problems]
     pairs = sample_pairs(policy, labeller, problems, cfg.n_pairs, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
-                         progress=progress)
+                         temperature=cfg.temperature, progress=progress)
     ref_model = policy.frozen_copy()
 
     at_ref = batch_comparison(policy, ref_model, pairs, cfg, pairs.mask, modes=cfg.modes, label="sampled lengths")
@@ -431,15 +446,18 @@ def _summarize(at_ref: list[dict], per_pair: list[dict], drift: list[dict]) -> d
 def verdict(res: dict[str, Any]) -> dict[str, Any]:
     """Pass/fail of each prediction, with the tolerances used (float64: 1e-6 cosine, 1e-5 ratio)."""
     s = res["summary"]
-    tol_cos, tol_ratio = (1e-6, 1e-5) if res["config"].dtype == "float64" else (1e-4, 1e-3)
+    cfg = res["config"]
+    dtype = cfg["dtype"] if isinstance(cfg, dict) else cfg.dtype
+    tol_cos, tol_ratio = (1e-6, 1e-5) if dtype == "float64" else (1e-4, 1e-3)
     k_max = max(r["k"] for r in res["drift"])
-    final = [r for r in res["drift"] if r["k"] == k_max and r["mode"] == "seq-mean-token-sum"]
+    final = [r for r in res["drift"] if r["k"] == k_max and r["mode"] == "seq-mean-token-sum"] if k_max else []
     return {
         "parallel_at_reference": s["at_reference_max_one_minus_cosine_where_predicted_parallel"] < tol_cos,
         "constant_at_reference": s["at_reference_max_ratio_rel_err"] < tol_ratio,
         "per_pair_factor_holds_away_from_reference": (s["per_pair_max_rel_err_seq_mean_token_sum_k_gt_0"] or 0)
         < tol_ratio,
-        "batch_cosine_below_one_at_k_max": {str(r["beta"]): r["batch_cosine"] for r in final},
+        "batch_cosine_at_k_max": {str(r["beta"]): r["batch_cosine"] for r in final} or None,
+        "k_max": k_max,
         "tolerances": {"one_minus_cosine": tol_cos, "ratio_rel_err": tol_ratio},
     }
 

@@ -28,7 +28,7 @@ def test_r4_tiny_parallel_at_reference_and_per_pair_factor_after_training(tmp_pa
     res = ge.run(cfg, out=str(tmp_path), progress=False)
     v = res["verdict"]
     assert v["parallel_at_reference"] and v["constant_at_reference"]
-    assert v["per_pair_factor_holds_away_from_reference"]
+    assert v["per_pair_factor_holds_away_from_reference"] and v["k_max"] == 3
     data = json.loads((tmp_path / "result.json").read_text())
     assert data["experiment"] == "gradient_equivalence" and (tmp_path / "drift.csv").exists()
     broken = [r for r in data["at_reference"] if r["condition"].startswith("truncated")
