@@ -454,8 +454,8 @@ def verdict(res: dict[str, Any]) -> dict[str, Any]:
     return {
         "parallel_at_reference": s["at_reference_max_one_minus_cosine_where_predicted_parallel"] < tol_cos,
         "constant_at_reference": s["at_reference_max_ratio_rel_err"] < tol_ratio,
-        "per_pair_factor_holds_away_from_reference": (s["per_pair_max_rel_err_seq_mean_token_sum_k_gt_0"] or 0)
-        < tol_ratio,
+        "per_pair_factor_holds_away_from_reference": None if not k_max
+        else s["per_pair_max_rel_err_seq_mean_token_sum_k_gt_0"] < tol_ratio,
         "batch_cosine_at_k_max": {str(r["beta"]): r["batch_cosine"] for r in final} or None,
         "k_max": k_max,
         "tolerances": {"one_minus_cosine": tol_cos, "ratio_rel_err": tol_ratio},
