@@ -99,3 +99,20 @@ def test_plots_render_without_results(tmp_path):
     plots.plot_pass_at_k(data.pass_at_k(empty), tmp_path / "b")
     plots.write_headline_table(data.headline_table(empty), tmp_path / "c")
     plots.plot_group_size_ablation(data.group_size_ablation({**empty, "experiment": "ablation"}), tmp_path / "d")
+
+
+def test_summary_only_results_give_the_same_end_points(headline_cfg, tmp_path):
+    """``runs/`` may be absent from a checkout: F6, F8 and T1 then fall back to ``summary.json``."""
+    import shutil
+    from pathlib import Path
+
+    full = data.training_curves(headline_cfg)
+    d = Path(headline_cfg["dir"])
+    (d / "config.json").write_text(json.dumps({"runs": {"16-GRPO": {"eval_k": 4}}}))
+    shutil.rmtree(d / "runs")
+    only = data.training_curves(headline_cfg)
+    for name, m in full["methods"].items():
+        c, o = m["curve"], only["methods"][name]["curve"]
+        assert math.isclose(c["mean"][-1], o["mean"][-1]) and math.isclose(c["rollouts"][-1], o["rollouts"][-1])
+    assert data.pass_at_k(headline_cfg)["methods"]["2-GRPO"]["k"] == [1, 4]
+    assert plots.plot_training_curves(only, tmp_path / "F6")[0].is_file()

@@ -71,9 +71,27 @@ def ensure_results(experiment: str, *, allow_run: bool = True) -> tuple[Path | N
 
 
 def source_files(d: Path | None) -> list[Path]:
+    """The files whose content keys the cache: ``summary.json`` and ``config.json`` of a finished experiment.
+
+    ``summary.json`` is rewritten whenever a run of the experiment changes, so it stands for the
+    per-run files too; these (``runs/``) may be left out of version control, and keying on them would
+    make a fresh checkout recompute from incomplete inputs instead of using the committed figure data.
+    An experiment still in progress has no summary and is keyed by its finished runs.
+    """
     if d is None:
         return []
-    return [d / "summary.json", *sorted((d / "runs").glob("*.json")), *sorted((d / "runs").glob("*.jsonl"))]
+    if (d / "summary.json").is_file():
+        return [d / "summary.json", d / "config.json"]
+    return [*sorted((d / "runs").glob("*.json")), *sorted((d / "runs").glob("*.jsonl"))]
+
+
+def _k_from_config(d: Path) -> int:
+    """The evaluation's k from the experiment's ``config.json`` (0 if unknown)."""
+    try:
+        runs = json.loads((d / "config.json").read_text()).get("runs", {})
+        return int(next(iter(runs.values())).get("eval_k", 0))
+    except (OSError, ValueError, StopIteration, AttributeError):
+        return 0
 
 
 def load_summary(d: Path) -> dict[str, Any]:
@@ -204,6 +222,23 @@ def _header(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"experiment": cfg["experiment"], "dir": cfg["dir"], "label": cfg["label"]}
 
 
+def _two_points(row: dict[str, Any], metric: str) -> dict[str, list[float]]:
+    """Start (step 0) and final point of one method's ``summary.json`` row."""
+    return {"step": [0.0, float(row["steps"][0])], "rollouts": [0.0, float(row["rollouts"][0])],
+            "minutes": [0.0, float(row["train_seconds"][0]) / 60.0],
+            "cpu_minutes": [0.0, float(row["train_cpu_seconds"][0]) / 60.0],
+            "mean": [float(row[f"start_{metric}"]), float(row[metric][0])], "std": [0.0, float(row[metric][1])],
+            "seeds": [float(row.get("n", 1))]}
+
+
+def _curves_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """Start and final point of each method from ``summary.json`` alone (when the per-run logs are absent)."""
+    methods = {name: {"curve": _two_points(summary["methods"][name], "mean_at_k"),
+                      "greedy": _two_points(summary["methods"][name], "greedy_acc")}
+               for name in _ordered(summary.get("methods", {}))}
+    return {"metric": "eval/mean_at_k", "k": summary.get("k") or 0, "methods": methods, "from_summary": True}
+
+
 # ------------------------------------------------------------------------------------------------ F6 / F8
 
 
@@ -213,6 +248,9 @@ def training_curves(cfg: dict[str, Any]) -> dict[str, Any]:
     if cfg["dir"] is None:
         return {**out, "methods": {}}
     runs = load_runs(REPO_ROOT / cfg["dir"])
+    if not runs:
+        d = REPO_ROOT / cfg["dir"]
+        return {**out, **_curves_from_summary(load_summary(d)), "k": _k_from_config(d)}
     metric = _metric(runs)
     out.update({"metric": metric, "k": _eval_k(runs), "methods": {}})
     for name in _ordered(runs):
@@ -233,6 +271,21 @@ def pass_at_k(cfg: dict[str, Any]) -> dict[str, Any]:
     if cfg["dir"] is None:
         return {**out, "methods": {}}
     runs = load_runs(REPO_ROOT / cfg["dir"])
+    if not runs:  # summary.json only: Mean@k (k = 1) and Pass@k at the evaluation's k
+        summary = load_summary(REPO_ROOT / cfg["dir"])
+        k = _k_from_config(REPO_ROOT / cfg["dir"]) or 8
+        out["methods"] = {}
+        for name in _ordered(summary.get("methods", {})):
+            row = summary["methods"][name]
+            out["methods"][name] = {"k": [1, k], "mean": [row["mean_at_k"][0], row["pass_at_k"][0]],
+                                    "std": [row["mean_at_k"][1], row["pass_at_k"][1]], "n": [row["n"], row["n"]]}
+        if summary.get("methods"):
+            first = next(iter(summary["methods"].values()))
+            out["methods"]["start checkpoint"] = {"k": [1, k], "mean": [first["start_mean_at_k"], first["start_pass_at_k"]],
+                                                  "std": [0.0, 0.0], "n": [1, 1]}
+        out["greedy"] = {n: tuple(r["greedy_acc"]) for n, r in summary.get("methods", {}).items()}
+        out["from_summary"] = True
+        return out
 
     def points(ev: dict[str, Any]) -> dict[int, float]:
         pts: dict[int, float] = {}
@@ -292,6 +345,24 @@ def group_size_ablation(cfg: dict[str, Any]) -> dict[str, Any]:
         return out
     runs = load_runs(REPO_ROOT / cfg["dir"])
     out["k"] = _eval_k(runs)
+    if not runs:  # summary.json only: means and stds, no per-seed dots
+        summary = load_summary(REPO_ROOT / cfg["dir"])
+        out["k"] = _k_from_config(REPO_ROOT / cfg["dir"])
+        for name in _ordered(summary.get("methods", {})):
+            m = re.fullmatch(r"G=(\d+)", name)
+            if not m:
+                continue
+            row = summary["methods"][name]
+            out["G"].append(int(m.group(1)))
+            for metric in ("mean_at_k", "pass_at_k", "greedy_acc"):
+                d = out["metrics"].setdefault(metric, {"per_seed": [], "mean": [], "std": []})
+                d["per_seed"].append([])
+                d["mean"].append(row[metric][0])
+                d["std"].append(row[metric][1])
+            out.setdefault("start_mean_at_k", row.get("start_mean_at_k", math.nan))
+            out.setdefault("rollouts", []).append(row["rollouts"][0])
+        out["from_summary"] = True
+        return out
     for name in _ordered(runs):
         m = re.fullmatch(r"G=(\d+)", name)
         if not m:
