@@ -124,8 +124,8 @@ def prompt_sums(G: Tensor, r: Tensor) -> tuple[_PromptSums, Tensor | None, Tenso
     return _PromptSums(k, n, float(sq.sum()), u, tvar(pos), tvar(neg), within, inner), mp, mn
 
 
-def _mean_se(xs: list[float]) -> tuple[float | None, float | None]:
-    xs = [x for x in xs if x is not None]
+def _mean_se(values: list[float | None]) -> tuple[float | None, float | None]:
+    xs = [x for x in values if x is not None]
     if not xs:
         return None, None
     m = sum(xs) / len(xs)
@@ -150,11 +150,11 @@ def kind_statistics(sums: list[_PromptSums], mpos: list[Tensor], mneg: list[Tens
     u_m, u_se = _mean_se([s.mean_all_sq_u for s in sums])
     e_sq = sum(s.sq_norm_sum for s in sums) / sum(s.n for s in sums)
     out["score_identity"] = {
-        "mean_u_sq_norm_E_g_given_q": u_m, "se": u_se, "z": u_m / u_se if u_se else None,
+        "mean_u_sq_norm_E_g_given_q": u_m, "se": u_se, "z": u_m / u_se if u_m is not None and u_se else None,
         "mean_sq_norm_g": e_sq, "relative_to_mean_sq_norm": u_m / e_sq if u_m is not None and e_sq else None,
     }
     inn_m, inn_se = _mean_se([s.pos_neg_inner for s in mixed])
-    out["pos_neg_inner_within_prompt"] = {"mean": inn_m, "se": inn_se, "z": inn_m / inn_se if inn_se else None}
+    out["pos_neg_inner_within_prompt"] = {"mean": inn_m, "se": inn_se, "z": inn_m / inn_se if inn_m is not None and inn_se else None}
     if Qm < 3:
         out["note"] = "fewer than 3 mixed prompts: no across-prompt statistics"
         return out

@@ -156,8 +156,9 @@ def prompt_statistics(gram: Tensor, rewards_by_block: Tensor, large_g: int) -> d
         d = {**_derived(*_u_stats(gram, keep, [R + i for i in keep])),
              "predicted_ratio": predicted(float(rewards_by_block[keep].mean()))}
         for k in reps:
-            if d[k] is not None:
-                reps[k].append(d[k])
+            val = d[k]
+            if val is not None:
+                reps[k].append(val)
     out: dict[str, Any] = {"p_hat": p_hat, "blocks": R}
     for k, est in full.items():
         v = reps[k]

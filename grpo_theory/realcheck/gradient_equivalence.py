@@ -189,7 +189,9 @@ def sample_pairs(policy, task, problems, n_pairs: int, *, seed: int, max_new_tok
     """
     from grpo_theory.llm.policy import Rollouts
 
-    kept, rewards, probs = [], [], []
+    kept: list[Any] = []
+    rewards: list[list[float]] = []
+    probs: list[Any] = []
     tried = 0
     bar = tqdm(total=n_pairs, desc="sampling mixed pairs", disable=not progress, leave=False)
     for s in range(0, len(problems), batch_prompts):
@@ -344,11 +346,11 @@ def pair_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, k: in
         g = grpo_grad(logp_all, pairs.rewards, mask, mode, params)
         for b in cfg.betas:
             gd = dpo_grad(logp_all, ref_all, pairs.rewards, mask, b, params)
-            sig = torch.sigmoid(margins(logp_all, ref_all, pairs.rewards, mask, b))
+            sigs = torch.sigmoid(margins(logp_all, ref_all, pairs.rewards, mask, b))
             batch.append({
                 "k": k, "mode": mode, "beta": b, "batch_cosine": cosine(g, gd),
                 "batch_norm_ratio": float(g.norm() / gd.norm()),
-                "sigma_min": float(sig.min()), "sigma_max": float(sig.max()), "sigma_sd": float(sig.std()),
+                "sigma_min": float(sigs.min()), "sigma_max": float(sigs.max()), "sigma_sd": float(sigs.std()),
                 "mean_abs_logratio_per_token": float(((logp_all.detach() - ref_all).abs() * mask).sum() / mask.sum()),
             })
     return rows, batch
