@@ -145,6 +145,11 @@ def load_runs(d: Path) -> dict[str, list[dict[str, Any]]]:
         log_path = res_path.with_suffix(".jsonl")
         log = _read_jsonl(log_path) if log_path.is_file() else []
         name = res.get("name") or res.get("config", {}).get("name") or res_path.stem
+        # The file name <method slug>_s<seed> decides the method: a run can be shared between experiments
+        # (the ablation's G=16 is the headline's 16-GRPO run, which keeps its own name inside).
+        stem_method = res_path.stem.rsplit("_s", 1)[0]
+        if re.sub(r"[^A-Za-z0-9.=-]+", "_", name).strip("_") != stem_method:
+            name = stem_method
         runs.setdefault(name, []).append({"seed": res.get("config", {}).get("seed"), "result": res, "log": log})
     for name in runs:
         runs[name].sort(key=lambda r: (r["seed"] is None, r["seed"]))

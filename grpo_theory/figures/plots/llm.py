@@ -84,7 +84,7 @@ def plot_group_size_ablation(data: dict[str, Any], stem: Path) -> list[Path]:
         pps = data.get("prompts_per_step")
         a.set_xlabel(f"group size G ({pps or 'same'} prompts per mini-batch, same learning rate)")
         a.set_ylabel("held-out accuracy (final)")
-        a.legend(loc="upper left", ncol=2)
+        a.legend(loc="center right")
         style.note(a, _source_note(data) + "\nbars: ± 1 std over seeds; dots: seeds", loc="lower right")
         if "quick" in data.get("label", ""):
             fig.suptitle("left: quick preset (smoke-scale run, not the ablation experiment)", color="C3", fontsize=7)
