@@ -39,6 +39,8 @@ def _real_rows(real: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rows = sorted(rows, key=lambda r: r["k"])
             p = pred.get((mode, beta), 1.0 / beta if mode == "seq-mean-token-sum" else None)
             series.append({
+                "model": model,
+                "key": f"{mode.replace('seq-mean-', '')}, β = {beta:g}",
                 "label": f"{model}: {mode.replace('seq-mean-', '')}, β = {beta:g}",
                 "ls": "--" if "token-mean" in mode else "-",
                 "k": [r["k"] for r in rows],
@@ -82,21 +84,27 @@ def plot_gradient_equivalence(data: dict[str, Any], stem: Path) -> list[Path]:
     series = _real_rows(data.get("real", []))
     if series:
         ks = sorted({k for s in series for k in s["k"]})
-        for i, s in enumerate(series):
-            c.plot(s["k"], s["one_minus_cos"], marker="o", ls=s["ls"], ms=2.5, color=f"C{i}", label=s["label"])
-            d.plot(s["k"], s["ratio"], marker="o", ls=s["ls"], ms=2.5, color=f"C{i}", label=s["label"])
+        models = list(dict.fromkeys(s["model"] for s in series))
+        keys = list(dict.fromkeys(s["key"] for s in series))
+        for s in series:
+            kw = {"marker": "osD^"[models.index(s["model"]) % 4], "ls": s["ls"], "color": f"C{keys.index(s['key']) % 7}",
+                  "ms": 2.5 + 1.5 * models.index(s["model"]), "mfc": "none" if models.index(s["model"]) else None,
+                  "label": s["label"]}
+            c.plot(s["k"], s["one_minus_cos"], **kw)
+            d.plot(s["k"], s["ratio"], **kw)
         c.set_yscale("log")
         d.axhline(1.0, color="0.4", lw=0.6)
         _xaxis(c, ks)
         _xaxis(d, ks)
-        c.legend(loc="lower right", fontsize=5.5)
+        c.legend(loc="lower right", fontsize=5, ncol=2 if len(models) > 1 else 1)
     else:
         for ax in (c, d):
             ax.text(0.5, 0.5, "no real-model results yet:\ngrpo-theory realcheck gradient_equivalence",
                     ha="center", va="center", transform=ax.transAxes, color="0.4")
             ax.set_xticks([])
             ax.set_yticks([])
-    c.set_title("real model: " + (series[0]["label"].split(":")[0] if series else "results/realcheck"))
+    real_models = list(dict.fromkeys(s["model"] for s in series))
+    c.set_title("real models: " + (", ".join(real_models) if series else "results/realcheck"))
     c.set_ylabel(r"$1-\cos$  (batch)")
     d.set_title(r"real model: norm ratio / predicted constant at $\pi_{\rm ref}$")
     d.set_ylabel("ratio / predicted")
