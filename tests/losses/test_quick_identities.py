@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from grpo_theory.losses import ADVANTAGE_PRESETS, LOSSES, group_advantages, rloo_advantages
+from grpo_theory.losses import ADVANTAGE_PRESETS, LOSSES, dpo_loss, group_advantages, rloo_advantages
 
 
 def test_g2_advantages_are_pm1_with_population_std():
@@ -54,3 +54,13 @@ def test_registry_entries_share_the_trainer_signature():
         # The tied middle group carries no signal in any of these losses.
         assert torch.equal(g[1], torch.zeros_like(g[1])), name
         assert g.abs().sum() > 0, name
+
+
+def test_dpo_sigmoid_loss_equals_log1p_exp_for_large_margins():
+    # -log sigma(z) at z = -25: 25 + log1p(e^-25) = 25 + 1.3887943864771e-11 (the correction must survive;
+    # a softplus that switches to the identity above 20 drops it).
+    zero = torch.zeros(2, dtype=torch.float64)
+    chosen = torch.tensor([-25.0, 25.0], dtype=torch.float64)
+    loss = dpo_loss(chosen, zero, zero, zero, beta=1.0)
+    expected = torch.tensor([25.0 + math.log1p(math.exp(-25.0)), math.log1p(math.exp(-25.0))], dtype=torch.float64)
+    torch.testing.assert_close(loss, expected, rtol=0, atol=1e-15)
