@@ -5,4 +5,4 @@ never absolute numbers to compare across machines.
 """
 
 #: Benchmark modules, run in this order by ``python -m grpo_theory.bench``.
-SECTIONS = ("losses", "montecarlo", "rollout")
+SECTIONS = ("losses", "montecarlo", "rollout", "train")

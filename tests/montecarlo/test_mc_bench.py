@@ -29,7 +29,8 @@ def test_runner_reports_a_failing_section(monkeypatch, capsys):
     assert "RuntimeError: boom" in capsys.readouterr().err
 
 
-def test_vectorized_estimator_is_faster_than_loop():
+def test_measure_reports_both_throughputs_and_their_ratio():
+    # Speed itself is reported by `make bench`, never asserted here.
     m = measure(4, "paper", 2000, 3)
     assert m["vectorized"] > 0 and m["loop"] > 0
-    assert m["ratio"] > 5  # the real benchmark (make bench) measures hundreds
+    assert m["ratio"] == m["vectorized"] / m["loop"]
