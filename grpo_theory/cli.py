@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Checkable claims about GRPO, 2-GRPO and DPO (arXiv 2510.00977).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_) in COMMANDS.items():
+    for name, (_module, help_) in COMMANDS.items():
         sub.add_parser(name, help=help_, add_help=False)
     return parser
 
