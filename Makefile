@@ -50,7 +50,7 @@ crosscheck:  ## compare our presets with verl and TRL in float64 (own venv)
 	bash grpo_theory/crosscheck/setup.sh
 	.venv-crosscheck/bin/python -m pytest -q -p no:cacheprovider -m crosscheck tests/crosscheck
 
-mutation: $(STAMP)  ## mutmut over grpo_theory/losses; prints the kill score
+mutation: $(STAMP)  ## mutmut over grpo_theory/losses, prints the kill score (hours on 2 cores; sampling recipe in grpo_theory/losses/_mutation_score.py)
 	$(BIN)/mutmut run --max-children 2 || true
 	$(BIN)/python -m grpo_theory.losses._mutation_score
 
