@@ -25,6 +25,7 @@ from typing import Any
 
 from grpo_theory.figures.cache import fingerprint
 from grpo_theory.figures.paths import DATA_DIR, REPO_ROOT, RESULTS
+from grpo_theory.llm.summary import mean_std as _mean_std
 
 QUICK_DIR = DATA_DIR / "quick"
 SOURCES = (("", "full preset, CPU"), ("gpu", "gpu preset"), ("quick", "quick preset"))
@@ -157,13 +158,8 @@ def load_runs(d: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def mean_std(xs: list[float]) -> tuple[float, float]:
-    xs = [float(x) for x in xs if x is not None and not math.isnan(float(x))]
-    if not xs:
-        return math.nan, math.nan
-    m = sum(xs) / len(xs)
-    if len(xs) < 2:
-        return m, 0.0
-    return m, math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+    """:func:`grpo_theory.llm.summary.mean_std` over the entries that exist (None and NaN skipped)."""
+    return _mean_std([float(x) for x in xs if x is not None and not math.isnan(float(x))])
 
 
 def eval_points(log: list[dict[str, Any]], metric: str) -> list[dict[str, float]]:
