@@ -69,7 +69,7 @@ def evaluate(
     seed: int = 0,
     batch_size: int = 512,
     progress: bool = False,
-) -> dict[str, float]:
+) -> dict[str, float | list[int]]:
     """Greedy accuracy, Mean@k and Pass@k on ``problems``, with standard errors.
 
     ``n_samples`` (default ``k``) completions are sampled per problem at (``temperature``, ``top_p``) with a
@@ -77,7 +77,9 @@ def evaluate(
     samples depend on ``batch_size`` too); Pass@k uses the unbiased estimator, so ``n_samples > k`` lowers its
     variance. ``k = 0``
     skips sampling (greedy accuracy only). Returns a flat dict: ``greedy_acc``, ``greedy_acc_se``,
-    ``mean_at_k``, ``mean_at_k_se``, ``pass_at_k``, ``pass_at_k_se``, ``k``, ``n_samples``, ``n_problems``.
+    ``mean_at_k``, ``mean_at_k_se``, ``pass_at_k``, ``pass_at_k_se``, ``k``, ``n_samples``, ``n_problems``,
+    and the per-problem outcomes that bootstrap intervals resample: ``per_problem_greedy`` (0/1 per
+    problem, in ``problems`` order) and ``per_problem_correct`` (correct samples out of ``n_samples``).
     """
     if len(problems) == 0:
         raise ValueError("no problems to evaluate")
@@ -85,13 +87,15 @@ def evaluate(
     if k < 0 or (k > 0 and n < k):
         raise ValueError(f"need k >= 0 and n_samples >= k, got k={k}, n_samples={n}")
     greedy = greedy_correct(policy, task, problems, batch_size=batch_size, progress=progress)
-    res: dict[str, float] = {"n_problems": len(problems), "k": k, "n_samples": n if k else 0}
+    res: dict[str, float | list[int]] = {"n_problems": len(problems), "k": k, "n_samples": n if k else 0}
     res["greedy_acc"], res["greedy_acc_se"] = mean_and_stderr(greedy)
+    res["per_problem_greedy"] = [int(g == 1.0) for g in greedy]
     if k == 0:
         return res
     per_batch = max(1, batch_size // n)
     means: list[float] = []
     passes: list[float] = []
+    counts: list[int] = []
     for j, s in enumerate(tqdm(range(0, len(problems), per_batch), desc=f"pass@{k}", disable=not progress, leave=False)):
         chunk = problems[s : s + per_batch]
         r = policy.generate(
@@ -100,8 +104,10 @@ def evaluate(
         )
         for i, p in enumerate(chunk):
             c = sum(task.reward(p, t) == 1.0 for t in r.texts[i * n : (i + 1) * n])
+            counts.append(int(c))
             means.append(c / n)
             passes.append(pass_at_k(n, c, k))
     res["mean_at_k"], res["mean_at_k_se"] = mean_and_stderr(means)
     res["pass_at_k"], res["pass_at_k_se"] = mean_and_stderr(passes)
+    res["per_problem_correct"] = counts
     return res

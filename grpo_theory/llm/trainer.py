@@ -400,7 +400,10 @@ def _evaluate(policy, task, problems, cfg: TrainConfig, device: torch.device) ->
     with autocast(cfg, device):
         res = evaluate(policy, task, problems, k=cfg.eval_k, temperature=cfg.eval_temperature,
                        top_p=cfg.eval_top_p, seed=derive_seed("eval", cfg.seed))
-    return {f"eval/{k}": float(v) for k, v in res.items() if isinstance(v, int | float)}
+    out: dict[str, Any] = {f"eval/{k}": float(v) for k, v in res.items() if isinstance(v, int | float)}
+    # Per-problem outcomes (lists) under their own prefix: bootstrap CIs over problems resample them.
+    out.update({f"problems/{k.removeprefix('per_problem_')}": v for k, v in res.items() if isinstance(v, list)})
+    return out
 
 
 def _update(policy, optimizer, loss_fn, conventions: dict[str, Any], mb: Batch, cfg: TrainConfig,

@@ -80,6 +80,9 @@ def test_evaluate_against_hand_computed_metrics():
     m = sum(passes) / 4
     assert res["pass_at_k_se"] == pytest.approx(math.sqrt(sum((x - m) ** 2 for x in passes) / 3 / 4))
     assert (res["k"], res["n_samples"], res["n_problems"]) == (2, 4, 4)
+    # The per-problem outcomes, in problem order, that bootstrap intervals resample.
+    assert res["per_problem_greedy"] == [1, 0, 1, 0]
+    assert res["per_problem_correct"] == [4, 0, 1, 2]
     sampled = [c for c in policy.calls if not c["greedy"]]
     assert all(c["temperature"] == 0.7 and c["top_p"] == 0.8 and c["n"] == 4 for c in sampled)
     assert sum(1 for _ in sampled) == 2  # batch_size 8 // 4 samples = 2 problems per call
