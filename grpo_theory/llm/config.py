@@ -75,6 +75,8 @@ class TrainConfig:
 
     # --- evaluation --------------------------------------------------------------------------
     eval_every: int = _f(0, "evaluate every this many optimizer steps (0 = only at the end)")
+    eval_steps: str = _f("", "also evaluate after these optimizer steps: comma-separated integers, e.g. '29,58' "
+                         "(presets place dense evaluation points at fixed fractions of each run's steps)")
     eval_at_start: bool = _f(True, "also evaluate the start policy before the first step")
     eval_size: int = _f(1000, "held-out evaluation problems (drawn from eval_seed, disjoint from training)")
     eval_seed: int = _f(0, "seed of the held-out evaluation set (seed 0 is the pool every training set excludes; "
@@ -124,6 +126,12 @@ class TrainConfig:
                      "warmup_steps", "threads", "resample_rounds"):
             if getattr(self, name) < 0:
                 errors.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        try:
+            bad_steps = [x for x in self.eval_step_set if x < 1]
+        except ValueError:
+            bad_steps = [self.eval_steps]
+        if bad_steps:
+            errors.append(f"eval_steps must be comma-separated integers >= 1, got {self.eval_steps!r}")
         if errors:
             raise ValueError("invalid TrainConfig:\n  " + "\n  ".join(errors))
 
@@ -132,6 +140,11 @@ class TrainConfig:
     def gen_prompts(self) -> int:
         """Prompts per generation batch."""
         return self.rollout_prompts or self.prompts_per_step
+
+    @property
+    def eval_step_set(self) -> frozenset[int]:
+        """The optimizer steps listed in ``eval_steps`` (raises ValueError on a non-integer entry)."""
+        return frozenset(int(x) for x in self.eval_steps.split(",") if x.strip())
 
     @property
     def updates_per_generation(self) -> int:

@@ -550,6 +550,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop
         c.add_seconds(split)
         write({"step": 0, "epoch": 0.0, **last_eval, "time/eval": split[0]["eval"]})
 
+    eval_steps = cfg.eval_step_set
     gens_per_epoch = cfg.train_size // cfg.gen_prompts
     total_gens = cfg.epochs * gens_per_epoch
     bar = tqdm(total=cfg.total_steps, initial=c.step, disable=not progress, desc=cfg.name or cfg.loss,
@@ -586,7 +587,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop
                 if j == 0:
                     record.update({f"gen/{k}": v for k, v in gen_stats.items()})
                     record["gen/discard_frac"] = gen_stats["discarded_groups"] / max(gen_stats["groups"], 1.0)
-                if (cfg.eval_every and c.step % cfg.eval_every == 0) or c.step == cfg.total_steps:
+                if ((cfg.eval_every and c.step % cfg.eval_every == 0) or c.step == cfg.total_steps
+                        or c.step in eval_steps):
                     if held_out:
                         with timer("eval"):
                             last_eval = _evaluate(policy, task, held_out, cfg, device)
