@@ -60,6 +60,11 @@ class TrainConfig:
                                 "(8 = 16/2 keeps 2-GRPO+RS within 16-GRPO's rollouts at equal epochs)")
     resample_rounds: int = _f(8, "at most this many resampling rounds per generation batch")
 
+    reward_mode: str = _f("task", "'task' (the task's exact-match reward) or 'random' (a control: each rollout's "
+                          "reward is a coin flip with P(1) = random_reward_rate, independent of correctness)")
+    random_reward_rate: float = _f(0.3, "P(reward = 1) under reward_mode 'random' (set it to the start policy's "
+                                   "training accuracy, the task's base rate)")
+
     # --- data --------------------------------------------------------------------------------
     train_size: int = _f(1024, "size of the fixed training prompt set")
     data_seed: int = _f(0, "seed of the training prompt set (fixed across methods and run seeds)")
@@ -132,6 +137,10 @@ class TrainConfig:
             bad_steps = [self.eval_steps]
         if bad_steps:
             errors.append(f"eval_steps must be comma-separated integers >= 1, got {self.eval_steps!r}")
+        if self.reward_mode not in ("task", "random"):
+            errors.append(f"reward_mode must be 'task' or 'random', got {self.reward_mode!r}")
+        if not 0.0 <= self.random_reward_rate <= 1.0:
+            errors.append(f"random_reward_rate must be in [0, 1], got {self.random_reward_rate}")
         if errors:
             raise ValueError("invalid TrainConfig:\n  " + "\n  ".join(errors))
 

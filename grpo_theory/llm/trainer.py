@@ -221,6 +221,10 @@ def generate_groups(policy, task, problems: Sequence, cfg: TrainConfig, seed: in
         g = cfg.group_size
         flat = [task.reward(problems[i // g], text) for i, text in enumerate(rollouts.texts)]
         rewards = torch.tensor(flat, dtype=torch.float32).view(len(problems), g)
+        if cfg.reward_mode == "random":
+            # The random-reward control: coin flips independent of the completions, seeded by this batch.
+            gen = torch.Generator().manual_seed(derive_seed("random-reward", seed))
+            rewards = (torch.rand(rewards.shape, generator=gen) < cfg.random_reward_rate).float()
     return rollouts, rewards
 
 
