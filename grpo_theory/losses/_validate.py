@@ -72,11 +72,17 @@ def check_same_shape(tensors: Iterable[tuple[str, Tensor]], *, ndim: int | None 
     return first.shape
 
 
-def check_token_tensors(logp: Tensor, mask: Tensor, **others: Tensor | None) -> tuple[torch.Size, Tensor]:
-    """Checks per-token tensors ``[P, G, T]`` agree in shape; returns (shape, bool mask)."""
+def check_token_tensors(
+    logp: Tensor, mask: Tensor, *, min_group: int = 2, **others: Tensor | None
+) -> tuple[torch.Size, Tensor]:
+    """Checks per-token tensors ``[P, G, T]`` agree in shape; returns (shape, bool mask).
+
+    ``min_group=2`` (default) where rewards are turned into group advantages; functions that receive
+    advantages already computed pass 1, so a flat micro-batch of B rollouts can be given as ``[B, 1, T]``.
+    """
     named = [("logp", logp)] + [(k, v) for k, v in others.items() if v is not None]
     shape = check_same_shape(named, ndim=3)
-    if shape[1] < 2:
+    if shape[1] < min_group:
         raise ValueError(f"logp must have G >= 2 rollouts per prompt (shape [P, G, T]), got G={shape[1]}")
     for nm, t in named:
         if not t.is_floating_point():

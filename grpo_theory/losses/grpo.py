@@ -60,9 +60,10 @@ def policy_loss_from_advantages(
 
     with :math:`\ell^{\rm clip}` from :func:`policy_surrogate` and :math:`\hat k` from
     :func:`kl_estimate` (only when ``beta > 0``; then ``ref_logp`` is required). Shapes as in
-    :func:`grpo_loss`; ``advantages`` is ``[P, G]`` or ``[P, G, T]``.
+    :func:`grpo_loss`; ``advantages`` is ``[P, G]`` or ``[P, G, T]``. G = 1 is allowed here (the
+    advantages are already computed): a trainer's flat micro-batch of B rollouts is ``[B, 1, T]``.
     """
-    _, m = check_token_tensors(logp, mask, old_logp=old_logp, ref_logp=ref_logp)
+    _, m = check_token_tensors(logp, mask, old_logp=old_logp, ref_logp=ref_logp, min_group=1)
     beta = check_nonneg(beta, "beta")
     if beta > 0 and ref_logp is None:
         raise ValueError("ref_logp (shape [P, G, T]) is required when beta > 0")

@@ -87,7 +87,8 @@ def policy_surrogate(
         >>> d["clip_frac"], d["clip_frac_high"], d["clip_frac_low"]
         (1.0, 0.5, 0.5)
     """
-    shape, m = check_token_tensors(logp, mask, old_logp=old_logp)
+    # Advantages arrive computed, so no group structure is needed: G = 1 ([B, 1, T]) is a flat micro-batch.
+    shape, m = check_token_tensors(logp, mask, old_logp=old_logp, min_group=1)
     check_choice(level, LEVELS, "level")
     if not (0.0 <= clip_low < 1.0):
         raise ValueError(f"clip_low must be in [0, 1), got {clip_low}")

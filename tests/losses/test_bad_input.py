@@ -50,7 +50,7 @@ CASES = {
     "rloo NaN": (lambda: rloo_advantages(NAN), r"rewards has non-finite"),
     # policy_surrogate
     "logp 2-D": (lambda: policy_surrogate(LP[0], LP[0], A, M[0]), r"logp must have shape \[P, G, T\]"),
-    "logp G=1": (lambda: policy_surrogate(LP[:, :1], LP[:, :1], A[:, :1], M[:, :1]), r"logp must have G >= 2"),
+    "logp G=1": (lambda: grpo_loss(LP[:, :1], LP[:, :1], R[:, :1], M[:, :1]), r"rewards must have G >= 2"),
     "logp int": (lambda: policy_surrogate(LP.long(), LP, A, M), r"logp must be a floating tensor"),
     "old_logp shape": (lambda: policy_surrogate(LP, LP[..., :2], A, M), r"old_logp must have the shape of logp"),
     "mask shape": (lambda: policy_surrogate(LP, LP, A, M[..., :2]), r"mask must have shape"),
