@@ -1,21 +1,34 @@
-"""Experiment presets: the paper's headline setup and its group-size ablation, scaled to a budget.
+"""Experiment presets: the paper's headline protocol, its learning-rate sweep and its group-size ablation.
 
 The paper (arXiv 2510.00977, §6 of v2 / §5 of v3) compares, at equal epochs over the same prompt set:
 
-* 16-GRPO: 32 prompts x 16 rollouts per optimizer mini-batch, learning rate eta;
-* 2-GRPO: 256 prompts x 2 rollouts per mini-batch (the same 512 rollouts), learning rate 8 eta
-  (the linear learning-rate rule for an 8x larger prompt batch), so it uses 1/8 of the rollouts;
-* 2-GRPO+RS: zero-advantage pairs replaced by pairs of fresh prompts, within 16-GRPO's budget;
-* and, for the "2-GRPO is DPO" reading, online DPO on the same pairs (ties dropped, the start
-  policy as reference).
+* 16-GRPO: P prompts x 16 rollouts per optimizer mini-batch, learning rate eta;
+* 2-GRPO: 8P prompts x 2 rollouts per mini-batch (the same rollouts per mini-batch), so at equal epochs
+  it takes 1/8 of the optimizer steps and uses 1/8 of the rollouts; the paper scales its lr by 8
+  (the linear rule for an 8x larger prompt batch);
+* 2-GRPO+RS: a tied pair is replaced by the pair of a fresh prompt, within 16-GRPO's rollout budget;
+* and, for the "2-GRPO is DPO" reading, online DPO on the same pairs (ties dropped, the start policy
+  as reference).
 
-Rollouts are generated for 512 prompts at a time and consumed in consecutive mini-batches (the v3
-ablation's "generation batch 512 prompts"), so 16-GRPO makes 16 updates per generation and 2-GRPO 2.
-A preset fixes everything else; only the seeds, the device and the output directory vary per call.
+One generation batch is 16P prompts, consumed in consecutive mini-batches: 16 updates per generation for
+16-GRPO, 2 for 2-GRPO (the v3 ablation's 512-prompt generation batch at P = 32). Every method warms its lr up linearly over 10 steps; clip 0.2 / 0.28, no KL,
+training temperature 1 (the paper's recipe).
+
+Arms of the ``headline`` experiment (:data:`ARMS`): the four methods above, each at its own learning
+rate chosen on the validation split (:func:`lr_sweep_runs`; the choice is committed in
+``results/headline/lr_sweep/`` and copied into :data:`TUNED_LRS`), plus the paper's rule as its own arm
+("2-GRPO (8eta)") and a random-reward control (2-GRPO whose rewards are coin flips at the task's base
+rate, independent of correctness): any gain the control also shows is not due to the reward signal.
+
+Dense evaluation: every run is evaluated at ``eval_points`` fixed fractions of its own steps; the
+reference run also at the 2-rollout runs' evaluation steps, so that curves can be compared at equal
+optimizer steps as well as at equal epochs, rollouts and CPU seconds.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,21 +39,50 @@ REFERENCE = "16-GRPO"
 #: The paper's headline figures for 2-GRPO relative to 16-GRPO (v2 abstract / §6.2, see the paper digest):
 #: accuracy retained, rollouts used, wall-clock used.
 PAPER_CLAIMS = {"retention_pct": 97.6, "rollouts_pct": 12.5, "time_pct": 21.0}
+#: Arms of the headline experiment, in table order.
+ARMS = ("16-GRPO", "2-GRPO", "2-GRPO (8eta)", "2-GRPO+RS", "online DPO", "2-GRPO random reward")
+#: Methods whose learning rate the sweep chooses (the other arms borrow one: see :func:`headline_runs`).
+SWEPT = ("16-GRPO", "2-GRPO", "2-GRPO+RS", "online DPO")
+#: The random-reward control's P(reward = 1): the start checkpoint's training accuracy at temperature 1
+#: (0.24-0.36 in the first steps of the earlier 2-GRPO and 16-GRPO runs on 3-digit addition).
+BASE_RATE = 0.3
+#: The paper's warm-up: linear over the first 10 optimizer steps.
+WARMUP_STEPS = 10
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The learning-rate sweep of a preset (on the validation split, never on test).
+
+    grid_16: absolute candidate lrs of 16-GRPO; its choice is eta.
+    multipliers: candidates of every 2-rollout method as multiples of eta; (1, sqrt 8, 8) are the
+        no-scaling, square-root and linear rules for an 8x larger prompt batch.
+    train_size, epochs: the sweep's (shorter) schedule; the batch shapes are the preset's.
+    eval_size: validation problems.
+    """
+
+    grid_16: tuple[float, ...]
+    multipliers: tuple[float, ...] = (0.5, 1.0, math.sqrt(8.0), 8.0)
+    train_size: int = 0
+    epochs: int = 0
+    eval_size: int = 500
 
 
 @dataclass(frozen=True)
 class Preset:
     """One experiment scale.
 
-    name: preset name (``quick``, ``full``, ``large``, ``gpu``).
+    name: preset name (``quick``, ``full``, ``paper``, ``gpu``).
     description: what it is for and what it costs.
-    base: TrainConfig shared by every run (task, data, epochs, evaluation, clip, device, dtype ...).
-    lr: eta, the 16-GRPO learning rate; 2-GRPO, 2-GRPO+RS and online DPO use 8 eta.
-    prompts_16: prompts per 16-GRPO mini-batch (the paper: 32); 2-GRPO takes 8x as many.
+    base: TrainConfig shared by every run (task, data, epochs, evaluation, clip, warm-up, device ...).
+    lr: eta, the 16-GRPO learning rate.
+    lrs: learning rate per swept method (see :data:`SWEPT`); a method missing here uses the paper's
+        linear rule (eta for 16-GRPO, 8 eta for the 2-rollout methods).
+    prompts_16: P, prompts per 16-GRPO mini-batch; 2-GRPO takes 8P.
     seeds: default run seeds.
-    pretrain: keyword arguments of ``PretrainConfig`` for the start checkpoint (used when
-        ``base.policy == "tiny"``).
-    tune_lrs: candidate eta values of the ``tune`` experiment (16-GRPO on the validation split).
+    pretrain: keyword arguments of ``PretrainConfig`` for the start checkpoint (``base.policy == "tiny"``).
+    eval_points: evaluations per run at fixed fractions of its steps (0 = only at the end).
+    sweep: the learning-rate sweep, or None.
     checkpoint_every: optimizer steps between resumable checkpoints of each run.
     """
 
@@ -48,25 +90,40 @@ class Preset:
     description: str
     base: TrainConfig
     lr: float
+    lrs: Mapping[str, float] = field(default_factory=dict)
     prompts_16: int = 32
     seeds: tuple[int, ...] = (0, 1, 2)
     pretrain: dict[str, Any] = field(default_factory=dict)
-    tune_lrs: tuple[float, ...] = ()
-    tune_epochs: int = 0
+    eval_points: int = 10
+    sweep: Sweep | None = None
     checkpoint_every: int = 0
 
     def with_base(self, **changes: Any) -> Preset:
         return replace(self, base=self.base.replace(**changes))
 
+    def lr_of(self, method: str) -> float:
+        """The method's lr: the tuned one when the preset has it, else the paper's linear rule."""
+        if method in self.lrs:
+            return self.lrs[method]
+        return self.lr if method == REFERENCE else 8 * self.lr
 
-# eta, the 16-GRPO learning rate of the CPU presets. Measured with the full preset on one GPU (fp32, the
-# same start checkpoint; results/gpu/): 16-GRPO ends at 61-63% Mean@8 for every eta in 2.5e-5..1e-4 (the
-# tune experiment on the validation split prefers 1e-4 over 3e-4; 1e-3 collapses), but the 2-rollout
-# methods at 8 eta collapse for eta = 1e-4 (8e-4: 0%) and degrade at 5e-5 (4e-4). 2.5e-5 is the largest
-# grid value at which 8 eta is stable, so the headline uses it; the collapse is reported as a finding.
-ETA_CPU = 2.5e-5
-#: The quick preset is a pipeline check: a larger eta makes 16-GRPO's gain visible in 96 small steps.
+
+# Learning rates chosen on the validation split by `grpo-theory experiment lr_sweep --preset full`
+# (results/headline/lr_sweep/summary.json; tests/llm/test_presets.py checks that these equal its choice).
+# The full and paper presets share batch shapes, so one sweep serves both.
+ETA_TUNED = 1e-4
+TUNED_LRS: dict[str, float] = {}
+
+#: The quick preset is a pipeline check: a larger eta makes 16-GRPO's gain visible in few steps.
 ETA_QUICK = 1e-4
+
+# Shared by the full and paper presets: P = 4 (64 rollouts per mini-batch for every method; the paper
+# has 512, a size this 2-core machine cannot afford at the paper's step count), a generation batch of
+# 16P = 64 prompts, 10 epochs, the paper's warm-up, 500 test problems, Mean@8.
+_BASE = TrainConfig(rollout_prompts=64, epochs=10, warmup_steps=WARMUP_STEPS, eval_size=500, eval_k=8,
+                    threads=1)
+#: The sweep's shorter schedule: 512 prompts x 5 epochs (640 / 80 steps), 500 validation problems.
+_SWEEP = Sweep(grid_16=(2.5e-5, 5e-5, 1e-4, 2e-4), train_size=512, epochs=5)
 
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
@@ -74,53 +131,45 @@ PRESETS: dict[str, Preset] = {
         description="pipeline check: 256 prompts x 3 epochs, 1 seed (a few minutes on 2 CPU cores)",
         base=TrainConfig(train_size=256, epochs=3, rollout_prompts=64, eval_size=500, eval_k=4, threads=1),
         lr=ETA_QUICK,
-        prompts_16=8,
+        prompts_16=4,
         seeds=(0,),
-        tune_lrs=(1e-4, 3e-4),
-        tune_epochs=1,
+        eval_points=0,
+        sweep=Sweep(grid_16=(1e-4, 3e-4), multipliers=(1.0, 8.0), train_size=256, epochs=1),
         checkpoint_every=8,
     ),
     "full": Preset(
         name="full",
-        description="the headline on 2 CPU cores: ~1M-parameter model, 3-digit addition, 256 prompts x 5 "
-                    "epochs, 16 / 128-prompt mini-batches, 500 evaluation problems, 3 seeds (~20 min on a "
-                    "busy machine)",
-        # A quarter of the issue's 1024-prompt scale (the "large" preset), which on the shared 2-core
-        # machine ran at ~14 ms per 16-GRPO rollout (~75 min for 3 seeds). Kept from the paper: 8x the
-        # prompts for 2-GRPO at equal rollouts per mini-batch (256), equal epochs, and 16 vs 2 optimizer
-        # mini-batches per generation batch. One torch thread: with other jobs on the two cores a second
-        # thread mostly waits (measured: a 512-rollout update took 2x longer with 2 threads than with 1).
-        base=TrainConfig(train_size=256, epochs=5, rollout_prompts=256, eval_size=500, eval_k=8, threads=1),
-        lr=ETA_CPU,
-        prompts_16=16,
-        seeds=(0, 1, 2),
-        tune_lrs=(2.5e-5, 1e-4, 3e-4, 1e-3),
-        tune_epochs=2,
-        checkpoint_every=16,
-    ),
-    "large": Preset(
-        name="large",
-        description="the issue's scale on CPU: 1024 prompts x 5 epochs, 32 / 256-prompt mini-batches, 1000 "
-                    "evaluation problems, 3 seeds (~75 min on a busy 2-core machine)",
-        base=TrainConfig(train_size=1024, epochs=5, rollout_prompts=512, eval_size=1000, eval_k=8, threads=1),
-        lr=ETA_CPU,
-        prompts_16=32,
-        seeds=(0, 1, 2),
-        tune_lrs=(2.5e-5, 1e-4, 3e-4, 1e-3),
-        tune_epochs=2,
+        description="for users, on 2 CPU cores: ~1M-parameter model, 3-digit addition, 512 prompts x 10 "
+                    "epochs, 4 x 16 / 32 x 2 mini-batches (1280 vs 160 optimizer steps), tuned lrs, 500 test "
+                    "problems, 3 seeds",
+        base=_BASE.replace(train_size=512),
+        lr=ETA_TUNED,
+        lrs=TUNED_LRS,
+        prompts_16=4,
+        sweep=_SWEEP,
         checkpoint_every=32,
+    ),
+    "paper": Preset(
+        name="paper",
+        description="the committed headline: the paper's ratios at its step count, 960 prompts x 10 epochs, "
+                    "4 x 16 / 32 x 2 mini-batches (2400 vs 300 optimizer steps), tuned lrs, 500 test problems, "
+                    "3 seeds",
+        base=_BASE.replace(train_size=960),
+        lr=ETA_TUNED,
+        lrs=TUNED_LRS,
+        prompts_16=4,
+        sweep=_SWEEP,
+        checkpoint_every=64,
     ),
     "gpu": Preset(
         name="gpu",
-        description="a ~14M-parameter model on one CUDA GPU, bf16 autocast, larger prompt set",
-        base=TrainConfig(train_size=4096, epochs=5, rollout_prompts=512, eval_size=1000, eval_k=8,
-                         device="cuda", dtype="bfloat16", threads=0),
-        lr=2.5e-5,  # measured: eta 1e-4 (8 eta = 8e-4) collapses the 2-rollout methods here too
-        prompts_16=32,
-        seeds=(0, 1, 2),
+        description="a ~14M-parameter model on one CUDA GPU, bf16 autocast, the paper preset's schedule",
+        base=_BASE.replace(train_size=960, device="cuda", dtype="bfloat16", threads=0),
+        lr=ETA_TUNED,
+        lrs=TUNED_LRS,
+        prompts_16=4,
         pretrain={"size": "gpu"},
-        tune_lrs=(3e-5, 1e-4, 3e-4),
-        tune_epochs=1,
+        sweep=_SWEEP,
         checkpoint_every=64,
     ),
 }
@@ -132,17 +181,64 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def headline_runs(p: Preset) -> dict[str, TrainConfig]:
-    """16-GRPO, 2-GRPO, 2-GRPO+RS and online DPO at equal epochs (the paper's Table 1 setup)."""
+def _fractions(total: int, points: int) -> set[int]:
+    """Optimizer steps at k/points of ``total`` (k = 1..points), rounded, at least step 1."""
+    return {max(1, round(total * k / points)) for k in range(1, points + 1)} if points else set()
+
+
+def _steps_str(steps: set[int]) -> str:
+    return ",".join(str(s) for s in sorted(steps))
+
+
+def _method_configs(p: Preset) -> dict[str, TrainConfig]:
+    """16-GRPO, 2-GRPO, 2-GRPO+RS and online DPO with the preset's batch shapes (lr not yet set)."""
     b, p2 = p.base, 8 * p.prompts_16
+    two = b.replace(loss="two_grpo", group_size=2, prompts_per_step=p2)
     return {
-        REFERENCE: b.replace(name=REFERENCE, loss="grpo", group_size=16, prompts_per_step=p.prompts_16, lr=p.lr),
-        "2-GRPO": b.replace(name="2-GRPO", loss="two_grpo", group_size=2, prompts_per_step=p2, lr=8 * p.lr),
-        "2-GRPO+RS": b.replace(name="2-GRPO+RS", loss="two_grpo", group_size=2, prompts_per_step=p2, lr=8 * p.lr,
-                               resample=True, resample_budget=8.0),
-        "online DPO": b.replace(name="online DPO", loss="online_dpo", group_size=2, prompts_per_step=p2,
-                                lr=8 * p.lr),
+        REFERENCE: b.replace(name=REFERENCE, loss="grpo", group_size=16, prompts_per_step=p.prompts_16),
+        "2-GRPO": two.replace(name="2-GRPO"),
+        # Budget 8 = 16 / 2: at most 16-GRPO's rollouts per generation batch (the paper's cap).
+        "2-GRPO+RS": two.replace(name="2-GRPO+RS", resample=True, resample_budget=8.0),
+        "online DPO": two.replace(name="online DPO", loss="online_dpo"),
     }
+
+
+def headline_runs(p: Preset) -> dict[str, TrainConfig]:
+    """Every arm of :data:`ARMS` at equal epochs (the paper's Table 1 setup), with dense evaluation."""
+    m = _method_configs(p)
+    runs = {name: cfg.replace(lr=p.lr_of(name)) for name, cfg in m.items()}
+    runs["2-GRPO (8eta)"] = m["2-GRPO"].replace(name="2-GRPO (8eta)", lr=8 * p.lr)
+    runs["2-GRPO random reward"] = m["2-GRPO"].replace(name="2-GRPO random reward", lr=p.lr_of("2-GRPO"),
+                                                      reward_mode="random", random_reward_rate=BASE_RATE)
+    runs = {name: runs[name] for name in ARMS}
+    two_steps = _fractions(runs["2-GRPO"].total_steps, p.eval_points)
+    for name, cfg in runs.items():
+        steps = _fractions(cfg.total_steps, p.eval_points)
+        if name == REFERENCE:
+            steps |= two_steps  # equal-optimizer-step comparison points
+        runs[name] = cfg.replace(eval_steps=_steps_str(steps))
+    return runs
+
+
+def lr_sweep_runs(p: Preset) -> dict[str, TrainConfig]:
+    """Each swept method at each candidate lr on the sweep's schedule, evaluated on the validation split.
+
+    16-GRPO takes ``sweep.grid_16``; the 2-rollout methods take ``sweep.multipliers`` x eta (``p.lr``),
+    so the sweep runs in two stages: 16-GRPO first (its choice becomes eta), then the others.
+    Run names are ``"<method> lr=<lr>"``.
+    """
+    if p.sweep is None:
+        raise ValueError(f"preset {p.name!r} has no learning-rate sweep")
+    s = p.sweep
+    shape = {"train_size": s.train_size or p.base.train_size, "epochs": s.epochs or p.base.epochs,
+             "eval_split": "validation", "eval_size": s.eval_size}
+    runs: dict[str, TrainConfig] = {}
+    for method, cfg in _method_configs(p.with_base(**shape)).items():
+        grid = s.grid_16 if method == REFERENCE else tuple(f * p.lr for f in s.multipliers)
+        for lr in grid:
+            name = f"{method} lr={lr:.3g}"
+            runs[name] = cfg.replace(name=name, lr=float(f"{lr:.3g}"))
+    return runs
 
 
 def ablation_runs(p: Preset) -> dict[str, TrainConfig]:
@@ -153,15 +249,6 @@ def ablation_runs(p: Preset) -> dict[str, TrainConfig]:
     }
 
 
-def tune_runs(p: Preset) -> dict[str, TrainConfig]:
-    """16-GRPO at each candidate eta, evaluated on the validation split (not the test split)."""
-    ref = headline_runs(p)[REFERENCE]
-    epochs = p.tune_epochs or ref.epochs
-    return {
-        f"eta={lr:g}": ref.replace(name=f"eta={lr:g}", lr=lr, epochs=epochs, eval_split="validation",
-                                   eval_size=min(ref.eval_size, 500))
-        for lr in p.tune_lrs
-    }
-
-
-EXPERIMENTS = {"headline": headline_runs, "ablation": ablation_runs, "tune": tune_runs}
+EXPERIMENTS: dict[str, Callable[[Preset], dict[str, TrainConfig]]] = {
+    "headline": headline_runs, "ablation": ablation_runs, "lr_sweep": lr_sweep_runs,
+}

@@ -651,4 +651,4 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop
 
 
 def _eval_of(record: dict[str, Any]) -> dict[str, float]:
-    return {k: v for k, v in record.items() if k.startswith("eval/")}
+    return {k: v for k, v in record.items() if k.startswith(("eval/", "problems/"))}

@@ -10,7 +10,16 @@ import pytest
 
 from grpo_theory.llm.config import TrainConfig
 from grpo_theory.llm.experiment import load_results, run_experiment, slug
-from grpo_theory.llm.presets import PRESETS, REFERENCE, Preset, ablation_runs, headline_runs, tune_runs
+from grpo_theory.llm.presets import (
+    ARMS,
+    PRESETS,
+    REFERENCE,
+    Preset,
+    Sweep,
+    ablation_runs,
+    headline_runs,
+    lr_sweep_runs,
+)
 from grpo_theory.llm.summary import format_table, summarize
 
 from .test_trainer import EvenStartTask, micro_policy
@@ -26,21 +35,45 @@ def test_headline_presets_follow_the_paper():
 
 def _check_preset(p: Preset) -> None:
     runs = headline_runs(p)
-    assert list(runs) == [REFERENCE, "2-GRPO", "2-GRPO+RS", "online DPO"]
-    g16, g2, rs, dpo = runs.values()
-    # equal rollouts per mini-batch, 8x the prompts, 8x the learning rate, equal epochs and prompt set
+    assert tuple(runs) == ARMS
+    g16, g2, g2_rule, rs, dpo, control = runs.values()
+    # equal rollouts per mini-batch, 8x the prompts, equal epochs and prompt set, 16 vs 2 updates per generation
     assert g16.group_size * g16.prompts_per_step == g2.group_size * g2.prompts_per_step
     assert (g16.group_size, g2.group_size, g2.prompts_per_step) == (16, 2, 8 * g16.prompts_per_step)
-    assert g2.lr == pytest.approx(8 * g16.lr) and rs.lr == g2.lr and dpo.lr == g2.lr
+    assert (g16.updates_per_generation, g2.updates_per_generation) == (16, 2)
     assert len({c.epochs for c in runs.values()}) == 1 and len({c.train_size for c in runs.values()}) == 1
+    # the paper's rule as its own arm; the control borrows 2-GRPO's lr and only changes the reward
+    assert g2_rule.lr == pytest.approx(8 * g16.lr) and g2_rule.lr == pytest.approx(8 * p.lr)
+    assert control.lr == g2.lr and control.reward_mode == "random" and g2.reward_mode == "task"
     assert rs.resample and rs.resample_budget * g2.base_rollouts <= g16.base_rollouts
     assert (g16.loss, g2.loss, dpo.loss) == ("grpo", "two_grpo", "online_dpo")
     assert (g16.clip_low, g16.clip_high, g16.kl_coef, g16.temperature) == (0.2, 0.28, 0.0, 1.0)
     assert (g16.eval_temperature, g16.eval_top_p) == (0.7, 0.8)
+    if p.eval_points:
+        # dense evaluation: >= eval_points points per run, and 16-GRPO at every 2-GRPO evaluation step
+        assert all(len(c.eval_step_set) >= p.eval_points for c in runs.values())
+        assert g2.eval_step_set <= g16.eval_step_set and g2.total_steps in g16.eval_step_set
     ab = ablation_runs(p)
     assert sorted(c.group_size for c in ab.values()) == [2, 4, 8, 16]
     assert {c.prompts_per_step for c in ab.values()} == {g16.prompts_per_step} and {c.lr for c in ab.values()} == {p.lr}
-    assert all(c.eval_split == "validation" for c in tune_runs(p).values())
+    if p.sweep is not None:
+        sweep = lr_sweep_runs(p)
+        assert all(c.eval_split == "validation" for c in sweep.values())
+        for method in ("2-GRPO", "2-GRPO+RS", "online DPO"):
+            lrs = {c.lr for name, c in sweep.items() if name.startswith(method + " lr=")}
+            assert len(lrs) >= 2 and {float(f"{p.lr:.3g}"), float(f"{8 * p.lr:.3g}")} <= lrs
+
+
+@pytest.mark.parametrize("name", ["full", "paper"])
+def test_full_and_paper_presets_meet_the_protocol(name):
+    p = PRESETS[name]
+    runs = headline_runs(p)
+    assert runs["2-GRPO"].total_steps >= (290 if name == "paper" else 150)
+    assert {c.warmup_steps for c in runs.values()} == {10} and len(p.seeds) >= 3
+    assert len(lr_sweep_runs(p)) >= 16  # >= 4 candidates for each of the four swept methods
+    for m in ("2-GRPO", "2-GRPO+RS", "online DPO"):
+        assert {p.lr, 8 * p.lr, float(f"{8 ** 0.5 * p.lr:.3g}")} <= {
+            c.lr for n, c in lr_sweep_runs(p).items() if n.startswith(m + " lr=")}
 
 
 def test_gpu_preset_uses_cuda_and_bf16():
@@ -90,8 +123,8 @@ def micro_preset(tmp_path):
     micro_policy().save(path)
     base = TrainConfig(policy=str(path), train_size=16, epochs=1, prompts_per_step=16, rollout_prompts=16,
                        eval_size=8, eval_k=2, threads=1)
-    return Preset(name="micro", description="test", base=base, lr=1e-3, prompts_16=2, seeds=(0,),
-                  checkpoint_every=4, tune_lrs=(1e-3, 3e-3), tune_epochs=1)
+    return Preset(name="micro", description="test", base=base, lr=1e-3, prompts_16=1, seeds=(0,),
+                  checkpoint_every=4, eval_points=2, sweep=Sweep(grid_16=(1e-3, 3e-3), multipliers=(1.0, 8.0)))
 
 
 def test_headline_runner_writes_results_and_skips_finished_runs(tmp_path, micro_preset):
@@ -100,7 +133,7 @@ def test_headline_runner_writes_results_and_skips_finished_runs(tmp_path, micro_
     summary = run_experiment("headline", micro_preset, seeds=[0, 1], out=out, progress=False, task=EvenStartTask(),
                              log=lines.append)
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["seeds"] == [0, 1] and set(cfg["runs"]) == {"16-GRPO", "2-GRPO", "2-GRPO+RS", "online DPO"}
+    assert cfg["seeds"] == [0, 1] and set(cfg["runs"]) == set(ARMS)
     for name in cfg["runs"]:
         for seed in (0, 1):
             assert (out / "runs" / f"{slug(name)}_s{seed}.jsonl").stat().st_size > 0
@@ -112,7 +145,11 @@ def test_headline_runner_writes_results_and_skips_finished_runs(tmp_path, micro_
     assert m["2-GRPO"]["rollouts_pct"] == pytest.approx(12.5)
     assert m["online DPO"]["rollouts_pct"] == pytest.approx(12.5)
     assert 12.5 <= m["2-GRPO+RS"]["rollouts_pct"] <= 100.0
-    assert m["16-GRPO"]["steps"][0] == 8 and m["2-GRPO"]["steps"][0] == 1
+    assert m["16-GRPO"]["steps"][0] == 16 and m["2-GRPO"]["steps"][0] == 2
+    # interval estimates from the per-problem outcomes: the reference's own retention is exactly 100
+    assert m["16-GRPO"]["intervals"]["retention_ci95"] == [100.0, 100.0]
+    lo, hi = m["2-GRPO"]["intervals"]["paired_delta_ci95"]
+    assert lo <= m["2-GRPO"]["intervals"]["paired_delta"] <= hi
     # every method of a seed starts from the same evaluated checkpoint
     starts = {json.dumps(r["start_eval"], sort_keys=True) for rs in load_results(out).values() for r in rs
               if r["config"]["seed"] == 0}
@@ -122,7 +159,7 @@ def test_headline_runner_writes_results_and_skips_finished_runs(tmp_path, micro_
     lines.clear()
     run_experiment("headline", micro_preset, seeds=[0, 1], out=out, progress=False, task=EvenStartTask(),
                    log=lines.append)
-    assert sum("skipped" in line for line in lines) == 8
+    assert sum("skipped" in line for line in lines) == 2 * len(ARMS)
 
 
 def test_gpu_preset_runs_at_tiny_scale_on_cpu(tmp_path, micro_preset):
