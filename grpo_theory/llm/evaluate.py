@@ -48,12 +48,15 @@ def mean_and_stderr(xs: Sequence[float]) -> tuple[float, float]:
 def greedy_correct(
     policy: Policy, task: Task, problems: Sequence[Problem], *, batch_size: int = 512, progress: bool = False
 ) -> list[float]:
-    """Per-problem 0/1 reward of the greedy completion."""
+    """Per-problem exact match (1.0 iff the reward is 1) of the greedy completion.
+
+    Exact match, not the reward itself, so that a partial-credit reward is still evaluated by accuracy.
+    """
     out: list[float] = []
     for s in tqdm(range(0, len(problems), batch_size), desc="greedy eval", disable=not progress, leave=False):
         chunk = problems[s : s + batch_size]
         r = policy.generate([p.prompt for p in chunk], 1, greedy=True, max_new_tokens=task.max_new_tokens)
-        out.extend(task.reward(p, t) for p, t in zip(chunk, r.texts, strict=True))
+        out.extend(float(task.reward(p, t) == 1.0) for p, t in zip(chunk, r.texts, strict=True))
     return out
 
 
