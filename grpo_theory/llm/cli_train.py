@@ -23,21 +23,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON file with TrainConfig fields (a run's config.json works); options override it")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from OUT_DIR/checkpoint.pt to the same result as an uninterrupted run "
-                             "(a finished run is not repeated)")
+                        help="continue a killed run from OUT_DIR/checkpoint.pt (written every generation batch by "
+                             "default) to the same result as an uninterrupted run; a finished run is not repeated. "
+                             "Give the run's options again: nothing to resume, or other options, is an error")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     add_config_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from grpo_theory.llm.trainer import train
+    import sys
+
+    from grpo_theory.llm.trainer import ResumeError, train
 
     base = TrainConfig()
     if args.config is not None:
         data = json.loads(args.config.read_text())
         base = TrainConfig.from_dict(data.get("config", data))
     cfg = config_from_args(args, base)
-    res = train(cfg, resume=args.resume, progress=not args.no_progress)
+    try:
+        res = train(cfg, resume=args.resume, require_checkpoint=args.resume, progress=not args.no_progress)
+    except ResumeError as e:
+        print(f"grpo-theory train: error: --resume: {e}", file=sys.stderr)
+        return 2
     ev = res.get("final_eval", {})
     print(json.dumps({
         "out_dir": cfg.out_dir, "steps": res.get("steps"), "rollouts": res.get("rollouts"),

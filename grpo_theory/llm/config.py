@@ -52,7 +52,8 @@ class TrainConfig:
                               "split into consecutive mini-batches, so later ones are off-policy (the paper's "
                               "v3 ablation generates 512 prompts per step). 0 = prompts_per_step (on-policy)")
     temperature: float = _f(1.0, "sampling temperature of training rollouts (the paper: 1)")
-    top_p: float = _f(1.0, "nucleus sampling of training rollouts (the paper: 1)")
+    top_p: float = _f(1.0, "nucleus sampling of training rollouts (the paper: 1); must be 1: the importance "
+                      "ratio uses softmax(logits / temperature), which top-p truncation would change")
     max_new_tokens: int = _f(0, "completion length cap; 0 = the task's own max_new_tokens")
     resample: bool = _f(False, "2-GRPO+RS: replace zero-advantage groups by groups of fresh prompts until the "
                         "generation batch is full of informative groups or the budget is spent")
@@ -97,9 +98,11 @@ class TrainConfig:
     device: str = _f("cpu", "torch device ('cpu', 'cuda', 'cuda:1', ...)")
     dtype: str = _f("float32", "'float32', or 'bfloat16' for autocast in generation and loss (weights stay fp32)")
     threads: int = _f(2, "torch CPU threads (0 = leave torch's default)")
-    micro_batch: int = _f(0, "rows per forward pass when computing old/reference log-probs (0 = all at once)")
-    checkpoint_every: int = _f(0, "save a resumable checkpoint every this many optimizer steps (0 = only "
-                               "at the end); rounded up to a generation-batch boundary")
+    micro_batch: int = _f(0, "rows per generate call and per no-grad log-prob pass (0 = 256, fastest per row "
+                          "for the tiny model on CPU: wider batches are slower per row); changes the samples")
+    checkpoint_every: int = _f(1, "save a resumable checkpoint at the first generation-batch boundary at least "
+                               "this many optimizer steps after the last one (1 = every generation batch; "
+                               "0 = none, the run cannot be resumed)")
     save_final: bool = _f(True, "save the trained policy to out_dir/final/ (a Hugging Face checkpoint directory)")
     out_dir: str = _f("runs/train", "output directory: log.jsonl, checkpoint.pt, result.json, final/")
 
@@ -127,6 +130,9 @@ class TrainConfig:
             errors.append(f"dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
         if self.temperature <= 0 or self.eval_temperature <= 0:
             errors.append("temperatures must be > 0 (use the greedy evaluation for argmax decoding)")
+        if self.top_p != 1.0:
+            errors.append(f"top_p must be 1 for training rollouts, got {self.top_p} (the loss's log-probs are of "
+                          "softmax(logits / temperature); eval_top_p may be < 1)")
         for name in ("eval_every", "eval_size", "eval_k", "checkpoint_every", "micro_batch", "max_new_tokens",
                      "warmup_steps", "threads", "resample_rounds"):
             if getattr(self, name) < 0:

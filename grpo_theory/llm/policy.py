@@ -7,9 +7,10 @@ Layout of a batch of rollouts (B rows, prompt-major: the ``n`` rollouts of promp
     completion_ids  [B, T]   right padded after <eos>  (0 5 7 9 <eos> pad pad)
     completion_mask [B, T]   1 for generated tokens up to and including the first <eos>, 0 after
 
-``token_logprobs`` returns ``log π(o_t | prompt, o_<t)`` for every completion position, shape ``[B, T]``,
-0 where ``completion_mask`` is 0. It is the *untempered* model distribution (temperature 1, no top-p): the
-quantity the RL losses need. Position ids are ``cumsum(attention_mask) - 1``, which is what HF ``generate``
+``token_logprobs`` returns ``log π_T(o_t | prompt, o_<t)`` for every completion position, shape ``[B, T]``,
+0 where ``completion_mask`` is 0, where ``π_T = softmax(logits / T)`` (``T = 1``: the model distribution). The RL
+losses need the log-probs of the distribution that sampled the rollouts, so a trainer passes its sampling
+temperature; top-p truncation is not modelled (training rejects ``top_p < 1``). Position ids are ``cumsum(attention_mask) - 1``, which is what HF ``generate``
 uses, so left padding does not change any log-prob.
 """
 
@@ -46,8 +47,8 @@ class Rollouts:
     completion_mask: [B, T] long, 1 on generated tokens up to and including the first <eos>.
     texts: B decoded completions, cut before the first <eos> (other special tokens kept as text).
     prompts: B task prompts (before ``format_prompt``), one per row.
-    gen_logprobs: [B, T] float32 log-probs of the untempered model recorded while sampling (0 where masked),
-        or None when not recorded.
+    gen_logprobs: [B, T] float32 log-probs ``log softmax(logits / temperature)`` of the sampled tokens, recorded
+        while sampling (0 where masked; temperature 1 for greedy decoding; top-p truncation not applied), or None.
     pad_id: the padding token id, needed to concatenate batches of different widths.
     """
 
@@ -143,21 +144,23 @@ class Rollouts:
 
 
 class _RecordLogprobs(LogitsProcessor):
-    """Records log π(o_t | ...) of the *raw* logits while ``generate`` samples.
+    """Records ``log softmax(logits / temperature)`` of the sampled tokens while ``generate`` samples.
 
     HF applies user logits processors before the temperature / top-p warpers, so the scores seen here are the
-    model's logits. The token chosen at step t is only known at step t+1 (it is the last column of
+    model's raw logits; dividing by the sampling temperature here gives the tempered distribution that
+    ``Policy.token_logprobs(..., temperature=...)`` recomputes (tested). The token chosen at step t is only known at step t+1 (it is the last column of
     ``input_ids``), so one step's log-softmax is kept and gathered one call later: O(B*V) memory, not O(B*T*V).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, temperature: float = 1.0) -> None:
+        self.temperature = temperature
         self.picked: list[Tensor] = []  # [B] per finished step
         self.last: Tensor | None = None  # [B, V] log-softmax of the newest step
 
     def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
         if self.last is not None:
             self.picked.append(self.last.gather(1, input_ids[:, -1:]).squeeze(1))
-        self.last = torch.log_softmax(scores.float(), dim=-1)
+        self.last = torch.log_softmax(_tempered(scores.float(), self.temperature), dim=-1)
         return scores
 
     def result(self, completion_ids: Tensor) -> Tensor:
@@ -172,6 +175,11 @@ class _RecordLogprobs(LogitsProcessor):
         if not cols:
             return torch.zeros(completion_ids.shape, dtype=torch.float32, device=completion_ids.device)
         return torch.stack(cols, dim=1)
+
+
+def _tempered(logits: Tensor, temperature: float) -> Tensor:
+    """``logits / temperature`` (the identity at temperature 1, so that path stays bit-identical)."""
+    return logits if temperature == 1.0 else logits / temperature
 
 
 def completion_mask_from_ids(ids: Tensor, eos_ids: Sequence[int]) -> Tensor:
@@ -280,7 +288,9 @@ class Policy:
         Returns B = len(prompts) * n_per_prompt rows, prompt-major. ``greedy`` takes the argmax (then
         temperature/top_p are ignored). With ``seed`` the result is a function of (weights, prompts, settings,
         seed) only and the global torch RNG is left untouched; without it the global RNG is used.
-        ``batch_size`` bounds the rows per ``generate`` call (memory), without changing the result's layout.
+        ``batch_size`` bounds the rows per ``generate`` call (memory, and speed: very wide batches are slower
+        per row on CPU) without changing the result's layout; the samples depend on it (one RNG stream is
+        consumed chunk by chunk). ``gen_logprobs`` are those of ``softmax(logits / temperature)``.
         """
         if n_per_prompt < 1:
             raise ValueError(f"n_per_prompt must be >= 1, got {n_per_prompt}")
@@ -314,7 +324,7 @@ class Policy:
             if seed is not None:
                 torch.manual_seed(seed)
             for s in range(0, B, step):
-                rec = _RecordLogprobs()
+                rec = _RecordLogprobs(1.0 if greedy else temperature)
                 out = self.model.generate(  # type: ignore[operator]
                     input_ids=p_ids[s : s + step],
                     attention_mask=p_mask[s : s + step],
@@ -344,22 +354,28 @@ class Policy:
     # ---------------------------------------------------------------------------------------------- log-probs
 
     def token_logprobs(
-        self, rollouts: Rollouts, *, model: torch.nn.Module | None = None, micro_batch: int | None = None
+        self, rollouts: Rollouts, *, model: torch.nn.Module | None = None, micro_batch: int | None = None,
+        temperature: float = 1.0,
     ) -> Tensor:
-        """[B, T] float32: log π(o_t | prompt, o_<t) of each completion token, 0 where ``completion_mask`` is 0.
+        """[B, T] float32: log π_T(o_t | prompt, o_<t) of each completion token, 0 where ``completion_mask`` is 0.
 
-        Differentiable when grad is enabled. ``model`` overrides the policy's model (e.g. a frozen reference
-        copy). ``micro_batch`` bounds the rows per forward pass (the result is the same, up to float rounding).
+        ``π_T = softmax(logits / temperature)``, the distribution ``generate`` samples from at that temperature
+        (without top-p). Differentiable when grad is enabled. ``model`` overrides the policy's model (e.g. a
+        frozen reference copy). ``micro_batch`` bounds the rows per forward pass (the result is the same, up
+        to float rounding). One full forward per row block, without a KV cache (nothing is decoded).
         """
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
         net = self.model if model is None else model
         B = len(rollouts)
         step = micro_batch or B
         if step < 1:
             raise ValueError(f"micro_batch must be >= 1, got {micro_batch}")
-        return torch.cat([self._logprobs_rows(net, rollouts, s, min(s + step, B)) for s in range(0, B, step)])
+        return torch.cat([self._logprobs_rows(net, rollouts, s, min(s + step, B), temperature)
+                          for s in range(0, B, step)])
 
     @staticmethod
-    def _logprobs_rows(net: torch.nn.Module, r: Rollouts, lo: int, hi: int) -> Tensor:
+    def _logprobs_rows(net: torch.nn.Module, r: Rollouts, lo: int, hi: int, temperature: float = 1.0) -> Tensor:
         Tp, T = r.prompt_ids.shape[1], r.completion_ids.shape[1]
         ids = torch.cat([r.prompt_ids[lo:hi], r.completion_ids[lo:hi]], dim=1)
         att = torch.cat([r.prompt_mask[lo:hi], r.completion_mask[lo:hi]], dim=1)
@@ -367,11 +383,12 @@ class Policy:
         # Logits at positions Tp-1 .. Tp+T-2 predict the T completion tokens; logits_to_keep=T+1 skips the
         # output projection for the rest of the prompt (matters for a 49k vocabulary).
         try:
-            logits = net(input_ids=ids, attention_mask=att, position_ids=pos, logits_to_keep=T + 1).logits
+            logits = net(input_ids=ids, attention_mask=att, position_ids=pos, logits_to_keep=T + 1,
+                         use_cache=False).logits
         except TypeError:  # a model class without logits_to_keep: compute all logits
-            logits = net(input_ids=ids, attention_mask=att, position_ids=pos).logits
+            logits = net(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=False).logits
         logits = logits[:, Tp - 1 : Tp + T - 1] if logits.shape[1] == Tp + T else logits[:, :-1]
-        lp = torch.log_softmax(logits.float(), dim=-1).gather(2, r.completion_ids[lo:hi].unsqueeze(-1)).squeeze(-1)
+        lp = torch.log_softmax(_tempered(logits.float(), temperature), dim=-1).gather(2, r.completion_ids[lo:hi].unsqueeze(-1)).squeeze(-1)
         return lp.masked_fill(r.completion_mask[lo:hi] == 0, 0.0)
 
     def sequence_logprobs(self, rollouts: Rollouts, **kw) -> Tensor:

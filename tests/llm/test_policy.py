@@ -141,10 +141,11 @@ def test_tiny_top_p_is_greedy(policy):
     assert torch.equal(greedy.completion_ids, nucleus.completion_ids)
 
 
-def test_temperature_changes_sampling_not_the_recorded_logprobs(policy):
+def test_recorded_logprobs_are_of_the_tempered_sampling_distribution(policy):
     r = policy.generate(PROMPTS, 4, max_new_tokens=6, temperature=0.5, seed=4)
     with torch.no_grad():
-        torch.testing.assert_close(policy.token_logprobs(r), r.gen_logprobs, atol=1e-5, rtol=0)
+        torch.testing.assert_close(policy.token_logprobs(r, temperature=0.5), r.gen_logprobs, atol=1e-5, rtol=0)
+        assert float((policy.token_logprobs(r) - r.gen_logprobs).abs().max()) > 1e-2  # not the untempered ones
 
 
 def test_seed_reproducible_and_global_rng_untouched(policy):

@@ -143,7 +143,27 @@ def test_trainer_calls_the_registry_loss(tmp_path, monkeypatch, loss):
     for c in calls:
         assert c["shape"][:2] == (4, g) and c["rewards"] == (4, g) and c["grad"]
         assert c["kw"] == loss_conventions(cfg)
-    assert all(c["ref"] for c in calls)  # the start policy's log-probs always reach the loss (KL / DPO reference)
+    # the start policy's log-probs reach the loss only when it reads them (DPO's reference; KL off here)
+    assert all(c["ref"] == (loss == "online_dpo") for c in calls)
+
+
+def test_reference_forward_runs_only_when_the_loss_reads_it(tmp_path, monkeypatch):
+    """kl_coef = 0: no reference pass (and no ``time/ref``); kl_coef > 0: the reference reaches the loss."""
+    seen = []
+    real = LOSSES["grpo"]
+
+    def spy(logp, old_logp, rewards, mask, *, ref_logp=None, **kw):
+        seen.append(ref_logp)
+        return real(logp, old_logp, rewards, mask, ref_logp=ref_logp, **kw)
+
+    monkeypatch.setitem(LOSSES, "grpo", spy)
+    for kl, out in ((0.0, "a"), (0.05, "b")):
+        seen.clear()
+        cfg = micro_cfg(tmp_path / out, epochs=1, kl_coef=kl)
+        train(cfg, progress=False, policy=micro_policy(), task=EvenStartTask())
+        steps = [r for r in read_jsonl(tmp_path / out / "run" / "log.jsonl") if r["step"] > 0]
+        assert all((r is not None) == (kl > 0) for r in seen)
+        assert all((r["cpu/ref"] > 0) == (kl > 0) for r in steps)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -163,7 +183,7 @@ def test_rollout_accounting_and_log(tmp_path):
     # exactly one ratio != 1 mini-batch per generation batch: the second (the policy moved in between)
     assert all(r["loss/ratio_max"] == pytest.approx(1.0, abs=1e-5) for r in steps[0::2])
     assert any(abs(r["loss/ratio_max"] - 1.0) > 1e-6 for r in steps[1::2])
-    for key in ("train/reward", "train/zero_signal_frac", "loss/clip_frac", "loss/kl", "loss/grad_norm",
+    for key in ("train/reward", "train/zero_signal_frac", "loss/clip_frac", "loss/grad_norm",
                 "time/gen", "time/update", "cpu/update", "epoch"):
         assert all(key in r for r in steps), key
     assert res["discard_frac"] == pytest.approx(
@@ -326,3 +346,119 @@ def test_cuda_bf16_run_matches_the_cpu_accounting(tmp_path):
     assert all(p.device.type == "cuda" and p.dtype == torch.float32 for p in pol.model.parameters())
     steps = [r for r in read_jsonl(tmp_path / "run" / "log.jsonl") if r["step"] > 0]
     assert all(math.isfinite(r["loss/loss"]) for r in steps)
+
+
+# --------------------------------------------------------------------------------------------------
+# log-probs of the sampling distribution; old_logp from generation
+
+
+@pytest.mark.parametrize("temperature", [0.7, 1.0])
+def test_recorded_generation_logprobs_equal_recomputed_ones(temperature):
+    """gen_logprobs (recorded by generate, KV cache) = token_logprobs at the same temperature (full forward)."""
+    from grpo_theory.llm.tasks import AdditionTask
+
+    pol = micro_policy()
+    import random
+
+    prompts = [p.prompt for p in AdditionTask(n_digits=2).sample(random.Random(0), 16)]
+    r = pol.generate(prompts, 4, max_new_tokens=6, temperature=temperature, seed=3, batch_size=24)
+    with torch.no_grad():
+        lp = pol.token_logprobs(r, temperature=temperature, micro_batch=10)
+        other = pol.token_logprobs(r, temperature=0.5 if temperature == 1.0 else 1.0)
+    mask = r.completion_mask.bool()
+    err = float((lp - r.gen_logprobs).abs().max())
+    assert err < 1e-5, err  # float32, cache vs no cache
+    assert float((other - r.gen_logprobs)[mask].abs().max()) > 1e-2  # another temperature is visibly different
+    assert bool((r.gen_logprobs[mask] < 0).all()) and bool((r.gen_logprobs[~mask] == 0).all())
+
+
+def test_training_rejects_top_p_below_one():
+    with pytest.raises(ValueError, match="top_p"):
+        TrainConfig(top_p=0.9)
+    TrainConfig(eval_top_p=0.8)  # evaluation may truncate
+
+
+def test_off_policy_mini_batches_use_the_recorded_generation_logprobs(tmp_path, monkeypatch):
+    """With 2 mini-batches per generation batch: the first uses old = logp.detach() (ratio 1), the second the
+    log-probs recorded while sampling, at the training temperature; no separate old-policy forward runs."""
+    from grpo_theory.llm.policy import Policy
+
+    gens, olds = [], []
+    real_gen, real_loss = Policy.generate, LOSSES["grpo"]
+
+    def gen_spy(self, *a, **kw):
+        out = real_gen(self, *a, **kw)
+        gens.append(out)
+        return out
+
+    def loss_spy(logp, old_logp, rewards, mask, **kw):
+        olds.append((logp.detach().clone(), old_logp.clone()))
+        return real_loss(logp, old_logp, rewards, mask, **kw)
+
+    monkeypatch.setattr(Policy, "generate", gen_spy)
+    monkeypatch.setitem(LOSSES, "grpo", loss_spy)
+    cfg = micro_cfg(tmp_path, rollout_prompts=8, epochs=1, temperature=0.7)
+    train(cfg, progress=False, policy=micro_policy(), task=EvenStartTask())
+    assert len(gens) == 2 and len(olds) == 4
+    for k, r in enumerate(gens):
+        (logp0, old0), (_, old1) = olds[2 * k], olds[2 * k + 1]
+        assert torch.equal(logp0, old0)  # on-policy mini-batch: ratio exactly 1
+        t = old1.shape[-1]
+        assert torch.equal(old1.reshape(16, t), r.gen_logprobs[16:, :t])  # rows of the second mini-batch
+    steps = [r for r in read_jsonl(tmp_path / "run" / "log.jsonl") if r["step"] > 0]
+    assert all(r["cpu/logprob"] == 0.0 for r in steps)
+
+
+def test_linear_warmup_over_the_first_steps(tmp_path):
+    cfg = micro_cfg(tmp_path, epochs=2, warmup_steps=3, lr=6e-4)  # 8 steps
+    train(cfg, progress=False, policy=micro_policy(), task=EvenStartTask())
+    lrs = [r["loss/lr"] for r in read_jsonl(tmp_path / "run" / "log.jsonl") if r["step"] > 0]
+    assert lrs == pytest.approx([2e-4, 4e-4, 6e-4] + [6e-4] * 5, rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------------
+# 2-GRPO+RS draws prompts not yet used in the epoch
+
+
+def test_resampling_never_draws_a_prompt_used_in_this_epoch():
+    pool = _pool(96)
+    pol = ScriptedPolicy(tied_below=5)
+    cfg = TrainConfig(group_size=2, prompts_per_step=32, train_size=96, resample=True, resample_budget=8.0)
+    used = set(range(64))  # e.g. the epoch's first two generation batches, this one included
+    batch = collect(pol, ZeroIsRight(), pool[32:64], pool, cfg, 0, Timer(torch.device("cpu")),
+                    torch.device("cpu"), used=used)
+    assert batch.drawn and not set(batch.drawn) & used and len(set(batch.drawn)) == len(batch.drawn)
+    assert all(64 <= i < 96 for i in batch.drawn)
+    assert batch.stats["groups"] == 32 + len(batch.drawn)
+    # nothing unused left (the epoch's last generation batch): tied groups stay, nothing is generated
+    pol2 = ScriptedPolicy(tied_below=5)
+    last = collect(pol2, ZeroIsRight(), pool[64:], pool, cfg, 0, Timer(torch.device("cpu")),
+                   torch.device("cpu"), used=set(range(96)))
+    assert pol2.calls == [32] and last.drawn == [] and last.stats["rounds"] == 1.0
+    assert int(tied_groups(last.rewards).sum()) == sum(int(p.prompt[0]) < 5 for p in pool[64:])
+
+
+def test_rs_run_draws_each_prompt_at_most_once_per_epoch(tmp_path, monkeypatch):
+    import grpo_theory.llm.trainer as trainer
+
+    calls = []
+    real = trainer.collect
+
+    def spy(*a, used=None, **kw):
+        b = real(*a, used=used, **kw)
+        calls.append((set(used), list(b.drawn)))
+        return b
+
+    monkeypatch.setattr(trainer, "collect", spy)
+    cfg = micro_cfg(tmp_path, loss="two_grpo", group_size=2, prompts_per_step=4, train_size=16, epochs=2,
+                    resample=True)
+    train(cfg, progress=False, policy=micro_policy(), task=EvenStartTask())
+    assert len(calls) == 8
+    assert any(d for _, d in calls)
+    for epoch in range(2):
+        drawn_so_far: set[int] = set()
+        for slot, (used, drawn) in enumerate(calls[4 * epoch: 4 * epoch + 4]):
+            order = epoch_order(cfg.seed, epoch, cfg.train_size)
+            assert used == set(order[: 4 * (slot + 1)]) | drawn_so_far
+            assert not set(drawn) & used
+            drawn_so_far |= set(drawn)
