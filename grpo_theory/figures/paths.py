@@ -1,10 +1,13 @@
-"""Absolute paths used by the figure pipeline, so it runs from any working directory."""
+"""Absolute paths used by the figure pipeline, so it runs from any working directory.
+
+The root is :func:`grpo_theory.artifacts.repo_root` (figures need a checkout: they read ``results/``).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from grpo_theory.artifacts import repo_root
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = repo_root()
 #: Where the PNG/PDF figures and the Markdown/LaTeX tables go.
 PAPER_FIGURES = REPO_ROOT / "paper_figures"
 #: Cached figure data (JSON), one file per figure keyed by a config hash.

