@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from grpo_theory.figures import cache, configs
+from grpo_theory.figures.data import headline as headline_data
 from grpo_theory.figures.data import llm as llm_data
 from grpo_theory.figures.paths import DATA_DIR, PAPER_FIGURES
 from grpo_theory.figures.plots import gradients as gradients_plots
+from grpo_theory.figures.plots import headline as headline_plots
 from grpo_theory.figures.plots import llm as llm_plots
 from grpo_theory.figures.plots import theory as theory_plots
 
@@ -78,9 +80,10 @@ def _figures() -> list[Figure]:
         Figure("F5", "F5_gradient_equivalence", "2-GRPO vs DPO gradient: cosine and norm ratio vs steps away from π_ref",
                "R4 (v2 §3.2 / v3 §3.3 and Eq. 8-9; the constant is derived here)",
                _lazy(_G, "gradient_equivalence"), gradients_plots.plot_gradient_equivalence, configs.f5_config),
-        Figure("F6", "F6_training_curves", "tiny-LLM held-out accuracy vs wall-clock and vs rollouts, 4 methods",
-               "v3 Fig. 1 (top right) / v2 Fig. 1",
-               llm_data.training_curves, llm_plots.plot_training_curves, lambda: llm_data.experiment_config("headline")),
+        Figure("F6", "F6_training_curves", "tiny-LLM test Mean@8 vs optimizer steps, rollouts and CPU seconds, "
+               "every headline arm, 95% bootstrap bands", "v3 Fig. 1 (top right) / v2 Fig. 1",
+               headline_data.headline_curves, headline_plots.plot_headline_curves,
+               lambda: llm_data.experiment_config("headline")),
         Figure("F7", "F7_group_size_ablation", "group-size ablation G = 2, 4, 8, 16 at a fixed number of prompts per mini-batch",
                "v3 Table 4 / Fig. 4",
                llm_data.group_size_ablation, llm_plots.plot_group_size_ablation,
@@ -90,6 +93,9 @@ def _figures() -> list[Figure]:
         Figure("F9", "F9_discard_rate", "2-GRPO discard rate per step vs E_q[p²+(1-p)²], r̄-formula, printed formula",
                "R7; v3 Table 3 / App. D.3",
                llm_data.discard_rate, llm_plots.plot_discard_rate, llm_data.f9_config),
+        Figure("F10", "F10_lr_sweep", "validation Mean@8 vs learning rate per method; the selected lr",
+               "the paper's lr rule (8x for 2-GRPO) vs per-method tuning",
+               headline_data.lr_sweep, headline_plots.plot_lr_sweep, headline_data.lr_sweep_config),
         Figure("T1", "T1_headline_table", "headline ratios vs 16-GRPO: retention %, rollouts %, time % (ours vs paper)",
                "v3 abstract / Table 1 (97.6%, 12.5%, 21%)",
                llm_data.headline_table, llm_plots.write_headline_table, llm_data.t1_config),

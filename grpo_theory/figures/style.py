@@ -66,6 +66,8 @@ METHOD_COLORS: dict[str, str] = {
     "2-GRPO": "#D55E00",
     "2-GRPO+RS": "#009E73",
     "online DPO": "#CC79A7",
+    "2-GRPO (8eta)": "#E69F00",
+    "2-GRPO random reward": "#999999",
 }
 #: Fallback colors for methods not listed above.
 _EXTRA = ["#E69F00", "#56B4E9", "#000000", "#999999"]
