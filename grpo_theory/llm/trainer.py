@@ -3,11 +3,12 @@
 One run = one :class:`~grpo_theory.llm.config.TrainConfig`. The loop, per generation batch:
 
 1. take the next ``gen_prompts`` prompts of the fixed training set (a fresh shuffle every epoch);
-2. sample ``G`` completions per prompt with Hugging Face ``generate`` (KV cache), score them with the
-   task's exact-match reward; with ``resample`` (2-GRPO+RS) replace groups whose rewards are all equal
-   by groups of fresh training prompts, within a rollout budget;
-3. compute the sampling policy's log-probs ``old_logp`` (no grad) and, when the loss needs one, the
-   frozen start policy's ``ref_logp``;
+2. sample ``G`` completions per prompt with Hugging Face ``generate`` (KV cache, ``micro_batch`` rows per
+   call), score them with the task's exact-match reward; with ``resample`` (2-GRPO+RS) replace groups
+   whose rewards are all equal by groups of prompts not yet used in this epoch, within a rollout budget;
+3. ``old_logp`` = the log-probs recorded while sampling (the sampling distribution, ``softmax(logits /
+   temperature)``; no extra forward pass) and, only when the loss uses one, the frozen start policy's
+   ``ref_logp``;
 4. cut the batch into ``updates_per_generation`` mini-batches of ``prompts_per_step`` prompts; for
    each: current log-probs, ``LOSSES[cfg.loss](...)``, backward, gradient clip, AdamW step, one JSONL
    line.
@@ -78,7 +79,17 @@ def loss_conventions(cfg: TrainConfig, fn: Callable | None = None) -> dict[str, 
     return {p.name: getattr(cfg, p.name) for p in params if p.kind is p.KEYWORD_ONLY and p.name in names}
 
 
+#: Rows per generate call and per no-grad log-prob pass when ``micro_batch`` is 0. Measured on the tiny
+#: model (1 CPU thread): 4,096-row passes cost ~1.5-2x more per row than 256-row ones; 128-1,024 are flat.
+DEFAULT_MICRO_BATCH = 256
+
+
+def micro_batch_rows(cfg: TrainConfig) -> int:
+    return cfg.micro_batch or DEFAULT_MICRO_BATCH
+
+
 def needs_reference(cfg: TrainConfig) -> bool:
+    """Whether the loss reads the frozen start policy's log-probs (DPO's reference, or a KL penalty)."""
     return cfg.loss in NEEDS_REFERENCE or cfg.kl_coef > 0
 
 
@@ -152,6 +163,7 @@ class Batch:
     old_logp: Tensor | None = None  # [P*G, T]
     ref_logp: Tensor | None = None  # [P*G, T]
     stats: dict[str, float] = field(default_factory=dict)
+    drawn: list[int] = field(default_factory=list)  # pool indices of the prompts drawn by resampling
 
     @property
     def num_prompts(self) -> int:
@@ -183,6 +195,7 @@ def generate_groups(policy, task, problems: Sequence, cfg: TrainConfig, seed: in
             [p.prompt for p in problems], cfg.group_size,
             temperature=cfg.temperature, top_p=cfg.top_p,
             max_new_tokens=cfg.max_new_tokens or task.max_new_tokens, greedy=False, seed=seed,
+            batch_size=micro_batch_rows(cfg),
         )
     with timer("reward"):
         g = cfg.group_size
@@ -196,20 +209,25 @@ def generate_groups(policy, task, problems: Sequence, cfg: TrainConfig, seed: in
 
 
 def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_index: int, timer: Timer,
-            device: torch.device) -> Batch:
+            device: torch.device, used: set[int] | None = None) -> Batch:
     """Sample one generation batch; with ``cfg.resample``, refill zero-signal groups (2-GRPO+RS).
 
-    Resampling (DAPO's dynamic sampling, as 2-GRPO+RS in the paper's v3): groups whose G rewards are
-    all equal carry no gradient; they are replaced by groups of fresh prompts drawn from the training
-    pool until every slot holds an informative group, the
-    budget ``resample_budget x base rollouts`` is spent, or ``resample_rounds`` rounds have run. Each
-    round asks for enough prompts to fill the missing slots at the informative rate seen so far, so a
-    few rounds suffice. Slots that stay unfilled keep their tied group (zero advantage, as in plain
-    2-GRPO). Every generated rollout counts towards the run's rollouts, discarded or not. Fresh prompts
-    are drawn without replacement from the training prompts that do not hold an informative group yet:
-    a prompt whose group tied may be drawn again (a new group of the same prompt), because with a small
-    prompt set, or a generation batch as large as the set, there may be no unused prompt left. The paper
-    draws new prompts from a 7.5k-prompt set; here 2-GRPO+RS is "resample until informative".
+    Resampling (DAPO's dynamic sampling, the paper's 2-GRPO+RS): a group whose G rewards are all equal
+    carries no gradient; it is replaced by the group of a *new* prompt, one not yet used in this epoch,
+    until every slot holds an informative group, the budget ``resample_budget x base rollouts`` is spent
+    (8 = 16-GRPO's rollouts for G = 2), no unused prompt is left, or ``resample_rounds`` rounds have run.
+
+    used: pool indices already used in this epoch (the epoch's generation batches so far, this one
+        included, and the prompts resampling drew for them); ``None`` = only this batch's prompts. Fresh
+        prompts are drawn without replacement from the rest of the pool, so a prompt is never drawn
+        twice in an epoch by resampling, and a drawn prompt still keeps its own later slot of the epoch
+        (the number of optimizer steps is that of 2-GRPO). In the last generation batch of an epoch no
+        prompt is left unused: its tied groups stay, as in plain 2-GRPO.
+
+    Each round asks for enough prompts to fill the missing slots at the informative rate seen so far.
+    Slots that stay unfilled keep their tied group (zero advantage). Every generated rollout counts
+    towards the run's rollouts, discarded or not. ``Batch.drawn`` lists the drawn pool indices (tied or
+    not) in drawing order, which the caller adds to ``used``.
     """
     g = cfg.group_size
     rollouts, rewards = generate_groups(policy, task, problems, cfg, derive_seed("gen", cfg.seed, gen_index, 0),
@@ -225,22 +243,24 @@ def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_
     budget_groups = int(cfg.resample_budget * target)
     parts = [(rollouts, rewards, list(problems))]
     informative = int((~tied_groups(rewards)).sum())
-    # Prompts that already hold an informative group are not drawn again; prompts whose group tied may be
-    # (with a small prompt set, or a generation batch as large as the set, no unused prompt is left).
-    used_prompts = {p.prompt for p, t in zip(problems, tied_groups(rewards).tolist()) if not t}
+    index_of = {p.prompt: i for i, p in enumerate(pool)}
+    excluded = set(used or ()) | {index_of[p.prompt] for p in problems if p.prompt in index_of}
+    drawn: list[int] = []
     rng = random.Random(derive_seed("resample", cfg.seed, gen_index))
     rounds = 1
     while informative < target and rounds <= cfg.resample_rounds:
         rate = max(informative / generated_groups, 1.0 / 16)
         want = math.ceil((target - informative) / rate)
-        fresh_pool = [p for p in pool if p.prompt not in used_prompts]
+        fresh_pool = [i for i in range(len(pool)) if i not in excluded]
         n_new = min(want, budget_groups - generated_groups, len(fresh_pool))
         if n_new <= 0:
             break
-        fresh = rng.sample(fresh_pool, n_new)
+        picked = rng.sample(fresh_pool, n_new)
+        excluded.update(picked)
+        drawn += picked
+        fresh = [pool[i] for i in picked]
         r, rw = generate_groups(policy, task, fresh, cfg, derive_seed("gen", cfg.seed, gen_index, rounds),
                                 timer, device)
-        used_prompts.update(p.prompt for p, t in zip(fresh, tied_groups(rw).tolist()) if not t)
         parts.append((r, rw, fresh))
         generated_groups += n_new
         informative += int((~tied_groups(rw)).sum())
@@ -262,6 +282,7 @@ def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_
     n_tied_used = int(tied_groups(batch.rewards).sum())
     batch.stats = {"rollouts": float(generated_groups * g), "groups": float(generated_groups),
                    "discarded_groups": float(generated_groups - (target - n_tied_used)), "rounds": float(rounds)}
+    batch.drawn = drawn
     return batch
 
 
@@ -279,9 +300,12 @@ def _assemble(parts: list, slots: list[tuple[int, int]], g: int) -> Batch:
 
 
 def token_logprobs(policy, rollouts, cfg: TrainConfig, device: torch.device, model=None) -> Tensor:
-    """Per-token log-probs of the completions ``[B, T]``; no grad (old / reference policy)."""
+    """Per-token log-probs ``[B, T]`` of the completions under ``softmax(logits / cfg.temperature)``, the
+    distribution the rollouts were sampled from; no grad (old / reference policy), ``micro_batch`` rows
+    per forward pass."""
     with torch.no_grad(), autocast(cfg, device):
-        return policy.token_logprobs(rollouts, model=model, micro_batch=cfg.micro_batch or None).float()
+        return policy.token_logprobs(rollouts, model=model, micro_batch=micro_batch_rows(cfg),
+                                     temperature=cfg.temperature).float()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -299,6 +323,7 @@ class Counters:
     groups: int = 0
     discarded_groups: int = 0
     last_checkpoint_step: int = 0
+    epoch_drawn: list[int] = field(default_factory=list)  # pool indices resampling drew in this epoch
     seconds: dict[str, float] = field(default_factory=dict)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -314,8 +339,8 @@ class Counters:
 
 #: Phases that count as training wall-clock (``time/train``): what a method costs to run.
 TRAIN_PHASES = ("gen", "reward", "logprob", "ref", "update")
-#: Every timed phase: the training ones, evaluation, and the reference pass kept only to log the KL.
-ALL_PHASES = (*TRAIN_PHASES, "kl_log", "eval")
+#: Every timed phase: the training ones and evaluation.
+ALL_PHASES = (*TRAIN_PHASES, "eval")
 
 
 def _lr_at(cfg: TrainConfig, step: int) -> float:
@@ -383,11 +408,13 @@ def _update(policy, optimizer, loss_fn, conventions: dict[str, Any], mb: Batch, 
     p, g = mb.rewards.shape
     policy.model.train()
     with autocast(cfg, device):
-        logp = policy.token_logprobs(mb.rollouts, micro_batch=None).float()  # [P*G, T], with grad
+        # [P*G, T], with grad; of softmax(logits / temperature), the distribution that sampled
+        logp = policy.token_logprobs(mb.rollouts, micro_batch=None, temperature=cfg.temperature).float()
     t = logp.shape[1]
     mask = mb.rollouts.completion_mask.to(device).bool()
-    # On-policy (one mini-batch per generation batch) the sampling policy *is* the current policy:
-    # old_logp = logp.detach() gives ratio 1 exactly and saves a forward pass.
+    # The first mini-batch of a generation batch is on-policy (the sampling policy *is* the current
+    # policy): old_logp = logp.detach() gives ratio 1 exactly. Later ones use the sampling policy's
+    # log-probs, recorded while generating.
     old = mb.old_logp if mb.old_logp is not None else logp.detach()
     ref = None if mb.ref_logp is None else mb.ref_logp.view(p, g, t)
     out = loss_fn(logp.view(p, g, t), old.view(p, g, t), mb.rewards.to(device), mask.view(p, g, t),
@@ -409,6 +436,19 @@ def _update(policy, optimizer, loss_fn, conventions: dict[str, Any], mb: Batch, 
     return metrics
 
 
+class ResumeError(ValueError):
+    """A resume that cannot continue: nothing to resume from, or the saved run has another config."""
+
+
+def _saved_hash(out_dir: Path) -> str | None:
+    """The config hash of the run saved in ``out_dir`` (its config.json), or None."""
+    path = out_dir / "config.json"
+    try:
+        return json.loads(path.read_text()).get("config_hash")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def result_is_complete(out_dir: Path, cfg: TrainConfig) -> dict[str, Any] | None:
     """The saved result of a finished run with this config, or None."""
     path = out_dir / RESULT_NAME
@@ -420,14 +460,18 @@ def result_is_complete(out_dir: Path, cfg: TrainConfig) -> dict[str, Any] | None
     return None
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop_after: int | None = None,
-          policy=None, task=None, start_eval: dict[str, float] | None = None) -> dict[str, Any]:
+def train(cfg: TrainConfig, *, resume: bool = False, require_checkpoint: bool = False, progress: bool = True,
+          stop_after: int | None = None, policy=None, task=None,
+          start_eval: dict[str, float] | None = None) -> dict[str, Any]:
     """Run (or resume) one RL run; returns the result dict also written to ``out_dir/result.json``.
 
     Args:
         cfg: the run.
         resume: continue from ``out_dir/checkpoint.pt`` if present (and return the saved result at
-            once if the run already finished). Without it an existing run in ``out_dir`` is replaced.
+            once if the run already finished); with no checkpoint, start the run. A checkpoint of
+            another config is a :class:`ResumeError`. Without it an existing run in ``out_dir`` is replaced.
+        require_checkpoint: with ``resume``, there must be something to resume (``--resume``): no
+            checkpoint and no finished run, or a saved run of another config, is a :class:`ResumeError`.
         progress: show a tqdm progress bar.
         stop_after: stop after this many optimizer steps without finishing, as if killed there (for
             tests of resume; a checkpoint is written at that step if it is a generation boundary).
@@ -449,8 +493,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     chash = config_hash(cfg)
-    if resume and (done := result_is_complete(out_dir, cfg)) is not None:
-        return done
+    ckpt_path = out_dir / CHECKPOINT_NAME
+    if resume:
+        if (done := result_is_complete(out_dir, cfg)) is not None:
+            return done
+        saved = _saved_hash(out_dir)
+        if require_checkpoint and saved is not None and saved != chash:
+            raise ResumeError(f"{out_dir} holds a run of another config (saved hash {saved}, requested {chash}); "
+                              "give the same options as that run, or another --out-dir")
+        if require_checkpoint and not ckpt_path.exists():
+            raise ResumeError(f"nothing to resume in {out_dir}: no {CHECKPOINT_NAME} (start the run without --resume)")
 
     # --- the pieces: task, data, policy, loss, optimizer --------------------------------------
     task = task if task is not None else make_task(cfg.task)
@@ -465,28 +517,25 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop
     conventions = loss_conventions(cfg, loss_fn)
     if cfg.loss in ("two_grpo", "online_dpo") and cfg.group_size != 2:
         raise ValueError(f"loss {cfg.loss!r} works on pairs: set group_size=2 (got {cfg.group_size})")
-    # Reference = the start policy, frozen. Always kept (it is cheap at these sizes) so that the KL to
-    # the start policy can be logged for every method; its forward is timed as training cost only
-    # when the loss uses it (DPO, kl_coef > 0), else as logging overhead.
-    ref_model = copy.deepcopy(policy.model).eval().requires_grad_(False)
-    start_digest = weights_digest(ref_model)
-    ref_in_loss = needs_reference(cfg)
+    start_digest = weights_digest(policy.model)
+    # Reference = the start policy, frozen; copied and run only when the loss reads it (DPO, kl_coef > 0).
+    ref_model = copy.deepcopy(policy.model).eval().requires_grad_(False) if needs_reference(cfg) else None
     optimizer = torch.optim.AdamW(
         [q for q in policy.model.parameters() if q.requires_grad], lr=cfg.lr,
         betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay,
     )
     c = Counters()
-    log_path, ckpt_path = out_dir / LOG_NAME, out_dir / CHECKPOINT_NAME
+    log_path = out_dir / LOG_NAME
 
     # --- resume ------------------------------------------------------------------------------
     if resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         if ckpt["config_hash"] != chash:
-            raise ValueError(f"{ckpt_path} belongs to a different config (hash {ckpt['config_hash']} != {chash}); "
-                             "use another out_dir or start without --resume")
+            raise ResumeError(f"{ckpt_path} belongs to a different config (hash {ckpt['config_hash']} != {chash}); "
+                              "use another out_dir or start without --resume")
         if ckpt["start_digest"] != start_digest:
-            raise ValueError(f"{ckpt_path} was trained from other start weights than the policy given now; "
-                             "resume with the same start policy (the reference model is rebuilt from it)")
+            raise ResumeError(f"{ckpt_path} was trained from other start weights than the policy given now; "
+                              "resume with the same start policy (the reference model is rebuilt from it)")
         policy.model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         c = Counters(**ckpt["counters"])
@@ -532,12 +581,23 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop
             epoch, slot = divmod(c.gen_index, gens_per_epoch)
             order = epoch_order(cfg.seed, epoch, cfg.train_size)
             idx = order[slot * cfg.gen_prompts:(slot + 1) * cfg.gen_prompts]
-            batch = collect(policy, task, [pool[i] for i in idx], pool, cfg, c.gen_index, timer, device)
+            if slot == 0:
+                c.epoch_drawn = []
+            used = set(order[:(slot + 1) * cfg.gen_prompts]) | set(c.epoch_drawn) if cfg.resample else None
+            batch = collect(policy, task, [pool[i] for i in idx], pool, cfg, c.gen_index, timer, device, used=used)
+            c.epoch_drawn += batch.drawn
             if cfg.updates_per_generation > 1:
-                with timer("logprob"):
-                    batch.old_logp = token_logprobs(policy, batch.rollouts, cfg, device)
-            with timer("ref" if ref_in_loss else "kl_log"):
-                batch.ref_logp = token_logprobs(policy, batch.rollouts, cfg, device, model=ref_model)
+                # Off-policy mini-batches need the sampling policy's log-probs: those recorded while
+                # generating (same distribution, no forward pass); recomputed only for a policy that
+                # does not record them.
+                if batch.rollouts.gen_logprobs is not None:
+                    batch.old_logp = batch.rollouts.gen_logprobs.to(device).float()
+                else:
+                    with timer("logprob"):
+                        batch.old_logp = token_logprobs(policy, batch.rollouts, cfg, device)
+            if ref_model is not None:
+                with timer("ref"):
+                    batch.ref_logp = token_logprobs(policy, batch.rollouts, cfg, device, model=ref_model)
             gen_stats = batch.stats
             c.rollouts += int(gen_stats["rollouts"])
             c.groups += int(gen_stats["groups"])
@@ -546,6 +606,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, stop
 
             for j in range(cfg.updates_per_generation):
                 mb = batch.mini_batch(j, cfg.prompts_per_step)
+                if j == 0:
+                    mb.old_logp = None  # on-policy: old_logp = logp.detach(), ratio exactly 1
                 with timer("update"):
                     metrics = _update(policy, optimizer, loss_fn, conventions, mb, cfg, device, _lr_at(cfg, c.step))
                 c.step += 1
