@@ -210,14 +210,30 @@ def headline_runs(p: Preset) -> dict[str, TrainConfig]:
     runs["2-GRPO (8eta)"] = m["2-GRPO"].replace(name="2-GRPO (8eta)", lr=8 * p.lr)
     runs["2-GRPO random reward"] = m["2-GRPO"].replace(name="2-GRPO random reward", lr=p.lr_of("2-GRPO"),
                                                       reward_mode="random", random_reward_rate=BASE_RATE)
-    runs = {name: runs[name] for name in ARMS}
+    return _dense_eval({name: runs[name] for name in ARMS}, p)
+
+
+def _dense_eval(runs: dict[str, TrainConfig], p: Preset) -> dict[str, TrainConfig]:
+    """Evaluation at ``p.eval_points`` fractions of each run's steps; 16-GRPO also at 2-GRPO's points."""
     two_steps = _fractions(runs["2-GRPO"].total_steps, p.eval_points)
+    out = {}
     for name, cfg in runs.items():
         steps = _fractions(cfg.total_steps, p.eval_points)
         if name == REFERENCE:
             steps |= two_steps  # equal-optimizer-step comparison points
-        runs[name] = cfg.replace(eval_steps=_steps_str(steps))
-    return runs
+        out[name] = cfg.replace(eval_steps=_steps_str(steps))
+    return out
+
+
+def partial_credit_runs(p: Preset) -> dict[str, TrainConfig]:
+    """16-GRPO and 2-GRPO trained on the partial-credit reward (``addition_partial``), evaluated by exact match.
+
+    Everything else, the learning rates included, is the headline's, so the binary-reward arms of the
+    headline at the same preset are the comparison: does 2-GRPO's rank-only signal (the sign of a reward
+    difference) lose more or less against 16-GRPO's magnitude-aware one than under a 0/1 reward?
+    """
+    m = _method_configs(p.with_base(task="addition_partial"))
+    return _dense_eval({name: m[name].replace(lr=p.lr_of(name)) for name in (REFERENCE, "2-GRPO")}, p)
 
 
 def lr_sweep_runs(p: Preset) -> dict[str, TrainConfig]:
@@ -251,4 +267,5 @@ def ablation_runs(p: Preset) -> dict[str, TrainConfig]:
 
 EXPERIMENTS: dict[str, Callable[[Preset], dict[str, TrainConfig]]] = {
     "headline": headline_runs, "ablation": ablation_runs, "lr_sweep": lr_sweep_runs,
+    "partial_credit": partial_credit_runs,
 }

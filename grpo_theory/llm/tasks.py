@@ -401,7 +401,11 @@ TASKS = {"addition": AdditionTask, "countdown": CountdownTask}
 
 
 def make_task(name: str, **kwargs) -> Task:
-    """Build a task by name (``"addition"`` or ``"countdown"``) with its dataclass fields as keywords."""
+    """Build a task by name (``"addition"``, ``"addition_partial"`` or ``"countdown"``) with its dataclass fields
+    as keywords."""
+    from grpo_theory.llm.tasks_partial import PartialAdditionTask  # imported here: it subclasses AdditionTask
+
+    TASKS.setdefault("addition_partial", PartialAdditionTask)  # type: ignore[arg-type]
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose from {sorted(TASKS)}")
     return TASKS[name](**kwargs)

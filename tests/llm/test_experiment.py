@@ -155,11 +155,33 @@ def test_headline_runner_writes_results_and_skips_finished_runs(tmp_path, micro_
               if r["config"]["seed"] == 0}
     assert len(starts) == 1
     assert "| 16-GRPO | 2 |" in (out / "summary.md").read_text()
+    # the headline's per-arm record (grpo_theory.llm.headline)
+    arms = s["arms"]
+    assert set(arms) == set(ARMS)
+    for rec in arms.values():
+        assert {"steps", "lr", "lr_selected_on", "mean_at_k", "retention", "gain_retention", "paired_delta",
+                "rollout_share", "cpu_time_share"} <= set(rec)
+    assert arms["2-GRPO"]["rollout_share"] == pytest.approx(0.125)
+    assert arms["2-GRPO (8eta)"]["lr"] == pytest.approx(8 * micro_preset.lr)
+    assert arms["2-GRPO"]["lr_selected_on"] == "rule"  # the micro preset has no tuned lrs
+    assert arms["2-GRPO"]["paper_claim"]["verdict"] in ("supported", "rejected", "inconclusive")
+    eq = arms["2-GRPO"]["budgets"]["equal_steps"]
+    assert eq["reference_steps"] == eq["steps"] == [2, 2]  # 16-GRPO read off its curve at 2-GRPO's 2 steps
 
     lines.clear()
     run_experiment("headline", micro_preset, seeds=[0, 1], out=out, progress=False, task=EvenStartTask(),
                    log=lines.append)
     assert sum("skipped" in line for line in lines) == 2 * len(ARMS)
+
+
+def test_lr_sweep_selects_on_validation(tmp_path, micro_preset):
+    s = run_experiment("lr_sweep", micro_preset, out=tmp_path / "sweep", progress=False, task=EvenStartTask(),
+                       log=lambda *_: None)
+    assert s["selected_on"] == "validation" and set(s["selected"]) == {"16-GRPO", "2-GRPO", "2-GRPO+RS", "online DPO"}
+    assert s["sweep"]["2-GRPO"]["lrs"] == [1e-3, 8e-3]
+    for method, lr in s["selected"].items():
+        row = s["sweep"][method]
+        assert row["score"][row["lrs"].index(lr)] == max(row["score"])
 
 
 def test_gpu_preset_runs_at_tiny_scale_on_cpu(tmp_path, micro_preset):
