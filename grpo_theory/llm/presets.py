@@ -56,13 +56,13 @@ class Sweep:
 
     grid_16: absolute candidate lrs of 16-GRPO; its choice is eta.
     multipliers: candidates of every 2-rollout method as multiples of eta; (1, sqrt 8, 8) are the
-        no-scaling, square-root and linear rules for an 8x larger prompt batch.
+        no-scaling, square-root and linear rules for an 8x larger prompt batch, 1/2 and 16 bracket them.
     train_size, epochs: the sweep's (shorter) schedule; the batch shapes are the preset's.
     eval_size: validation problems.
     """
 
     grid_16: tuple[float, ...]
-    multipliers: tuple[float, ...] = (0.5, 1.0, math.sqrt(8.0), 8.0)
+    multipliers: tuple[float, ...] = (0.5, 1.0, math.sqrt(8.0), 8.0, 16.0)
     train_size: int = 0
     epochs: int = 0
     eval_size: int = 500
