@@ -49,6 +49,64 @@ def _valid_and_tied(rewards: Tensor, nan_policy: str) -> tuple[Tensor, Tensor, T
     return valid, count, tied
 
 
+def _pow2_floor(x: Tensor) -> Tensor:
+    """``2**floor(log2(x))`` for ``x > 0`` (1 where ``x == 0``), without gradient.
+
+    Dividing by a power of two is exact in binary floating point, so rescaling by it changes no
+    rounding: results are bitwise those of the unscaled formula wherever that one neither
+    overflows nor underflows.
+    """
+    with torch.no_grad():
+        _, e = torch.frexp(x)  # x = m * 2**e with m in [0.5, 1)
+        p2 = torch.pow(torch.tensor(2.0, dtype=x.dtype), (e - 1).to(x.dtype))
+        return torch.where(x > 0, p2, torch.ones_like(x))
+
+
+def _work_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float16/bfloat16 are computed in float32 (and rounded back once); float32/64 in themselves."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def _group_deviations(
+    rewards: Tensor, valid: Tensor, count: Tensor, tied: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Deviations from the group mean in a per-group power-of-two unit, with rounding residue zeroed.
+
+    Returns ``(dev, unit, dev_all)``, all in the dtype of ``rewards``: ``dev * unit`` is
+    :math:`r_i - \bar r` (``[P, G]``, exactly 0 at invalid, tied and zeroed entries), ``unit``
+    (``[P, 1]``) a power of two with the group's largest shifted reward in ``[unit, 2 unit)``, and
+    ``dev_all`` the deviations of every valid entry before zeroing (for the variance).
+
+    Two exact power-of-two rescalings keep every intermediate near 1: by the group's largest
+    :math:`|r|` (so the shift by the group minimum cannot overflow), then by the largest shifted
+    reward (so squaring cannot overflow or underflow, e.g. a gap of 1e30 or 1e-30 in float32).
+    A deviation with :math:`|r_i - \bar r| \le (n+2)\,\epsilon\,(\max_j r_j - \min_j r_j)`
+    (:math:`n` valid rewards, :math:`\epsilon` the machine epsilon of the computation dtype) is
+    below the rounding error of the computed mean and is set to exactly 0: the middle reward of
+    ``[0.1, 0.2, 0.3]`` gets advantage 0, not 1.7e-16.
+    """
+    zero = torch.zeros_like(rewards)
+    s1 = _pow2_floor(torch.where(valid, rewards.abs(), zero).amax(dim=-1, keepdim=True))
+    r1 = rewards / s1
+    lo = torch.where(valid, r1, torch.inf).amin(dim=-1, keepdim=True)
+    lo = torch.where(count > 0, lo, torch.zeros_like(lo))
+    # Shifting by the group minimum first makes near-tied differences exact (Sterbenz); the shift
+    # cancels in r - mean, for the value and for the gradient.
+    shifted = torch.where(valid, r1 - lo, zero)
+    zmax = shifted.amax(dim=-1, keepdim=True)
+    s2 = _pow2_floor(zmax)
+    z = shifted / s2
+    mean = z.sum(dim=-1, keepdim=True) / count.clamp(min=1)
+    dev_all = torch.where(valid, z - mean, zero)
+    tol = (count + 2).to(rewards.dtype) * torch.finfo(rewards.dtype).eps * (zmax / s2)
+    mixed = valid & ~tied
+    keep = mixed & (dev_all.abs() > tol)
+    # A zeroed entry keeps the derivative of the formula (value x - x = 0 exactly), so gradients in
+    # the rewards stay those of the smooth function.
+    residue = torch.where(mixed, dev_all - dev_all.detach(), zero)
+    return torch.where(keep, dev_all, residue), s1 * s2, dev_all
+
+
 def group_advantages(
     rewards: Tensor,
     *,
@@ -72,7 +130,18 @@ def group_advantages(
     :math:`A = r - \bar r`). ``eps`` is added to the std, outside the square root.
 
     Tied groups (all rewards equal) get exactly 0, never NaN, also with ``eps=0``; this is forced
-    rather than computed so that rounding in the mean cannot leave a tiny residue.
+    rather than computed so that rounding in the mean cannot leave a tiny residue. Likewise a
+    reward within rounding of its group mean, :math:`|r_{p,i} - \bar r_p| \le (n+2)\,\epsilon\,
+    (\max_j r_{p,j} - \min_j r_{p,j})` (:math:`n` valid rewards, :math:`\epsilon` the machine epsilon
+    of the computation dtype), gets exactly 0 (e.g. the middle of ``[0.1, 0.2, 0.3]``), so clip
+    metrics that test the sign of :math:`A` do not count it.
+
+    Numerics: each group is rescaled by exact powers of two (its largest :math:`|r|`, then its
+    largest shifted reward) before anything is squared, so a mixed pair gives exactly
+    :math:`\pm1` (population std, ``eps=0``) for any gap the dtype can hold (1e-30 to 1e30 in
+    float32/bfloat16, the whole float16 range), with no overflow, underflow or NaN. float16 and
+    bfloat16 are computed in float32 and rounded once; float32/float64 results are bitwise those
+    of the unscaled formula wherever that formula neither overflows nor underflows.
 
     With G = 2 and ``std_ddof=0, eps=0``, :math:`A_i = \mathrm{sign}(r_i - r_j)` for any real rewards.
 
@@ -105,33 +174,30 @@ def group_advantages(
     eps = check_nonneg(eps, "eps")
     rewards = check_rewards(rewards, allow_nan=nan_policy == "mask")
 
-    valid, count, tied = _valid_and_tied(rewards, nan_policy)
-    # Shift each group by its smallest reward first: for near-tied groups (1 vs 1 + 1e-5) the
-    # differences are then exact (Sterbenz), so centering does not amplify rounding. The shift
-    # cancels in r - mean, for the value and for the gradient.
-    lo = torch.where(valid, rewards, torch.inf).amin(dim=-1, keepdim=True)
-    lo = torch.where(count > 0, lo, torch.zeros_like(lo))
-    shifted = torch.where(valid, rewards - lo, torch.zeros_like(rewards))
-    mean = shifted.sum(dim=-1, keepdim=True) / count.clamp(min=1)
-    centered = torch.where(valid & ~tied, shifted - mean, torch.zeros_like(rewards))
+    out_dtype = rewards.dtype
+    r = rewards.to(_work_dtype(out_dtype))
+    valid, count, tied = _valid_and_tied(r, nan_policy)
+    dev, unit, dev_all = _group_deviations(r, valid, count, tied)
     if scale == "none":
-        return centered
+        return (dev * unit).to(out_dtype)
 
     if scale == "group":
-        dev = torch.where(valid, shifted - mean, torch.zeros_like(rewards))
         denom_n = (count - std_ddof).clamp(min=1)
-        var = (dev * dev).sum(dim=-1, keepdim=True) / denom_n
+        var = (dev_all * dev_all).sum(dim=-1, keepdim=True) / denom_n
         # Tied groups have var 0; give them a unit std so neither value nor gradient is NaN.
         var = torch.where(tied, torch.ones_like(var), var)
-    else:  # batch
-        n = valid.sum()
-        r0 = torch.where(valid, rewards, torch.zeros_like(rewards))
-        bmean = r0.sum() / n.clamp(min=1)
-        bdev = torch.where(valid, rewards - bmean, torch.zeros_like(rewards))
-        var = (bdev * bdev).sum() / (n - std_ddof).clamp(min=1)
-        var = torch.where(var > 0, var, torch.ones_like(var))
-    std = var.sqrt()
-    return centered / (std + eps)
+        # (dev * unit) / (std * unit + eps), written so that nothing is squared in reward units.
+        # Tensor / tensor: a Python scalar over a subnormal unit goes through 1/unit, which overflows.
+        eps_u = torch.full_like(unit, eps) / unit if eps > 0 else torch.zeros_like(unit)
+        return (dev / (var.sqrt() + eps_u)).to(out_dtype)
+
+    # batch: one std over every valid reward, computed the same overflow-safe way.
+    flat_valid = valid.reshape(1, -1)
+    n = flat_valid.sum(dim=-1, keepdim=True)
+    _, bunit, bdev = _group_deviations(r.reshape(1, -1), flat_valid, n, torch.zeros_like(n, dtype=torch.bool))
+    bvar = (bdev * bdev).sum() / (n.squeeze() - std_ddof).clamp(min=1)
+    bvar = torch.where(bvar > 0, bvar, torch.ones_like(bvar))
+    return (dev * unit / (bvar.sqrt() * bunit.squeeze() + eps)).to(out_dtype)
 
 
 def rloo_advantages(rewards: Tensor) -> Tensor:
@@ -141,7 +207,8 @@ def rloo_advantages(rewards: Tensor) -> Tensor:
 
         A_{p,i} = r_{p,i} - \frac{1}{G-1}\sum_{j\ne i} r_{p,j} = \frac{G}{G-1}(r_{p,i} - \bar r_p).
 
-    So RLOO is :math:`G/(G-1)` times Dr. GRPO; at G = 2 it is :math:`r_i - r_j`. Tied groups give 0.
+    So RLOO is :math:`G/(G-1)` times Dr. GRPO; at G = 2 it is :math:`r_i - r_j`. Tied groups give 0,
+    and so does a reward within rounding of its group mean (the rule of :func:`group_advantages`).
 
     Args:
         rewards: ``[P, G]`` finite rewards, ``G >= 2``.
@@ -158,6 +225,12 @@ def rloo_advantages(rewards: Tensor) -> Tensor:
     """
     rewards = check_rewards(rewards)
     g = rewards.shape[1]
-    _, _, tied = _valid_and_tied(rewards, "raise")
+    valid, count, tied = _valid_and_tied(rewards, "raise")
     loo_mean = (rewards.sum(dim=-1, keepdim=True) - rewards) / (g - 1)
-    return torch.where(tied, torch.zeros_like(rewards), rewards - loo_mean)
+    # r_i - loo_mean = G/(G-1) (r_i - mean): zero exactly where the centered deviation is (see
+    # group_advantages), so a reward at its group mean gets 0, not a rounding residue.
+    work = rewards.to(_work_dtype(rewards.dtype))
+    dev, _, _ = _group_deviations(work, valid, count, tied)
+    a = rewards - loo_mean
+    a = torch.where(dev == 0, a - a.detach(), a)  # value 0, derivative of the formula
+    return torch.where(tied, torch.zeros_like(rewards), a)

@@ -1,4 +1,5 @@
-r"""Reduction of a per-token loss ``[..., T]`` to a scalar: the five verl modes plus TRL aliases."""
+r"""Reduction of a per-token loss ``[..., T]`` to a scalar: the five verl modes, TRL aliases, and the
+per-prompt token mean of the DAPO paper."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ AGG_MODES = (
     "token-sum",
 )
 
+#: Modes that need the prompt structure (``per_token`` of shape ``[P, G, ..., T]``, prompts first).
+#: ``prompt-mean-token-mean`` is the DAPO paper's objective: a token mean over each prompt's group of
+#: rollouts, then a mean over prompts. It equals ``token-mean`` only when every prompt has the same
+#: number of valid tokens (verl's ``token-mean`` and TRL's ``dapo`` are batch-wide token means).
+GROUP_AGG_MODES = ("prompt-mean-token-mean",)
+
+#: Every mode :func:`aggregate` accepts (``AGG_MODES`` stays the five verl modes).
+ALL_AGG_MODES = AGG_MODES + GROUP_AGG_MODES
+
 #: Other libraries' names -> our mode. TRL ``loss_type``: ``grpo`` (per-sequence token-mean, then mean
 #: over sequences), ``bnpo`` (local token-mean), ``dapo`` (token-mean over the *global* token count: pass
 #: ``normalizer``), ``dr_grpo`` (sum / (num_sequences * max_completion_length)). verl ``loss_agg_mode``
@@ -25,17 +35,17 @@ AGG_ALIASES: dict[str, str] = {
     "bnpo": "token-mean",
     "dapo": "token-mean",
     "dr_grpo": "seq-mean-token-sum-norm",
-    **{m: m for m in AGG_MODES},
-    **{m.replace("-", "_"): m for m in AGG_MODES},
+    **{m: m for m in ALL_AGG_MODES},
+    **{m.replace("-", "_"): m for m in ALL_AGG_MODES},
 }
 
 EMPTY_ROWS = ("count", "skip")
 
 
 def resolve_mode(mode: str) -> str:
-    """Maps a mode name or alias (see ``AGG_ALIASES``) to one of ``AGG_MODES``."""
-    if mode not in AGG_ALIASES:
-        raise ValueError(f"mode must be one of {AGG_MODES} or an alias in {sorted(AGG_ALIASES)}, got {mode!r}")
+    """Maps a mode name or alias (see ``AGG_ALIASES``) to one of ``ALL_AGG_MODES``."""
+    if not isinstance(mode, str) or mode not in AGG_ALIASES:
+        raise ValueError(f"mode must be one of {ALL_AGG_MODES} or an alias in {sorted(AGG_ALIASES)}, got {mode!r}")
     return AGG_ALIASES[mode]
 
 
@@ -59,7 +69,12 @@ def aggregate(
     ``seq-mean-token-sum``     :math:`\frac1S\sum_s \sum_t m\ell`
     ``seq-mean-token-sum-norm`` :math:`\frac1{S\,C}\sum_s \sum_t m\ell`, :math:`C` = ``horizon`` or T (Dr. GRPO)
     ``token-sum``              :math:`\sum_{s,t} m\ell`
+    ``prompt-mean-token-mean`` :math:`\frac1P\sum_p \frac1{N_p}\sum_{s\in p,t} m\ell`, :math:`N_p` = tokens of prompt p (DAPO paper)
     ========================== ===============================================================
+
+    For ``prompt-mean-token-mean`` the first dim indexes prompts and every other leading dim the
+    prompt's rollouts (``[P, G, T]``); :math:`P` is ``normalizer`` if given, else the number of
+    prompts (``empty_rows="count"``) or of prompts with at least one valid token (``"skip"``).
 
     For the ``seq-mean-*`` modes :math:`S` is ``normalizer`` if given, else the number of rows
     (``empty_rows="count"``, default: a fully masked row contributes 0 but counts, as TRL ``grpo``
@@ -93,6 +108,9 @@ def aggregate(
         tensor(1.6667)
         >>> aggregate(loss, mask, "dapo", normalizer=8.0)  # 10 / 8
         tensor(1.2500)
+        >>> per_prompt = torch.stack([loss, 2 * loss])  # two prompts of the same two rollouts
+        >>> aggregate(per_prompt, torch.stack([mask, mask * 0]), "prompt-mean-token-mean")  # (2.5 + 0)/2
+        tensor(1.2500)
     """
     mode = resolve_mode(mode)
     check_choice(empty_rows, EMPTY_ROWS, "empty_rows")
@@ -118,6 +136,22 @@ def aggregate(
     if mode == "token-mean":
         n_tok = float(m.sum()) if normalizer is None else normalizer
         return x.sum() / n_tok if n_tok > 0 else zero
+    if mode == "prompt-mean-token-mean":
+        if per_token.ndim < 3:
+            raise ValueError(
+                f"mode 'prompt-mean-token-mean' needs per_token of shape [P, G, T] (prompts first), "
+                f"got {tuple(per_token.shape)}"
+            )
+        n_p = m.reshape(m.shape[0], -1).sum(dim=-1).to(x.dtype)  # [P] valid tokens per prompt
+        s_p = x.reshape(x.shape[0], -1).sum(dim=-1)
+        has = n_p > 0
+        if normalizer is not None:
+            n_prompts = normalizer
+        else:
+            n_prompts = float(n_p.numel()) if empty_rows == "count" else float(has.sum())
+        if n_prompts == 0:
+            return zero
+        return torch.where(has, s_p / n_p.clamp(min=1), torch.zeros_like(s_p)).sum() / n_prompts
 
     lengths = m.sum(dim=-1).to(x.dtype)
     seq_sum = x.sum(dim=-1)

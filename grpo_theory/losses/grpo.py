@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from grpo_theory.losses._validate import check_nonneg, check_rewards, check_token_tensors
+from grpo_theory.losses._validate import check_choice, check_nonneg, check_rewards, check_token_tensors
 from grpo_theory.losses.advantages import _valid_and_tied, group_advantages, rloo_advantages
 from grpo_theory.losses.aggregate import aggregate
-from grpo_theory.losses.kl import kl_estimate
+from grpo_theory.losses.kl import LOSS_KL_KINDS, loss_kl_term
 from grpo_theory.losses.surrogate import policy_surrogate
 
 Tensor = torch.Tensor
@@ -72,9 +72,37 @@ def policy_loss_from_advantages(
         clip_low=clip_low, clip_high=clip_high, dual_clip=dual_clip, level=level,
         log_ratio_clamp=log_ratio_clamp,
     )
+    return add_kl_and_aggregate(
+        per_token, diag, logp, old_logp, m, ref_logp=ref_logp, beta=beta, kl_kind=kl_kind, level=level,
+        loss_agg_mode=loss_agg_mode, normalizer=normalizer, horizon=horizon, empty_rows=empty_rows,
+    )
+
+
+def add_kl_and_aggregate(
+    per_token: Tensor,
+    diag: dict[str, float],
+    logp: Tensor,
+    old_logp: Tensor,
+    mask: Tensor,
+    *,
+    ref_logp: Tensor | None,
+    beta: float,
+    kl_kind: str,
+    level: str,
+    loss_agg_mode: str,
+    normalizer: float | None,
+    horizon: float | None,
+    empty_rows: str,
+) -> LossOutput:
+    r"""``agg(per_token + beta * kl)`` with metrics: the shared tail of every GRPO-family loss.
+
+    ``per_token`` is ``[P, G, T]``; the KL term (``kl_kind`` in ``LOSS_KL_KINDS``, ratio ``level``
+    for ``"k3_is"``) is added only when ``beta > 0`` and logged whenever ``ref_logp`` is given.
+    """
+    m = mask.bool()
     metrics = dict(diag)
     if ref_logp is not None:
-        kl = kl_estimate(logp, ref_logp, kl_kind)
+        kl = loss_kl_term(logp, ref_logp, old_logp, m, kl_kind=kl_kind, level=level)
         with torch.no_grad():
             n = int(m.sum())
             metrics["kl"] = float(torch.where(m, kl, torch.zeros_like(kl)).sum() / n) if n else 0.0
@@ -144,7 +172,9 @@ def grpo_loss(
         clip_low, clip_high, dual_clip, level, log_ratio_clamp: see :func:`policy_surrogate`.
         loss_agg_mode, normalizer, horizon, empty_rows: see :func:`aggregate`.
         beta: KL-in-loss coefficient, ``>= 0``.
-        kl_kind: see :func:`kl_estimate`.
+        kl_kind: ``"k1"``, ``"k2"``, ``"k3"`` (default), ``"k3+"`` (:func:`kl_estimate`) or ``"k3_is"``
+            (:func:`kl_importance_weighted`: k3 times the ratio at ``level``; TRL's
+            ``use_bias_correction_kl=True``). TRL with ``use_bias_correction_kl=False`` is ``"k3"``.
 
     Returns:
         :class:`LossOutput`.

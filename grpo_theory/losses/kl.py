@@ -16,6 +16,13 @@ Tensor = torch.Tensor
 
 KL_KINDS = ("k1", "k2", "k3", "k3+")
 
+#: ``kl_kind`` values the GRPO-family losses accept: every :data:`KL_KINDS` entry plus ``"k3_is"``,
+#: k3 times the policy's importance ratio (:func:`kl_importance_weighted`; TRL's
+#: ``use_bias_correction_kl=True``, its default since it was added).
+LOSS_KL_KINDS = (*KL_KINDS, "k3_is")
+
+LEVELS = ("token", "sequence")
+
 
 def kl_estimate(
     logp: Tensor,
@@ -81,6 +88,63 @@ def kl_estimate(
         return _value(kind)
     k2 = 0.5 * (logp - ref_logp) ** 2
     return _value("k3").detach() + (k2 - k2.detach())
+
+
+def kl_importance_weighted(
+    logp: Tensor,
+    ref_logp: Tensor,
+    old_logp: Tensor,
+    mask: Tensor,
+    *,
+    kind: str = "k3",
+    level: str = "token",
+) -> Tensor:
+    r"""KL estimate times the importance ratio: :math:`\rho_t\,\hat k_t` (TRL ``use_bias_correction_kl=True``).
+
+    The tokens were sampled from :math:`\pi_{\rm old}`, not :math:`\pi_\theta`. Reweighting by
+    :math:`\rho_t = \pi_\theta(o_t)/\pi_{\rm old}(o_t)` (with gradient) makes
+    :math:`\mathbb E_{\pi_{\rm old}}[\rho\,\hat k] = \mathbb E_{\pi_\theta}[\hat k]`, so its gradient is that of
+    the per-token KL under :math:`\pi_\theta`: at :math:`\rho = 1` it is :math:`\hat k\,\nabla\log\pi_\theta +
+    \nabla\hat k`, the score-function term that plain k3 in the loss leaves out (DeepSeek-V3.2's
+    unbiased KL). With ``level="sequence"`` the ratio is the sequence's
+    :math:`\exp(\frac1{n}\sum_t m_t(\log\pi_\theta - \log\pi_{\rm old}))`, as TRL multiplies by the ratio
+    its surrogate uses. Log-ratios at masked positions are taken as 0 so padding cannot overflow.
+
+    Args:
+        logp, ref_logp, old_logp: ``[..., T]`` log-probs of the sampled tokens under the policy, the
+            reference and the sampling policy.
+        mask: same shape, 0/1 (needed for the sequence-level ratio and to neutralize padding).
+        kind: the base estimator, one of :data:`KL_KINDS` (default ``"k3"``, TRL's).
+        level: ``"token"`` (default) or ``"sequence"``.
+
+    Returns:
+        A tensor of the input shape (aggregate it with the mask).
+
+    Examples:
+        >>> import torch
+        >>> lp, ref, old = torch.tensor([[0.0]]), torch.tensor([[-1.0]]), torch.tensor([[-0.5]])
+        >>> w = kl_importance_weighted(lp, ref, old, torch.ones(1, 1))  # e^{0.5} * (e^{-1} + 1 - 1)
+        >>> round(float(w), 6) == round(float(torch.exp(torch.tensor(0.5)) * torch.exp(torch.tensor(-1.0))), 6)
+        True
+    """
+    check_same_shape([("logp", logp), ("ref_logp", ref_logp), ("old_logp", old_logp)])
+    check_choice(level, LEVELS, "level")
+    m = check_mask(mask, logp.shape)
+    log_ratio = torch.where(m, logp - old_logp, torch.zeros_like(logp))
+    if level == "sequence":
+        n = m.sum(dim=-1, keepdim=True).clamp(min=1)
+        log_ratio = (log_ratio.sum(dim=-1, keepdim=True) / n).expand(logp.shape)
+    return torch.exp(log_ratio) * kl_estimate(logp, ref_logp, kind)
+
+
+def loss_kl_term(
+    logp: Tensor, ref_logp: Tensor, old_logp: Tensor, mask: Tensor, *, kl_kind: str, level: str
+) -> Tensor:
+    """The per-token KL of a GRPO-family loss for ``kl_kind`` in :data:`LOSS_KL_KINDS` (``[P, G, T]``)."""
+    check_choice(kl_kind, LOSS_KL_KINDS, "kl_kind")
+    if kl_kind == "k3_is":
+        return kl_importance_weighted(logp, ref_logp, old_logp, mask, kind="k3", level=level)
+    return kl_estimate(logp, ref_logp, kl_kind)
 
 
 def kl_penalized_rewards(

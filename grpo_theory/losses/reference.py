@@ -17,6 +17,9 @@ from grpo_theory.losses.aggregate import resolve_mode
 Tensor = torch.Tensor
 
 
+_EPS64 = float(torch.finfo(torch.float64).eps)
+
+
 def _f64(x: Tensor) -> Tensor:
     return x if x.dtype == torch.float64 else x.to(torch.float64)
 
@@ -31,8 +34,11 @@ def ref_group_advantages(
     kept_all = [rewards[p, i] for p in range(P) for i in range(G) if not math.isnan(float(rewards[p, i]))]
     batch_std: Any = None
     if scale == "batch":
-        mu: Any = sum(kept_all) / len(kept_all) if kept_all else 0.0
-        ss: Any = sum((x - mu) ** 2 for x in kept_all) if kept_all else torch.tensor(0.0, dtype=torch.float64)
+        # Deviations are taken from the smallest reward first, so near-tied values lose no digits.
+        b_lo: Any = min(kept_all, key=float) if kept_all else 0.0
+        mu: Any = sum(x - b_lo for x in kept_all) / len(kept_all) if kept_all else 0.0
+        ss: Any = (sum((x - b_lo - mu) ** 2 for x in kept_all) if kept_all
+                   else torch.tensor(0.0, dtype=torch.float64))
         var: Any = ss / max(len(kept_all) - std_ddof, 1)
         batch_std = var**0.5 if float(var) > 0 else torch.tensor(1.0, dtype=torch.float64)
     rows = []
@@ -45,17 +51,25 @@ def ref_group_advantages(
             rows.append(torch.stack([rewards[p, i] * 0.0 if i in idx else torch.zeros((), dtype=torch.float64)
                                      for i in range(G)]) if idx else torch.zeros(G, dtype=torch.float64))
             continue
-        mean = sum(vals) / len(vals)
+        lo = min(vals, key=float)  # deviations from the smallest reward first (exact for near ties)
+        mean = sum(v - lo for v in vals) / len(vals)
         denom: Any
         if scale == "none":
             denom = 1.0
         elif scale == "group":
-            var = sum((v - mean) ** 2 for v in vals) / max(len(vals) - std_ddof, 1)
+            var = sum((v - lo - mean) ** 2 for v in vals) / max(len(vals) - std_ddof, 1)
             denom = var**0.5 + eps
         else:
             denom = batch_std + eps
+        spread = max(float(v) for v in vals) - min(float(v) for v in vals)
         for i in range(G):
-            out.append((rewards[p, i] - mean) / denom if i in idx else torch.zeros((), dtype=torch.float64))
+            if i not in idx:
+                out.append(torch.zeros((), dtype=torch.float64))
+                continue
+            dev = (rewards[p, i] - lo) - mean
+            if abs(float(dev)) <= (len(vals) + 2) * _EPS64 * spread:
+                dev = dev - dev.detach()  # within rounding of the mean: exactly 0
+            out.append(dev / denom)
         rows.append(torch.stack(out))
     return torch.stack(rows)
 
@@ -67,9 +81,15 @@ def ref_rloo_advantages(rewards: Tensor) -> Tensor:
     rows = []
     for p in range(P):
         out = []
+        vals = [rewards[p, j] for j in range(G)]
+        spread = max(float(v) for v in vals) - min(float(v) for v in vals)
+        mean = sum(vals) / G
         for i in range(G):
             others = [rewards[p, j] for j in range(G) if j != i]
-            out.append(rewards[p, i] - sum(others) / (G - 1))
+            a = rewards[p, i] - sum(others) / (G - 1)
+            if spread == 0 or abs(float(rewards[p, i] - mean)) <= (G + 2) * _EPS64 * spread:
+                a = a - a.detach()  # tied group, or a reward within rounding of its mean: exactly 0
+            out.append(a)
         rows.append(torch.stack(out))
     return torch.stack(rows)
 
@@ -143,6 +163,8 @@ def ref_aggregate(
 ) -> Tensor:
     """Loop twin of :func:`aggregate`."""
     mode = resolve_mode(mode)
+    if mode == "prompt-mean-token-mean":
+        return _ref_prompt_mean_token_mean(per_token, mask, normalizer=normalizer, empty_rows=empty_rows)
     x = _f64(per_token).reshape(-1, per_token.shape[-1])
     m = mask.reshape(-1, per_token.shape[-1])
     S, T = x.shape
@@ -178,6 +200,55 @@ def ref_aggregate(
     return total + sum(seq_sums) / (n_seq * c)
 
 
+def _ref_prompt_mean_token_mean(
+    per_token: Tensor, mask: Tensor, *, normalizer: float | None, empty_rows: str
+) -> Tensor:
+    """Per prompt (first dim): the mean over all its valid tokens; then the mean over prompts."""
+    x = _f64(per_token)
+    total = 0.0 * x.sum()
+    prompt_means, n_prompts_with_tokens = [], 0
+    for p in range(x.shape[0]):
+        toks = [xv for xv, mv in zip(x[p].reshape(-1), mask[p].reshape(-1)) if bool(mv)]
+        if toks:
+            n_prompts_with_tokens += 1
+            prompt_means.append(sum(toks) / len(toks))
+    if normalizer is not None:
+        n = normalizer
+    else:
+        n = x.shape[0] if empty_rows == "count" else n_prompts_with_tokens
+    return total + sum(prompt_means) / n if n and prompt_means else total
+
+
+def ref_kl_importance_weighted(
+    logp: Tensor, ref_logp: Tensor, old_logp: Tensor, mask: Tensor, *, kind: str = "k3", level: str = "token"
+) -> Tensor:
+    """Loop twin of :func:`kl_importance_weighted`: ratio (token or sequence) times the KL estimate."""
+    logp, ref_logp, old_logp = _f64(logp), _f64(ref_logp), _f64(old_logp)
+    k = ref_kl_estimate(logp, ref_logp, kind)
+    flat_lp, flat_old = logp.reshape(-1, logp.shape[-1]), old_logp.reshape(-1, logp.shape[-1])
+    flat_m, flat_k = mask.reshape(-1, logp.shape[-1]), k.reshape(-1, logp.shape[-1])
+    rows = []
+    for s in range(flat_lp.shape[0]):
+        valid = [t for t in range(flat_lp.shape[1]) if bool(flat_m[s, t])]
+        seq_lr: Any = sum(flat_lp[s, t] - flat_old[s, t] for t in valid) / max(len(valid), 1)
+        row = []
+        for t in range(flat_lp.shape[1]):
+            if level == "sequence":
+                lr: Any = seq_lr
+            else:
+                lr = flat_lp[s, t] - flat_old[s, t] if bool(flat_m[s, t]) else torch.zeros((), dtype=torch.float64)
+            row.append(torch.exp(lr) * flat_k[s, t])
+        rows.append(torch.stack(row))
+    return torch.stack(rows).reshape(logp.shape)
+
+
+def ref_loss_kl(logp: Tensor, ref_logp: Tensor, old_logp: Tensor, mask: Tensor, kl_kind: str, level: str) -> Tensor:
+    """The per-token KL term of a GRPO-family loss (``"k3_is"``: ratio-weighted k3)."""
+    if kl_kind == "k3_is":
+        return ref_kl_importance_weighted(logp, ref_logp, old_logp, mask, kind="k3", level=level)
+    return ref_kl_estimate(logp, ref_logp, kl_kind)
+
+
 def ref_grpo_loss(
     logp: Tensor, old_logp: Tensor, rewards: Tensor, mask: Tensor, *, ref_logp: Tensor | None = None,
     scale: str = "group", std_ddof: int = 0, eps: float = 0.0, nan_policy: str = "raise",
@@ -196,7 +267,7 @@ def ref_grpo_loss(
     )
     if beta > 0:
         assert ref_logp is not None
-        kl = ref_kl_estimate(logp, ref_logp, kl_kind)
+        kl = ref_loss_kl(logp, ref_logp, old_logp, mask, kl_kind, level)
         per_token = per_token + beta * torch.where(mask.bool(), kl, torch.zeros_like(kl))
     return ref_aggregate(per_token, mask, loss_agg_mode, normalizer=normalizer, horizon=horizon, empty_rows=empty_rows)
 

@@ -13,6 +13,8 @@ MODULES = [
     "grpo",
     "kl",
     "surrogate",
+    "surrogate_variants",
+    "variant_losses",
 ]
 
 

@@ -188,7 +188,7 @@ def test_pairs_from_groups_gathers_per_token_values():
 
 
 def test_registry_names_and_functions():
-    assert set(LOSSES) == {"grpo", "two_grpo", "dr_grpo", "rloo", "online_dpo"}
+    assert set(LOSSES) == {"grpo", "two_grpo", "dr_grpo", "rloo", "online_dpo", "cispo", "sapo", "gspo", "gmpo"}
     assert LOSSES["grpo"] is grpo_loss and LOSSES["two_grpo"] is two_grpo_loss
     assert LOSSES["dr_grpo"] is dr_grpo_loss and LOSSES["rloo"] is rloo_loss
     assert LOSSES["online_dpo"] is online_dpo_loss

@@ -47,7 +47,7 @@ def test_registry_entries_share_the_trainer_signature():
     logp = (-torch.rand(3, 2, 4, dtype=torch.float64)).requires_grad_()
     rewards = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
     mask = torch.ones(3, 2, 4)
-    for name in ("grpo", "two_grpo", "dr_grpo", "rloo", "online_dpo"):
+    for name in sorted(LOSSES):
         out = LOSSES[name](logp, logp.detach(), rewards, mask, ref_logp=logp.detach())
         assert out.loss.ndim == 0, name
         (g,) = torch.autograd.grad(out.loss, logp)
