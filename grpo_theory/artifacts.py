@@ -38,11 +38,16 @@ ROOT_ENV = "GRPO_THEORY_ROOT"
 _PROJECT_NAME = re.compile(r'^\s*name\s*=\s*["\']grpo[_-]theory["\']', re.MULTILINE)
 
 
-class CorruptFileError(ValueError):
+class UsageError(Exception):
+    """A mistake in what was asked for (an option, a file, a directory), not a bug: the command line
+    prints its message as one line and exits with status 2, without a traceback."""
+
+
+class CorruptFileError(UsageError, ValueError):
     """A result, log or checkpoint file exists but cannot be read (truncated or not the expected format)."""
 
 
-class RepoRootError(RuntimeError):
+class RepoRootError(UsageError, RuntimeError):
     """The repository (with ``results/`` and ``paper_figures/``) could not be located."""
 
 
@@ -374,7 +379,7 @@ def environment(device: str | None = None) -> dict[str, Any]:
 
 
 __all__ = [
-    "CorruptFileError", "RepoRootError", "atomic_torch_save", "atomic_write_bytes", "atomic_write_json",
+    "CorruptFileError", "RepoRootError", "UsageError", "atomic_torch_save", "atomic_write_bytes", "atomic_write_json",
     "atomic_write_text", "check_writable", "dumps_json", "environment", "find_root", "jsonable", "portable",
     "portable_path", "read_json", "read_jsonl", "repo_root", "results_dir", "scratch_dir", "sha256_file", "write_json_if_changed",
 ]

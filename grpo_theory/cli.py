@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 # name -> (module, one-line help)
@@ -21,8 +22,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (option, value, what is allowed), exit status 2.
+
+    argparse's default prints the whole usage first, which for ``train`` is dozens of lines.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse takes "-1e-4" for an option (its pattern knows only "-1" and "-.5"): accept exponents too
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|nan)$")
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="grpo-theory",
         description="Checkable claims about GRPO, 2-GRPO and DPO (arXiv 2510.00977).",
     )
@@ -41,9 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     module_name, help_ = COMMANDS[name]
     module = importlib.import_module(module_name)
-    sub = argparse.ArgumentParser(prog=f"grpo-theory {name}", description=help_)
+    sub = OneLineParser(prog=f"grpo-theory {name}", description=help_)
     module.add_arguments(sub)
-    return int(module.run(sub.parse_args(rest)) or 0)
+    args = sub.parse_args(rest)
+    from grpo_theory.artifacts import UsageError
+
+    try:
+        return int(module.run(args) or 0)
+    except UsageError as e:  # a bad option, file or directory: one line, no traceback
+        message = e.cli_message() if hasattr(e, "cli_message") else str(e)
+        print(f"grpo-theory {name}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -9,27 +9,49 @@ from pathlib import Path
 from grpo_theory.llm.presets import EXPERIMENTS, PRESETS
 
 
-def default_out(experiment: str, preset: str) -> Path:
-    """results/<experiment> for the full preset, results/<preset>/<experiment> for the others."""
-    return Path("results") / experiment if preset == "full" else Path("results") / preset / experiment
+def default_out(experiment: str, preset: str, *, commit_results: bool = False) -> Path:
+    """Where an experiment writes: ``<experiment>`` for the full preset, ``<preset>/<experiment>`` for the
+    others, under the scratch directory ``runs/`` (ignored by git), or under ``results/`` (committed
+    results) with ``commit_results``. Both are at the repository root."""
+    from grpo_theory.artifacts import results_dir, scratch_dir
+
+    parts = (experiment,) if preset == "full" else (preset, experiment)
+    return results_dir(*parts) if commit_results else scratch_dir(*parts)
+
+
+def _experiments_help() -> str:
+    lines = []
+    for name, fn in EXPERIMENTS.items():
+        doc = (fn.__doc__ or "").strip().splitlines()[0].rstrip(".") if fn.__doc__ else ""
+        if name == "ablation":
+            doc += " (16-GRPO's prompts per mini-batch: " + ", ".join(
+                f"{k} {v.prompts_16}" for k, v in PRESETS.items()) + ")"
+        lines.append(f"{name}: {doc}.")
+    return " ".join(lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "headline: 16-GRPO vs 2-GRPO vs 2-GRPO+RS vs online DPO at equal epochs (retention, rollouts, "
-        "wall-clock relative to 16-GRPO). ablation: G in {2,4,8,16} at 32 prompts per mini-batch. tune: "
-        "16-GRPO at several learning rates on the validation split. Finished runs are skipped, so "
-        "re-running a command continues an interrupted experiment."
+        _experiments_help() + " Runs go to runs/<name> (runs/<preset>/<name> for presets other than full), a "
+        "scratch directory; --commit-results writes to results/ instead. A finished run with the same config "
+        "hash is reported as 'done, skipped', so re-running a command continues an interrupted experiment "
+        "(unfinished runs resume from their last checkpoint); a finished run of another config is refused "
+        "unless --overwrite. Every option is checked before anything runs."
     )
     parser.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quick",
                         help="scale: " + "; ".join(f"{k}: {v.description}" for k, v in PRESETS.items()))
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="run seeds, e.g. --seeds 0 1 2 (default: the preset's)")
+                        help="run seeds >= 0, e.g. --seeds 0 1 2 (default: the preset's)")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: the preset's)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default: results/<name> for --preset full, else "
-                             "results/<preset>/<name>)")
+                        help="output directory (default: runs/<name> for --preset full, else runs/<preset>/<name>; "
+                             "see --commit-results)")
+    parser.add_argument("--commit-results", action="store_true",
+                        help="write to results/<name> (results/<preset>/<name>), the committed results, instead of "
+                             "the scratch directory runs/")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace finished runs whose config differs (without it the command refuses)")
     parser.add_argument("--eta", type=float, default=None,
                         help="override the preset's 16-GRPO learning rate eta (the others use 8 eta); for "
                              "sensitivity checks, with its own --out")
@@ -40,15 +62,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
 
 
+def validate(args: argparse.Namespace):
+    """The preset (with ``--eta``) and the output directory, after checking every option; raises ConfigError."""
+    import math
+
+    from grpo_theory.llm.config import ConfigError, check_runnable
+
+    if args.out is not None and args.commit_results:
+        raise ConfigError([("--out", str(args.out), "give either --out or --commit-results, not both")])
+    preset = PRESETS[args.preset]
+    if args.eta is not None:
+        if not (math.isfinite(args.eta) and args.eta > 0):
+            raise ConfigError([("--eta", args.eta, "must be a finite number > 0")])
+        preset = replace(preset, lr=args.eta)
+    if args.seeds is not None:
+        bad = [s for s in args.seeds if s < 0]
+        if bad:
+            raise ConfigError([("--seeds", bad[0], "must be integers >= 0")])
+    out = args.out or default_out(args.name, args.preset, commit_results=args.commit_results)
+    runs = EXPERIMENTS[args.name](preset.with_base(device=args.device or preset.base.device))
+    if args.methods:
+        unknown = [m for m in args.methods if m not in runs]
+        if unknown:
+            raise ConfigError([("--methods", unknown[0], f"{args.name} has {', '.join(runs)}")])
+    from grpo_theory.artifacts import check_writable
+
+    try:
+        check_writable(out)
+    except PermissionError as e:
+        raise ConfigError([("--out", str(out), str(e).removeprefix(f"{out} "))]) from None
+    for cfg in runs.values():
+        check_runnable(cfg.replace(out_dir=str(out)))
+    return preset, out
+
+
 def run(args: argparse.Namespace) -> int:
     from grpo_theory.llm.experiment import run_experiment
 
-    preset = PRESETS[args.preset]
-    if args.eta is not None:
-        if args.eta <= 0:
-            raise SystemExit(f"--eta must be > 0, got {args.eta}")
-        preset = replace(preset, lr=args.eta)
-    out = args.out or default_out(args.name, args.preset)
+    preset, out = validate(args)
     run_experiment(args.name, preset, seeds=args.seeds, device=args.device, out=out,
-                   progress=not args.no_progress, methods=args.methods, keep_work=args.keep_work)
+                   progress=not args.no_progress, methods=args.methods, keep_work=args.keep_work,
+                   overwrite=args.overwrite)
     return 0

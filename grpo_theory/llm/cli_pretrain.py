@@ -7,6 +7,7 @@ import json
 from dataclasses import fields
 
 from grpo_theory.llm.pretrain import PretrainConfig, ensure_start_checkpoint, pretrain
+from grpo_theory.llm.tasks import EVAL_POOL
 
 _DEFAULTS = PretrainConfig()
 
@@ -44,15 +45,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> PretrainConfig:
+    """The PretrainConfig of the options; :class:`~grpo_theory.llm.config.ConfigError` (one line) if invalid."""
+    import math
+
+    from grpo_theory.llm.config import _DEVICE, ConfigError
+
     task_kwargs = {} if args.n_digits is None else {"n_digits": args.n_digits}
     if task_kwargs and args.task != "addition":
-        raise SystemExit("--n-digits applies to --task addition only")
+        raise ConfigError([("--n-digits", args.n_digits, "applies to --task addition only")])
+    if args.n_digits is not None and args.n_digits < 1:
+        raise ConfigError([("--n-digits", args.n_digits, "must be >= 1")])
+    checks = [("lr", lambda v: math.isfinite(v) and v > 0, "must be a finite number > 0"),
+              ("batch_size", lambda v: v >= 1, "must be >= 1"), ("max_steps", lambda v: v >= 1, "must be >= 1"),
+              ("eval_every", lambda v: v >= 1, "must be >= 1"), ("threads", lambda v: v >= 0, "must be >= 0"),
+              ("window_lo", lambda v: 0 <= v <= 1, "must be in [0, 1]"),
+              ("window_hi", lambda v: args.window_lo <= v <= 1, "must be in [--window-lo, 1]"),
+              ("eval_n", lambda v: 1 <= v <= EVAL_POOL // 2, f"must be in 1..{EVAL_POOL // 2}"),
+              ("device", lambda v: bool(_DEVICE.match(v)), "must be 'cpu', 'cuda', 'cuda:N' or 'mps'")]
+    for name, ok, allowed in checks:
+        if not ok(getattr(args, name)):
+            raise ConfigError([(name, getattr(args, name), allowed)])
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError([("device", args.device, "CUDA is not available here; use --device cpu")])
     names = {f.name for f in fields(PretrainConfig)} - {"task_kwargs"}
-    return PretrainConfig(task_kwargs=task_kwargs, **{k: v for k, v in vars(args).items() if k in names})
+    try:
+        return PretrainConfig(task_kwargs=task_kwargs, **{k: v for k, v in vars(args).items() if k in names})
+    except ValueError as e:
+        raise ConfigError([("--task", args.task, str(e))]) from None
 
 
 def run(args: argparse.Namespace) -> int:
+    from grpo_theory.artifacts import check_writable
+    from grpo_theory.llm.config import ConfigError
+
     cfg = config_from_args(args)
+    try:
+        check_writable(cfg.path.parent)
+    except PermissionError as e:
+        raise ConfigError([("--out-dir", str(cfg.path), str(e))]) from None
     path = pretrain(cfg) if args.force else ensure_start_checkpoint(cfg)
     meta = json.loads((path / "meta.json").read_text())
     print(f"start checkpoint: {path}")

@@ -12,12 +12,37 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from grpo_theory.artifacts import UsageError
+
+
+class ConfigError(UsageError, ValueError):
+    """Invalid run options. ``problems``: ``(name, value, what is allowed)``, the first is the one reported.
+
+    ``name`` is a TrainConfig field (``group_size``) or a command-line option (``--config``);
+    :meth:`cli_message` is the one line a command prints.
+    """
+
+    def __init__(self, problems: list[tuple[str, Any, str]]):
+        self.problems = list(problems)
+        super().__init__("invalid TrainConfig: " + "; ".join(f"{n}={_show(v)}: {a}" for n, v, a in self.problems))
+
+    def cli_message(self) -> str:
+        name, value, allowed = self.problems[0]
+        option = name if name.startswith("-") else "--" + name.replace("_", "-")
+        return f"{option} {_show(value)}: {allowed}"
+
+
+def _show(v: Any) -> str:
+    return repr(v) if isinstance(v, str) else str(v)
 
 
 def _f(default: Any, help_: str) -> Any:
@@ -110,48 +135,9 @@ class TrainConfig:
     out_dir: str = _f("runs/train", "output directory: log.jsonl, checkpoint.pt, result.json, final/")
 
     def __post_init__(self) -> None:
-        errors = []
-        if self.group_size < 2:
-            errors.append(f"group_size must be >= 2 (a group needs a baseline), got {self.group_size}")
-        if self.prompts_per_step < 1:
-            errors.append(f"prompts_per_step must be >= 1, got {self.prompts_per_step}")
-        if self.rollout_prompts < 0 or (self.rollout_prompts and self.rollout_prompts % self.prompts_per_step):
-            errors.append(f"rollout_prompts must be 0 or a multiple of prompts_per_step={self.prompts_per_step}, "
-                          f"got {self.rollout_prompts}")
-        if self.train_size < 1 or self.train_size % self.gen_prompts:
-            errors.append(f"train_size ({self.train_size}) must be a positive multiple of the generation batch "
-                          f"({self.gen_prompts} prompts) so that every epoch has the same steps")
-        if self.epochs < 1:
-            errors.append(f"epochs must be >= 1, got {self.epochs}")
-        if not self.lr > 0:
-            errors.append(f"lr must be > 0, got {self.lr}")
-        if self.resample and self.resample_budget < 1:
-            errors.append(f"resample_budget must be >= 1, got {self.resample_budget}")
-        if self.eval_split not in ("test", "validation"):
-            errors.append(f"eval_split must be 'test' or 'validation', got {self.eval_split!r}")
-        if self.dtype not in ("float32", "bfloat16"):
-            errors.append(f"dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
-        if self.temperature <= 0 or self.eval_temperature <= 0:
-            errors.append("temperatures must be > 0 (use the greedy evaluation for argmax decoding)")
-        if self.top_p != 1.0:
-            errors.append(f"top_p must be 1 for training rollouts, got {self.top_p} (the loss's log-probs are of "
-                          "softmax(logits / temperature); eval_top_p may be < 1)")
-        for name in ("eval_every", "eval_size", "eval_k", "checkpoint_every", "micro_batch", "max_new_tokens",
-                     "warmup_steps", "threads", "resample_rounds"):
-            if getattr(self, name) < 0:
-                errors.append(f"{name} must be >= 0, got {getattr(self, name)}")
-        try:
-            bad_steps = [x for x in self.eval_step_set if x < 1]
-        except ValueError:
-            bad_steps = [self.eval_steps]
-        if bad_steps:
-            errors.append(f"eval_steps must be comma-separated integers >= 1, got {self.eval_steps!r}")
-        if self.reward_mode not in ("task", "random"):
-            errors.append(f"reward_mode must be 'task' or 'random', got {self.reward_mode!r}")
-        if not 0.0 <= self.random_reward_rate <= 1.0:
-            errors.append(f"random_reward_rate must be in [0, 1], got {self.random_reward_rate}")
-        if errors:
-            raise ValueError("invalid TrainConfig:\n  " + "\n  ".join(errors))
+        problems = config_problems(self)
+        if problems:
+            raise ConfigError(problems)
 
     # --- derived (cleanrl's "filled in at runtime") ------------------------------------------
     @property
@@ -193,8 +179,222 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+            raise ConfigError([("--config", sorted(unknown), "unknown TrainConfig fields")])
         return cls(**d)
+
+
+#: The devices a run may name (availability is checked by :func:`check_runnable`).
+_DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def config_problems(cfg: TrainConfig) -> list[tuple[str, Any, str]]:
+    """Every invalid field of ``cfg`` as ``(field, value, what is allowed)``; pure (reads no file)."""
+    bad: list[tuple[str, Any, str]] = []
+    for f in dataclasses.fields(cfg):
+        v, t = getattr(cfg, f.name), _field_type(f)
+        ok = (isinstance(v, bool) if t is bool else
+              isinstance(v, int) and not isinstance(v, bool) if t is int else
+              isinstance(v, int | float) and not isinstance(v, bool) if t is float else isinstance(v, t))
+        if not ok:
+            bad.append((f.name, v, f"must be {_TYPE_WORDS.get(t, t.__name__)}, got {type(v).__name__}"))
+    if bad:
+        return bad  # the checks below compare values
+
+    def need(cond: bool, name: str, allowed: str) -> None:
+        if not cond:
+            bad.append((name, getattr(cfg, name), allowed))
+
+    need(cfg.group_size >= 2, "group_size", "must be >= 2 (a group needs a baseline)")
+    need(cfg.prompts_per_step >= 1, "prompts_per_step", "must be >= 1")
+    if cfg.prompts_per_step >= 1:
+        need(cfg.rollout_prompts >= 0 and cfg.rollout_prompts % cfg.prompts_per_step == 0, "rollout_prompts",
+             f"must be 0 or a multiple of prompts_per_step={cfg.prompts_per_step}")
+        if cfg.rollout_prompts >= 0:
+            need(cfg.train_size >= 1 and cfg.train_size % cfg.gen_prompts == 0, "train_size",
+                 f"must be a positive multiple of the generation batch ({cfg.gen_prompts} prompts) so that every "
+                 "epoch has the same steps")
+    need(cfg.epochs >= 1, "epochs", "must be >= 1")
+    need(_finite(cfg.lr) and cfg.lr > 0, "lr", "must be a finite number > 0")
+    need(_finite(cfg.weight_decay) and cfg.weight_decay >= 0, "weight_decay", "must be a finite number >= 0")
+    for name in ("adam_beta1", "adam_beta2"):
+        need(0 <= getattr(cfg, name) < 1, name, "must be in [0, 1)")
+    need(_finite(cfg.max_grad_norm) and cfg.max_grad_norm >= 0, "max_grad_norm",
+         "must be a finite number >= 0 (0 = no clipping)")
+    need(not cfg.resample or (_finite(cfg.resample_budget) and cfg.resample_budget >= 1), "resample_budget",
+         "must be a finite number >= 1")
+    need(cfg.eval_split in ("test", "validation"), "eval_split", "must be 'test' or 'validation'")
+    need(cfg.dtype in ("float32", "bfloat16"), "dtype", "must be 'float32' or 'bfloat16'")
+    need(_finite(cfg.temperature) and cfg.temperature > 0, "temperature", "must be a finite number > 0")
+    need(_finite(cfg.eval_temperature) and cfg.eval_temperature > 0, "eval_temperature",
+         "must be a finite number > 0 (greedy accuracy is evaluated separately)")
+    need(cfg.top_p == 1.0, "top_p", "must be 1 for training rollouts (the loss's log-probs are of "
+         "softmax(logits / temperature); eval_top_p may be < 1)")
+    need(0 < cfg.eval_top_p <= 1, "eval_top_p", "must be in (0, 1]")
+    for name in ("eval_every", "eval_size", "checkpoint_every", "micro_batch", "max_new_tokens",
+                 "warmup_steps", "threads", "resample_rounds"):
+        need(getattr(cfg, name) >= 0, name, "must be >= 0")
+    need(cfg.eval_k >= 1, "eval_k", "must be >= 1")
+    from grpo_theory.llm.tasks import EVAL_POOL
+
+    if cfg.eval_split == "validation" or cfg.eval_seed == 0:
+        need(cfg.eval_size <= EVAL_POOL, "eval_size",
+             f"must be <= {EVAL_POOL}: the {cfg.eval_split} split lies in the {EVAL_POOL}-problem evaluation pool "
+             "that training sets exclude (no silent cap)")
+    # the loss conventions, with the ranges the loss library accepts (check_runnable also calls the loss)
+    need(_finite(cfg.clip_low) and 0 <= cfg.clip_low < 1, "clip_low", "must be in [0, 1)")
+    need(_finite(cfg.clip_high) and cfg.clip_high >= 0, "clip_high", "must be a finite number >= 0")
+    need(_finite(cfg.kl_coef) and cfg.kl_coef >= 0, "kl_coef", "must be a finite number >= 0 (0 = no KL penalty)")
+    need(cfg.std_ddof in (0, 1), "std_ddof", "must be 0 (population) or 1 (Bessel)")
+    need(_finite(cfg.eps) and cfg.eps >= 0, "eps", "must be a finite number >= 0")
+    need(_finite(cfg.dpo_beta) and cfg.dpo_beta > 0, "dpo_beta", "must be a finite number > 0")
+    from grpo_theory.losses import AGG_MODES, LOSSES
+    from grpo_theory.losses.aggregate import resolve_mode
+
+    try:
+        resolve_mode(cfg.agg)
+    except ValueError:
+        bad.append(("agg", cfg.agg, f"must be one of {', '.join(AGG_MODES)}"))
+    need(cfg.loss in LOSSES, "loss", f"must be one of {', '.join(sorted(LOSSES))}")
+    need(bool(cfg.policy.strip()), "policy", "must name a policy ('tiny', 'smollm2' or a checkpoint directory)")
+    need(bool(cfg.out_dir.strip()), "out_dir", "must be a directory path")
+    need(bool(_DEVICE.match(cfg.device)), "device", "must be 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    try:
+        bad_steps = [x for x in cfg.eval_step_set if x < 1]
+    except ValueError:
+        bad_steps = [cfg.eval_steps]
+    need(not bad_steps, "eval_steps", "must be comma-separated integers >= 1")
+    need(cfg.reward_mode in ("task", "random"), "reward_mode", "must be 'task' or 'random'")
+    need(0.0 <= cfg.random_reward_rate <= 1.0, "random_reward_rate", "must be in [0, 1]")
+    return bad
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def check_weights_file(path: Path, option: str = "--policy") -> None:
+    """A ``.safetensors`` file whose header parses and whose size matches it; else :class:`ConfigError`
+    naming the file as corrupt (a truncated download or copy fails here, before anything runs)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else -1
+            header = json.loads(fh.read(n)) if 0 < n <= size - 8 else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        header = None
+    if not isinstance(header, dict):
+        raise ConfigError([(option, str(path), "is corrupt: not a readable safetensors file (truncated?)")])
+    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    if 8 + n + end != size:
+        raise ConfigError([(option, str(path), f"is corrupt: {size} bytes, but its header describes "
+                                               f"{8 + n + end} (truncated?)")])
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """A ``torch.save`` checkpoint (a zip archive) that is complete; else :class:`ConfigError` naming it."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            broken = z.testzip()
+    except (OSError, zipfile.BadZipFile, EOFError):
+        broken = "the archive"
+    if broken is not None:
+        raise ConfigError([("--resume", str(path), f"is corrupt ({broken} unreadable; truncated?): delete it to "
+                                                   "start the run over")])
+
+
+def _check_policy(spec: str) -> None:
+    if spec == "tiny":
+        return  # the shared start checkpoint: verified (or made) when loaded
+    if spec == "smollm2":
+        from grpo_theory.llm.smollm2 import gguf_path
+
+        try:
+            gguf_path()
+        except (ValueError, ImportError, OSError) as e:
+            raise ConfigError([("policy", spec, f"is not installed ({e}); run `make smollm2`")]) from None
+        return
+    try:
+        d = resolve_policy_dir(spec)
+    except ValueError:
+        d = None
+    if d is None:
+        raise ConfigError([("policy", spec, "no such directory, and not 'tiny' or 'smollm2' (the named policies)")])
+    if not any(d.iterdir()):
+        raise ConfigError([("policy", spec, "is an empty directory (expected a save_pretrained checkpoint)")])
+    if not (d / "config.json").is_file():
+        raise ConfigError([("policy", spec, "has no config.json (expected a save_pretrained checkpoint)")])
+    try:
+        files = weight_files(d)
+    except ValueError:
+        raise ConfigError([("policy", spec, f"has no weights (expected {WEIGHTS_FILE})")]) from None
+    for f in files:
+        if f.suffix == ".safetensors":
+            check_weights_file(f)
+
+
+def _probe_loss(cfg: TrainConfig) -> None:
+    """Call the loss on a one-pair batch with the run's conventions, one at a time, so that the loss
+    library's own validation decides what is allowed (and the message names the option)."""
+    import torch
+
+    from grpo_theory.llm.trainer import LOSS_CONVENTIONS, loss_conventions
+    from grpo_theory.losses import LOSSES
+
+    fn = LOSSES[cfg.loss]
+    kws = loss_conventions(cfg, fn)
+    field_of = LOSS_CONVENTIONS.get(cfg.loss, {kw: kw for kw in kws})
+    defaults = loss_conventions(TrainConfig(loss=cfg.loss, group_size=cfg.group_size), fn)
+    logp = torch.full((1, cfg.group_size, 2), -1.0)
+    mask = torch.ones(1, cfg.group_size, 2, dtype=torch.bool)
+    rewards = torch.zeros(1, cfg.group_size)
+    rewards[0, 0] = 1.0
+    for kw, value in kws.items():
+        try:
+            fn(logp, logp, rewards, mask, ref_logp=logp, **{**defaults, kw: value})
+        except ValueError as e:
+            raise ConfigError([(field_of.get(kw, kw), value, f"rejected by {fn.__name__}: {e}")]) from None
+
+
+def check_runnable(cfg: TrainConfig) -> None:
+    """What :func:`config_problems` cannot see without the machine: the policy's files (present, complete),
+    the task name, the device, what the loss accepts, and that ``out_dir`` is writable. Raises
+    :class:`ConfigError`; touches nothing but a probe file in ``out_dir`` (created if missing)."""
+    from grpo_theory.llm.tasks import make_task
+
+    try:
+        make_task(cfg.task)
+    except (ValueError, TypeError) as e:
+        raise ConfigError([("task", cfg.task, str(e).replace(f"unknown task {cfg.task!r}; ", ""))]) from None
+    if cfg.loss in ("two_grpo", "online_dpo") and cfg.group_size != 2:
+        raise ConfigError([("group_size", cfg.group_size, f"must be 2 for --loss {cfg.loss} (it works on pairs)")])
+    if cfg.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError([("device", cfg.device, "CUDA is not available here (torch.cuda.is_available() is "
+                                                      "False); use --device cpu")])
+        index = int(cfg.device.split(":")[1]) if ":" in cfg.device else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError([("device", cfg.device, f"this machine has {torch.cuda.device_count()} CUDA devices")])
+    if cfg.device == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            raise ConfigError([("device", cfg.device, "MPS is not available here; use --device cpu")])
+    _probe_loss(cfg)
+    _check_policy(cfg.policy)
+    from grpo_theory.artifacts import check_writable
+
+    try:
+        check_writable(cfg.out_dir)
+    except PermissionError as e:
+        raise ConfigError([("out_dir", cfg.out_dir, str(e).removeprefix(f"{Path(cfg.out_dir)} "))]) from None
 
 
 #: Fields that do not change what a run computes: they may differ between a run and its resume.

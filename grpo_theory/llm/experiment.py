@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from grpo_theory.artifacts import (
+    UsageError,
     atomic_write_json,
     atomic_write_text,
     check_writable,
@@ -80,7 +81,7 @@ def machine_info(device: str) -> dict[str, Any]:
     return environment(device)
 
 
-class RunConflictError(ValueError):
+class RunConflictError(UsageError, ValueError):
     """The output directory holds a finished run of a different config (see ``overwrite``)."""
 
 

@@ -1,7 +1,9 @@
-"""``grpo-theory realcheck <name>``: run one real-model check and write ``results/realcheck/<name>/``.
+"""``grpo-theory realcheck <name>``: run one real-model check and write ``runs/realcheck/<name>/``.
 
 Every field of the experiment's config dataclass is an option (``--n-pairs 8``, ``--betas 0.1,1``,
-``--model smollm2``); ``--out`` changes the output directory. The command prints the summary and the
+``--model smollm2``); ``--out`` changes the output directory and ``--commit-results`` writes to
+``results/realcheck/<name>/`` (what the figures draw). Options are checked before anything runs; a
+finished result of another config is never replaced without ``--overwrite``. The command prints the summary and the
 files written.
 """
 
@@ -78,7 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, (_module, _cls, help_) in EXPERIMENTS.items():
         aliases = [name.replace("_", "-")] if "_" in name else []
         p = sub.add_parser(name, aliases=aliases, help=help_, description=help_)
-        p.add_argument("--out", default=None, help=f"output directory (default: results/realcheck/{name})")
+        p.add_argument("--out", default=None,
+                       help=f"output directory (default: runs/realcheck/{name}, a scratch directory ignored by git)")
+        p.add_argument("--commit-results", action="store_true",
+                       help=f"write to results/realcheck/{name}, the committed results (drawn by make figures)")
+        p.add_argument("--overwrite", action="store_true",
+                       help="replace a finished result of another config in the output directory (else refused; "
+                            "the same config is reported as done and skipped)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         cls = _config_class(name)
         hints = typing.get_type_hints(cls)
@@ -94,8 +102,14 @@ def run(args: argparse.Namespace) -> int:
     module = importlib.import_module(EXPERIMENTS[name][0])
     cls = _config_class(name)
     changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
-    cfg = cls(**changes)
-    res = module.run(cfg, out=args.out, progress=not args.quiet)
+    cfg = _build(cls, name, changes)
+    out = _out_dir(name, args)
+    saved = _finished(cfg, out, args.overwrite)
+    if saved is not None:
+        print(f"{out}: done, skipped (a finished result of this config; --overwrite runs it again)")
+        res = saved
+    else:
+        res = module.run(cfg, out=str(out), progress=not args.quiet)
     shown = {k: res[k] for k in ("summary", "verdict") if k in res}
     if not shown and "statistics" in res:
         shown = {"statistics": {k: {s: v.get(s) for s in ("across_prompts", "total", "score_identity")}
@@ -106,3 +120,77 @@ def run(args: argparse.Namespace) -> int:
     print("wrote:", *res.get("files", []), sep="\n  ")
     print(f"({res.get('seconds', 0.0):.1f} s)")
     return 0
+
+
+#: Options that must be at least this (beyond "counts are >= 1"), with the reason.
+MINIMA: dict[tuple[str, str], tuple[int, str]] = {
+    ("covariance", "n_responses"): (2, "a covariance within a prompt needs >= 2 responses per prompt"),
+}
+
+
+def _build(cls, name: str, changes: dict[str, Any]):
+    """The experiment's config; every invalid option is a one-line ConfigError (nothing has run yet)."""
+    import math
+
+    from grpo_theory.llm.config import ConfigError, _check_policy
+
+    for key, v in changes.items():
+        lo, why = MINIMA.get((name, key), (1, "must be >= 1") if key.startswith("n_") else (None, ""))
+        if lo is not None and isinstance(v, int) and v < lo:
+            raise ConfigError([(key, v, why if why.startswith("must") else f"must be >= {lo}: {why}")])
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError([(key, v, "must be a finite number")])
+    try:
+        cfg = cls(**changes)
+    except (ValueError, TypeError) as e:
+        key = next((k for k in changes if k in str(e)), next(iter(changes), "config"))
+        raise ConfigError([(key, changes.get(key, ""), str(e))]) from None
+    model = getattr(cfg, "model", None)
+    if isinstance(model, str):
+        try:
+            _check_policy(model)
+        except ConfigError as e:
+            raise ConfigError([("model", *e.problems[0][1:])]) from None
+    return cfg
+
+
+def _out_dir(name: str, args: argparse.Namespace):
+    from pathlib import Path
+
+    from grpo_theory.artifacts import check_writable, results_dir, scratch_dir
+    from grpo_theory.llm.config import ConfigError
+
+    if args.out and args.commit_results:
+        raise ConfigError([("--out", args.out, "give either --out or --commit-results, not both")])
+    out = Path(args.out) if args.out else results_dir("realcheck", name) if args.commit_results else \
+        scratch_dir("realcheck", name)
+    try:
+        return check_writable(out)
+    except PermissionError as e:
+        raise ConfigError([("--out", str(out), str(e).removeprefix(f"{out} "))]) from None
+
+
+def _finished(cfg, out, overwrite: bool) -> dict[str, Any] | None:
+    """The saved result in ``out`` if it is of this config; refuse one of another config unless ``overwrite``."""
+    import hashlib
+
+    from grpo_theory.artifacts import portable, read_json
+    from grpo_theory.llm.config import ConfigError
+    from grpo_theory.realcheck._common import jsonable
+
+    path = out / "result.json"
+    if overwrite or not path.is_file():
+        return None
+    saved = read_json(path)
+    if not isinstance(saved, dict) or "config" not in saved:
+        return None
+    want = json.loads(json.dumps(portable(jsonable(cfg))))
+
+    def h(c: Any) -> str:
+        return hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest()[:16]
+
+    if saved["config"] == want:
+        return saved
+    raise ConfigError([("--out", str(out), f"holds a finished result with config hash {h(saved['config'])}, but "
+                                           f"this command's config has hash {h(want)}: pass --overwrite to replace "
+                                           "it, or choose another --out")])

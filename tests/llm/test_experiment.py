@@ -207,8 +207,12 @@ def test_cli_parses_experiment_options():
     cli_experiment.add_arguments(parser)
     args = parser.parse_args(["headline", "--preset", "full", "--seeds", "0", "1", "2", "--device", "cpu"])
     assert (args.name, args.preset, args.seeds, args.device) == ("headline", "full", [0, 1, 2], "cpu")
-    assert str(cli_experiment.default_out("headline", "full")) == "results/headline"
-    assert str(cli_experiment.default_out("headline", "gpu")) == "results/gpu/headline"
+    from grpo_theory.artifacts import repo_root
+
+    root = repo_root()
+    assert cli_experiment.default_out("headline", "full") == root / "runs" / "headline"  # scratch, not results/
+    assert cli_experiment.default_out("headline", "gpu") == root / "runs" / "gpu" / "headline"
+    assert cli_experiment.default_out("headline", "full", commit_results=True) == root / "results" / "headline"
     with pytest.raises(SystemExit):
         parser.parse_args(["nonsense"])
 
