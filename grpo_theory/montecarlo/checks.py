@@ -1,4 +1,4 @@
-r"""The Monte Carlo checks, one per result R1-R13 where a distribution is involved (all but R14).
+r"""The Monte Carlo checks, one per result R1-R16 where a distribution is involved (all but R14).
 
 ``MC_CHECKS[rid](n_samples, seed) -> McResult``. Each check draws from the fixed toy policies of
 :mod:`.fixtures` (or from a reward distribution), computes advantages and estimators through
@@ -6,15 +6,17 @@ r"""The Monte Carlo checks, one per result R1-R13 where a distribution is involv
 enumeration in :mod:`.exact`, :mod:`.variance`, :mod:`.toy_policy`, or a closed form). A check
 made of several comparisons reports the worst one (largest |z|) and lists all of them in
 ``detail``; vector comparisons use projections on fixed directions with a Bonferroni-equivalent z.
-Deterministic identities (R1-R4, the inequality of R12 and the bound in R13) are checked on random
-draws; their ``stderr`` is a float64 tolerance and ``z`` the largest deviation in tolerances.
+Deterministic identities (R1-R3, the per-pair relations of R4, the inequality of R12, the bound in
+R13, the loss-autograd identity of R15) are checked on random draws and reported as exact
+(``kind="exact"``, ``max_abs_dev``), without a z; a check mixing both reports the z of its Monte Carlo
+parts and the largest deviation of its identity parts (``kind="z+exact"``).
 
 ``n_samples`` is the number of Monte Carlo replicates (groups per prompt, pairs, or draws);
 :data:`QUICK_SAMPLES` keeps all checks together within a few seconds on 2 cores. Every check runs
 on one intra-op thread.
 
-The checks live in :mod:`.checks_identities` (R1-R4, R13), :mod:`.checks_gradients` (R5-R7) and
-:mod:`.checks_variance` (R8-R12).
+The checks live in :mod:`.checks_identities` (R1-R4, R13), :mod:`.checks_gradients` (R5-R7),
+:mod:`.checks_variance` (R8-R12) and :mod:`.checks_real_rewards` (R15, R16).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from grpo_theory.montecarlo.checks_identities import (
     check_r13,
     pair_gradients,
 )
+from grpo_theory.montecarlo.checks_real_rewards import check_r15, check_r16
 from grpo_theory.montecarlo.checks_variance import (
     check_r8,
     check_r9,
@@ -61,6 +64,8 @@ MC_CHECKS: dict[str, Callable[[int, int], McResult]] = {
         "R11": check_r11,
         "R12": check_r12,
         "R13": check_r13,
+        "R15": check_r15,
+        "R16": check_r16,
     }.items()
 }
 

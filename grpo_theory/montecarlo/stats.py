@@ -12,6 +12,10 @@ them with exact values, always in standard errors:
 A check passes when :math:`|z| \le 4` (two-sided false-alarm rate 6.3e-5 per comparison). When a
 check compares M components at once, the largest :math:`|z|` is converted into one equivalent z by
 the Bonferroni rule, so that the same threshold 4 applies to the whole vector.
+
+A deterministic identity checked on random draws is not a Monte Carlo comparison: it has no standard
+error and no z. It is reported as ``kind="exact"`` with its largest absolute deviation ``max_abs_dev``
+and passes when that is at most 4 × :data:`IDENTITY_TOL` (:func:`identity_result`).
 """
 
 from __future__ import annotations
@@ -36,15 +40,17 @@ class McResult:
     """One Monte Carlo check: an estimate, the exact value it should match, and its z-score.
 
     Attributes:
-        estimate: the Monte Carlo estimate.
+        estimate: the Monte Carlo estimate (for ``kind="exact"``: the largest deviation).
         exact: the exact value (closed form or exact enumeration), computed independently.
-        stderr: the standard error of ``estimate``. For deterministic identities checked on random
-            draws it is the float64 tolerance, so that ``z`` reads "deviation in tolerances".
+        stderr: the standard error of ``estimate`` (for ``kind="exact"``: the float64 tolerance).
         z: ``(estimate - exact) / stderr``; for a vector check, the Bonferroni-equivalent z of its
             components (:func:`bonferroni_z`); for a check made of several sub-checks, the z of the
-            worst one (:func:`worst`).
-        passed: ``|z| <= 4``.
+            worst stochastic one (:func:`worst`). NaN for ``kind="exact"``: an identity has no z.
+        passed: ``|z| <= 4`` and every identity part within 4 tolerances.
         detail: free text: what was compared, sample sizes, secondary numbers.
+        kind: ``"z"`` (a Monte Carlo comparison), ``"exact"`` (only deterministic identities), or
+            ``"z+exact"`` (both; ``z`` is that of the stochastic parts).
+        max_abs_dev: the largest |deviation| of the identity parts (NaN when there are none).
     """
 
     estimate: float
@@ -53,6 +59,8 @@ class McResult:
     z: float
     passed: bool
     detail: str = ""
+    kind: str = "z"
+    max_abs_dev: float = math.nan
 
 
 def mean_stderr(samples: Tensor, dim: int = 0) -> tuple[Tensor, Tensor]:
@@ -167,42 +175,63 @@ def result(estimate: float, exact: float, stderr: float, detail: str = "", *, z:
     )
 
 
-def worst(results: list[tuple[str, McResult]]) -> McResult:
-    """Folds several sub-checks into one result: the one with the largest |z|.
+def _line(name: str, r: McResult) -> str:
+    if r.kind == "exact":
+        head = f"{name}: exact, max |Δ| = {r.max_abs_dev:.2g}"
+    else:
+        head = f"{name}: est={r.estimate:.6g} exact={r.exact:.6g} se={r.stderr:.3g} z={r.z:+.2f}"
+    return head + (f" ({r.detail})" if r.detail else "")
 
-    ``estimate``, ``exact``, ``stderr`` and ``z`` are those of the worst sub-check, so ``passed``
-    (``|z| <= 4``) holds iff every sub-check passes; the family-wise false-alarm rate is then at most
-    M × 6.3e-5 for M sub-checks (M is stated in ``detail``, with every sub-check and its z).
+
+def worst(results: list[tuple[str, McResult]]) -> McResult:
+    """Folds several sub-checks into one result: the stochastic one with the largest |z|.
+
+    ``estimate``, ``exact``, ``stderr`` and ``z`` are those of the worst stochastic sub-check; identity
+    sub-checks (``kind="exact"``) contribute their largest deviation to ``max_abs_dev``. ``passed`` holds
+    iff every sub-check passes; the family-wise false-alarm rate is at most M × 6.3e-5 for the M stochastic
+    sub-checks (stated in ``detail``, with every sub-check).
     """
-    name, w = max(results, key=lambda nr: abs(nr[1].z))
-    m = len(results)
-    lines = [f"worst of {m} sub-checks: {name} (family-wise false-alarm rate <= {m * 6.3e-5:.1e})"] + [
-        f"{n}: est={r.estimate:.6g} exact={r.exact:.6g} se={r.stderr:.3g} z={r.z:+.2f}"
-        + (f" ({r.detail})" if r.detail else "")
-        for n, r in results
-    ]
+    stochastic = [(n, r) for n, r in results if r.kind != "exact"]
+    devs = [r.max_abs_dev for _, r in results if not math.isnan(r.max_abs_dev)]
+    max_dev = max(devs) if devs else math.nan
+    passed = all(r.passed for _, r in results)
+    m = len(stochastic)
+    if not stochastic:
+        name, w = max(results, key=lambda nr: nr[1].max_abs_dev)
+        lines = [f"{len(results)} identities, all exact to {max_dev:.2g} (worst {name})"]
+        return McResult(w.estimate, 0.0, w.stderr, math.nan, passed,
+                        "; ".join(lines + [_line(n, r) for n, r in results]), "exact", max_dev)
+    name, w = max(stochastic, key=lambda nr: abs(nr[1].z))
+    lines = [f"worst of {m} Monte Carlo sub-checks: {name} (family-wise false-alarm rate <= {m * 6.3e-5:.1e})"]
+    if devs:
+        lines.append(f"{len(results) - m} identity sub-checks exact to {max_dev:.2g}")
     return McResult(
         estimate=w.estimate,
         exact=w.exact,
         stderr=w.stderr,
         z=w.z,
-        passed=bool(abs(w.z) <= Z_THRESHOLD),
-        detail="; ".join(lines),
+        passed=passed,
+        detail="; ".join(lines + [_line(n, r) for n, r in results]),
+        kind="z+exact" if devs else "z",
+        max_abs_dev=max_dev,
     )
 
 
 def with_detail(res: McResult, extra: str) -> McResult:
     """``res`` with ``extra`` appended to its detail."""
-    return McResult(res.estimate, res.exact, res.stderr, res.z, res.passed, f"{res.detail}; {extra}")
+    return McResult(res.estimate, res.exact, res.stderr, res.z, res.passed, f"{res.detail}; {extra}",
+                    res.kind, res.max_abs_dev)
 
 
 def identity_result(max_dev: float, tol: float, n: int, what: str) -> McResult:
-    """Result for a deterministic identity checked on ``n`` random draws.
+    """Result for a deterministic identity checked on ``n`` random draws (``kind="exact"``, no z).
 
-    ``estimate`` is the largest absolute deviation, ``exact`` 0, ``stderr`` the float64 tolerance
-    ``tol``, so ``z = max_dev / tol`` and the check passes when every draw agrees to ``4 tol``.
+    ``estimate`` and ``max_abs_dev`` are the largest absolute deviation, ``exact`` 0, ``stderr`` the
+    float64 tolerance ``tol``; the check passes when every draw agrees to ``4 tol``.
     """
-    return result(max_dev, 0.0, tol, f"{what}: max |deviation| over {n} draws = {max_dev:.3g} (tolerance {tol:.0e})")
+    return McResult(float(max_dev), 0.0, float(tol), math.nan, bool(max_dev <= Z_THRESHOLD * tol),
+                    f"{what}: max |deviation| over {n} draws = {max_dev:.3g} (tolerance {tol:.0e})",
+                    "exact", float(max_dev))
 
 
 def projected_z(samples: Tensor, exact: Tensor, directions: Tensor) -> Tensor:

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
+from grpo_theory.theory.evidence import Evidence
 from grpo_theory.theory.symbols import beta
 
 V = 3
@@ -107,45 +108,43 @@ def dpo_loss(o_pos: Sequence[int], o_neg: Sequence[int], w_ref: Sequence[sp.Expr
     return -sp.log(sigmoid(u))
 
 
-def _is_zero_vec(m: sp.Matrix) -> bool:
-    return all(sp.simplify(x) == 0 for x in m)
-
-
-def _parallel(a: sp.Matrix, b: sp.Matrix) -> bool:
-    return _is_zero_vec(a.cross(b))
-
-
 # ------------------------------------------------------------------------------------------------ checks
 
 O_POS, O_NEG = (0, 1), (2, 2)  # a mixed pair of equal length L = 2
 AT_REF = dict(zip(W, (1, 2, 3), strict=True))  # a generic point (no symmetry between tokens)
 
 
-def check_constant_at_reference() -> bool:
+def check_constant_at_reference() -> Evidence:
     """∇J = (1/(βL)) (−∇L_DPO) at w = w_old = w_ref, symbolic w and β, L = 2."""
+    ev = Evidence("constant 1/(βL) at π = π_ref")
     gJ = grad(grpo_pair_surrogate(O_POS, O_NEG, U)).subs(SAME)
     gD = -grad(dpo_loss(O_POS, O_NEG, U)).subs(SAME)
-    return _is_zero_vec(gJ - gD / (beta * 2))
+    ev.zero_vec("∇J − (−∇L_DPO)/(βL)", gJ - gD / (beta * 2))
+    return ev
 
 
-def check_constant_away_from_reference() -> bool:
+def check_constant_away_from_reference() -> Evidence:
     """∇J = (−∇L_DPO) / (2Lβσ(Δ)) for π ≠ π_ref (ratio still 1), at an exact point, L = 3."""
     o_pos, o_neg, L = (0, 1, 1), (2, 0, 2), 3
     w_ref = (sp.Integer(2), sp.Integer(1), sp.Integer(1))
     gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U)).subs(SAME).subs(AT_REF)
     gD = (-grad(dpo_loss(o_pos, o_neg, w_ref))).subs(AT_REF)
     delta = beta * ((seq_logp(o_neg) - seq_logp(o_neg, w_ref)) - (seq_logp(o_pos) - seq_logp(o_pos, w_ref)))
-    return _is_zero_vec(gJ - gD / (2 * L * beta * sigmoid(delta.subs(AT_REF))))
+    ev = Evidence("constant 1/(2Lβσ(Δ)) away from π_ref")
+    ev.zero_vec("∇J − (−∇L_DPO)/(2Lβσ(Δ))", gJ - gD / (2 * L * beta * sigmoid(delta.subs(AT_REF))))
+    return ev
 
 
-def check_sum_aggregation_any_lengths() -> bool:
+def check_sum_aggregation_any_lengths() -> Evidence:
     """Token-sum aggregation: ∇J = (1/β)(−∇L_DPO) at π = π_ref for |o⁺| ≠ |o⁻|."""
     o_pos, o_neg = (0,), (2, 1, 2)
     gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U, agg="token_sum")).subs(SAME)
-    return _is_zero_vec(gJ - (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) / beta)
+    ev = Evidence("token-sum aggregation, any lengths")
+    ev.zero_vec("∇J − (−∇L_DPO)/β", gJ - (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) / beta)
+    return ev
 
 
-def check_batch_token_mean_any_lengths() -> bool:
+def check_batch_token_mean_any_lengths() -> Evidence:
     """Token-mean over the whole batch: ∇J = (2/(βN))(−∇L_DPO) at π = π_ref, N = |o⁺| + |o⁻|, any lengths.
 
     Over a batch of P mixed pairs with N tokens in all this is 1/(β L̄), L̄ = N/(2P) the mean length.
@@ -153,23 +152,29 @@ def check_batch_token_mean_any_lengths() -> bool:
     o_pos, o_neg = (0,), (2, 1, 2)
     gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U, agg="batch_token_mean")).subs(SAME)
     n = len(o_pos) + len(o_neg)
-    return _is_zero_vec(gJ - 2 * (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) / (beta * n))
+    ev = Evidence("batch token-mean, any lengths")
+    ev.zero_vec("∇J − 2(−∇L_DPO)/(βN)", gJ - 2 * (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) / (beta * n))
+    return ev
 
 
-def check_sample_std_constant() -> bool:
+def check_sample_std_constant() -> Evidence:
     """Sample std (A± = ±1/√2): the constant at π = π_ref becomes 1/(√2 βL)."""
     gJ = grad(grpo_pair_surrogate(O_POS, O_NEG, U, adv=1 / sp.sqrt(2))).subs(SAME)
-    return _is_zero_vec(gJ - (-grad(dpo_loss(O_POS, O_NEG, U))).subs(SAME) / (sp.sqrt(2) * beta * 2))
+    ev = Evidence("sample std constant")
+    ev.zero_vec("∇J − (−∇L_DPO)/(√2 βL)", gJ - (-grad(dpo_loss(O_POS, O_NEG, U))).subs(SAME) / (sp.sqrt(2) * beta * 2))
+    return ev
 
 
-def check_unequal_lengths_break_token_mean() -> bool:
+def check_unequal_lengths_break_token_mean() -> Evidence:
     o_pos, o_neg = (0,), (2, 1, 2)
     gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U)).subs(SAME).subs(AT_REF)
     gD = (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME).subs(AT_REF)
-    return not _parallel(gJ, gD)
+    ev = Evidence("unequal lengths under token-mean")
+    ev.not_parallel("∇J not parallel to −∇L_DPO", gJ, gD)
+    return ev
 
 
-def check_off_policy_and_clip_break() -> bool:
+def check_off_policy_and_clip_break() -> Evidence:
     """Old = ref = (1,1,1), current (2,1,1): ρ ≠ 1 reweights tokens by ρ_t, and the clip removes tokens.
 
     Token 0 of o⁺ has ρ = 3/2 > 1 + ε_high and both tokens of o⁻ have ρ = 3/4 < 1 − ε_low, so the clipped
@@ -181,10 +186,14 @@ def check_off_policy_and_clip_break() -> bool:
     gJ_unclipped = grad(grpo_pair_surrogate(O_POS, O_NEG, old)).subs(at)
     gD = (-grad(dpo_loss(O_POS, O_NEG, old))).subs(at)
     only_token_1 = (grad(token_prob(1) / token_prob(1, old)) / 4).subs(at)
-    return _is_zero_vec(gJ - only_token_1) and not _parallel(gJ, gD) and not _parallel(gJ_unclipped, gD)
+    ev = Evidence("off-policy ratio and active clip")
+    ev.zero_vec("clipped gradient = token 1 of o⁺ alone", gJ - only_token_1)
+    ev.not_parallel("clipped ∇J not parallel to DPO's", gJ, gD)
+    ev.not_parallel("unclipped off-policy ∇J not parallel to DPO's", gJ_unclipped, gD)
+    return ev
 
 
-def check_kl_terms() -> bool:
+def check_kl_terms() -> Evidence:
     """k3 = e^x − x − 1 (x = log π_ref − log π) has zero gradient at π = π_ref, not away from it; k1 never."""
     def kl_mean(o, w_ref, kind):
         xs = [sp.log(token_prob(v, w_ref)) - sp.log(token_prob(v)) for v in o]
@@ -197,29 +206,52 @@ def check_kl_terms() -> bool:
     gJ = grad(grpo_pair_surrogate(O_POS, O_NEG, U)).subs(SAME).subs(AT_REF)
     gJ_k1 = gJ - sp.Rational(1, 10) * k1_at_ref / 2  # J − β_KL · ½ Σ_seq mean_t k1, β_KL = 0.1
     gD = (-grad(dpo_loss(O_POS, O_NEG, U))).subs(SAME).subs(AT_REF)
-    return _is_zero_vec(k3_at_ref) and not _is_zero_vec(k3_away) and not _parallel(gJ_k1, gD)
+    ev = Evidence("KL terms")
+    ev.zero_vec("k3 gradient at π = π_ref is 0", k3_at_ref)
+    ev.nonzero_vec("k3 gradient away from π_ref is not 0", k3_away)
+    ev.not_parallel("with k1, ∇J not parallel to DPO's", gJ_k1, gD)
+    return ev
 
 
-def check_ties() -> bool:
+def check_ties() -> Evidence:
     """A tied pair: 2-GRPO advantages are 0 (no gradient); online DPO takes o_1 as chosen and trains."""
     o1, o2 = (0, 1), (2, 2)
     gJ = grad(grpo_pair_surrogate(o1, o2, U, adv=sp.Integer(0))).subs(SAME)
     gD = (-grad(dpo_loss(o1, o2, U))).subs(SAME).subs(AT_REF)
-    return _is_zero_vec(gJ) and not _is_zero_vec(gD)
+    ev = Evidence("tied pair")
+    ev.zero_vec("2-GRPO gradient of a tied pair is 0", gJ)
+    ev.nonzero_vec("online DPO gradient of the same pair is not 0", gD)
+    return ev
 
 
-def check_R4() -> bool:
-    return (
-        check_constant_at_reference()
-        and check_constant_away_from_reference()
-        and check_sum_aggregation_any_lengths()
-        and check_batch_token_mean_any_lengths()
-        and check_sample_std_constant()
-        and check_unequal_lengths_break_token_mean()
-        and check_off_policy_and_clip_break()
-        and check_kl_terms()
-        and check_ties()
-    )
+def check_micro_batch_normalization() -> Evidence:
+    """Batch token-mean needs ONE token denominator over the optimizer batch; per-micro-batch breaks it.
+
+    Two mixed pairs of different token counts (2 and 6), at π = π_ref. With one denominator N = 8 over both,
+    the summed gradient is parallel to the summed DPO gradient (constant 2/(βN)). With gradient accumulation
+    over two micro-batches (one pair each), each normalized by its own token count, pair 1 gets weight 1/2
+    and pair 2 weight 1/6: the sum is not parallel to DPO's.
+    """
+    ev = Evidence("micro-batch token normalization")
+    pairs = (((0,), (2,)), ((1, 0, 1), (2, 2, 0)))
+    n_total = sum(len(a) + len(b) for a, b in pairs)
+    one_denominator = sum(2 * grpo_pair_surrogate(a, b, U, agg="token_sum") for a, b in pairs) / n_total
+    per_micro = sum(grpo_pair_surrogate(a, b, U, agg="batch_token_mean") for a, b in pairs)
+    gD = sum(((-grad(dpo_loss(a, b, U))).subs(SAME).subs(AT_REF) for a, b in pairs), sp.zeros(V, 1))
+    g_one = grad(one_denominator).subs(SAME).subs(AT_REF)
+    g_micro = grad(per_micro).subs(SAME).subs(AT_REF)
+    ev.zero_vec(f"one denominator N = {n_total}: ∇J = 2(−∇L_DPO)/(βN)", g_one - 2 * gD / (beta * n_total))
+    ev.not_parallel("per-micro-batch denominators: ∇J not parallel to DPO's", g_micro, gD)
+    return ev
+
+
+def check_R4() -> Evidence:
+    ev = Evidence("R4")
+    for fn in (check_constant_at_reference, check_constant_away_from_reference, check_sum_aggregation_any_lengths,
+               check_batch_token_mean_any_lengths, check_sample_std_constant, check_unequal_lengths_break_token_mean,
+               check_off_policy_and_clip_break, check_kl_terms, check_ties, check_micro_batch_normalization):
+        ev.extend(fn.__name__.removeprefix("check_"), fn())
+    return ev
 
 
 CHECKS = {"R4": check_R4}

@@ -19,14 +19,11 @@ import sympy as sp
 
 from grpo_theory.theory.advantage import expected_advantage, gradient_scale
 from grpo_theory.theory.contrastive import advantages_of
+from grpo_theory.theory.evidence import Evidence
 from grpo_theory.theory.symbols import eps, p
 
 W = sp.symbols("w0:3", positive=True)
 REWARD = (1, 0, 0)
-
-
-def _zero(expr: sp.Expr) -> bool:
-    return sp.simplify(expr) == 0
 
 
 def exact_expected_group_gradient(G: int, *, std_ddof: int = 0) -> sp.Matrix:
@@ -42,39 +39,47 @@ def exact_expected_group_gradient(G: int, *, std_ddof: int = 0) -> sp.Matrix:
     return total
 
 
-def check_expected_gradient_is_lambda_grad_p(G: int, *, std_ddof: int = 0) -> bool:
+def check_expected_gradient_is_lambda_grad_p(G: int, *, std_ddof: int = 0) -> Evidence:
+    ev = Evidence(f"E[ĝ_{G}] = λ_{G} ∇p by enumeration (ddof {std_ddof})")
     pw = W[0] / sum(W)
     lam = gradient_scale(G, p, std_ddof=std_ddof).subs(p, pw)
     grad_p = sp.Matrix([sp.diff(pw, x) for x in W])
     diff = exact_expected_group_gradient(G, std_ddof=std_ddof) - lam * grad_p
     # a rational point first (cheap, exact), then symbolically for G <= 3
     point = dict(zip(W, (2, 3, 5), strict=True))
-    if not all(_zero(d.subs(point)) for d in diff):
-        return False
-    return G > 3 or all(_zero(d) for d in diff)
+    if ev.zero_vec("at w = (2, 3, 5)", diff.subs(point)) and G <= 3:
+        ev.zero_vec("symbolic w", diff)
+    return ev
 
 
-def check_R5() -> bool:
-    ok = all(_zero(expected_advantage(2, p, r, eps=eps) - (r - p) / (1 + 2 * eps)) for r in (0, 1))
-    ok = ok and all(_zero(expected_advantage(3, p, r) - sp.sqrt(2) * (r - p)) for r in (0, 1))
-    ok = ok and all(_zero(expected_advantage("inf", p, r) - (r - p) / sp.sqrt(p * (1 - p))) for r in (0, 1))
-    ok = ok and all(sp.limit(expected_advantage(2, p, r, eps=eps), eps, 0) == r - p for r in (0, 1))
-    # mean-zero: p E[A|1] + (1-p) E[A|0] = 0, for several G
-    ok = ok and all(_zero(p * expected_advantage(G, p, 1) + (1 - p) * expected_advantage(G, p, 0)) for G in (4, 5))
-    # convergence to the G = ∞ value
+def check_R5() -> Evidence:
+    ev = Evidence("R5")
+    for r in (0, 1):
+        ev.zero(f"G = 2: E[A | {r}] = ({r} − p)/(1+2ε)", expected_advantage(2, p, r, eps=eps) - (r - p) / (1 + 2 * eps))
+        ev.zero(f"G = 3: E[A | {r}] = √2 ({r} − p)", expected_advantage(3, p, r) - sp.sqrt(2) * (r - p))
+        ev.zero(f"G = ∞: E[A | {r}] = ({r} − p)/√(p(1−p))", expected_advantage("inf", p, r) - (r - p) / sp.sqrt(p * (1 - p)))
+        lim = sp.limit(expected_advantage(2, p, r, eps=eps), eps, 0)
+        ev.add(f"ε → 0 limit at G = 2, r = {r}", lim == r - p, lim)
+    for G in (4, 5):  # mean-zero: p E[A|1] + (1-p) E[A|0] = 0
+        ev.zero(f"G = {G}: p E[A|1] + (1−p) E[A|0] = 0", p * expected_advantage(G, p, 1) + (1 - p) * expected_advantage(G, p, 0))
     gaps = [abs(expected_advantage(G, 0.3, 1) - expected_advantage("inf", 0.3, 1)) for G in (16, 256, 4096)]
-    return ok and gaps[0] > gaps[1] > gaps[2] and gaps[2] < 2e-3
+    ev.add("convergence to the G = ∞ value (G = 16, 256, 4096)", gaps[0] > gaps[1] > gaps[2] and gaps[2] < 2e-3, gaps)
+    return ev
 
 
-def check_R6() -> bool:
-    ok = _zero(gradient_scale(2, p, eps=eps) - 1 / (1 + 2 * eps)) and _zero(gradient_scale(3, p) - sp.sqrt(2))
-    ok = ok and _zero(gradient_scale(2, p, std_ddof=1) - 1 / sp.sqrt(2))
-    ok = ok and _zero(gradient_scale("inf", p) - 1 / sp.sqrt(p * (1 - p)))
-    ok = ok and _zero(gradient_scale(4, p) - (sp.sqrt(3) * (p**2 + (1 - p) ** 2) + 3 * p * (1 - p)))
-    ok = ok and round(gradient_scale(16, 0.5), 2) == 1.93 and round(gradient_scale(16, 0.05), 2) == 3.27
-    return ok and all(check_expected_gradient_is_lambda_grad_p(G) for G in (2, 3, 4)) and (
-        check_expected_gradient_is_lambda_grad_p(2, std_ddof=1)
-    )
+def check_R6() -> Evidence:
+    ev = Evidence("R6")
+    ev.zero("λ_2 = 1/(1+2ε)", gradient_scale(2, p, eps=eps) - 1 / (1 + 2 * eps))
+    ev.zero("λ_3 = √2", gradient_scale(3, p) - sp.sqrt(2))
+    ev.zero("λ_2 = 1/√2 (ddof 1)", gradient_scale(2, p, std_ddof=1) - 1 / sp.sqrt(2))
+    ev.zero("λ_∞ = 1/√(p(1−p))", gradient_scale("inf", p) - 1 / sp.sqrt(p * (1 - p)))
+    ev.zero("λ_4 = √3 (p² + (1−p)²) + 3p(1−p)", gradient_scale(4, p) - (sp.sqrt(3) * (p**2 + (1 - p) ** 2) + 3 * p * (1 - p)))
+    ev.close("λ_16(0.5)", gradient_scale(16, 0.5), 1.93, 0.005)
+    ev.close("λ_16(0.05)", gradient_scale(16, 0.05), 3.27, 0.005)
+    for G in (2, 3, 4):
+        ev.extend(f"enumeration G = {G}", check_expected_gradient_is_lambda_grad_p(G))
+    ev.extend("enumeration G = 2, ddof 1", check_expected_gradient_is_lambda_grad_p(2, std_ddof=1))
+    return ev
 
 
 CHECKS = {"R5": check_R5, "R6": check_R6}

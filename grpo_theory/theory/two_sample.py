@@ -19,19 +19,23 @@ from __future__ import annotations
 import sympy as sp
 
 from grpo_theory.theory.contrastive import advantages_of
+from grpo_theory.theory.evidence import Evidence
 
 
-def check_R13() -> bool:
+def check_R13() -> Evidence:
+    ev = Evidence("R13")
     r2 = sp.Symbol("r_2", real=True)
-    ok = True
     for d in (sp.Symbol("d", positive=True), sp.Symbol("d", negative=True)):
-        a0 = advantages_of((r2 + d, r2))
-        a1 = advantages_of((r2 + d, r2), std_ddof=1)
-        ok = ok and {sp.simplify(x) for x in a0} == {1, -1} and {sp.simplify(x) ** 2 for x in a1} == {sp.Rational(1, 2)}
+        a0 = {sp.simplify(x) for x in advantages_of((r2 + d, r2))}
+        a1 = {sp.simplify(x) ** 2 for x in advantages_of((r2 + d, r2), std_ddof=1)}
+        sign = "d > 0" if d.is_positive else "d < 0"
+        ev.add(f"{sign}: population-std advantages are ±1", a0 == {1, -1}, a0)
+        ev.add(f"{sign}: sample-std advantages are ±1/√2", a1 == {sp.Rational(1, 2)}, a1)
     # the Student t_1 (Cauchy) density of the standardized mean T = U/|V|
     v, a = sp.Symbol("v", positive=True), sp.Symbol("a", positive=True)  # a = 1 + t^2
     density = sp.integrate(2 * v * sp.exp(-a * v**2 / 2) / (2 * sp.pi), (v, 0, sp.oo))
-    return ok and sp.simplify(density - 1 / (sp.pi * a)) == 0
+    ev.zero("density of (X̄ − μ)/(s/√2) is 1/(π(1 + t²))", density - 1 / (sp.pi * a))
+    return ev
 
 
 CHECKS = {"R13": check_R13}

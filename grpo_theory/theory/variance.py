@@ -30,6 +30,7 @@ import math
 import sympy as sp
 
 from grpo_theory.theory.contrastive import advantages_of
+from grpo_theory.theory.evidence import Evidence
 from grpo_theory.theory.symbols import p
 
 
@@ -53,21 +54,23 @@ def product_variance_terms(atoms) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return var_rg, var_g * (var_r + Er**2), cov_r2g2 - cov_rg**2
 
 
-def check_R10() -> bool:
+def check_R10() -> Evidence:
+    ev = Evidence("R10")
     w1, w2 = sp.symbols("w1 w2", positive=True)
     r1, r2, r3, g1, g2 = sp.symbols("r1 r2 r3 g1 g2", real=True)
     w3 = 1 - w1 - w2
     g3 = -(w1 * g1 + w2 * g2) / w3  # forces E g = 0
     var_rg, main, inter = product_variance_terms([(w1, r1, g1), (w2, r2, g2), (w3, r3, g3)])
-    ok = _zero(var_rg - main - inter)
-    # E g != 0 breaks it
+    ev.zero("Var(rg) = main + interaction (3-point law, E g = 0)", var_rg - main - inter)
     v, m, i = product_variance_terms([(sp.Rational(1, 2), 1, 1), (sp.Rational(1, 2), 0, 3)])
-    ok = ok and v - m - i != 0
+    ev.add("E g ≠ 0 breaks it", v - m - i != 0, f"Var(rg) − RHS = {v - m - i}")
     # Bernoulli-logit toy: g = r - p; interaction = p(1-p)[(1-p)^2 - p]; at p = 1/10 it is 71/10 x main
     v, m, i = product_variance_terms([(p, 1, 1 - p), (1 - p, 0, -p)])
-    ok = ok and _zero(v - m - i) and _zero(i - p * (1 - p) * ((1 - p) ** 2 - p))
-    ratio = (i / m).subs(p, sp.Rational(1, 10))
-    return ok and sp.nsimplify(ratio) == sp.Rational(71, 10)
+    ev.zero("Bernoulli-logit: identity", v - m - i)
+    ev.zero("Bernoulli-logit: interaction = p(1−p)[(1−p)² − p]", i - p * (1 - p) * ((1 - p) ** 2 - p))
+    ratio = sp.nsimplify((i / m).subs(p, sp.Rational(1, 10)))
+    ev.add("interaction / main at p = 1/10 is 71/10", ratio == sp.Rational(71, 10), ratio)
+    return ev
 
 
 def _var_of_mean_by_enumeration(Q: int, G: int, prompts, cond) -> sp.Expr:
@@ -82,7 +85,7 @@ def _var_of_mean_by_enumeration(Q: int, G: int, prompts, cond) -> sp.Expr:
     return sp.nsimplify(var)
 
 
-def check_hierarchical_variance() -> bool:
+def check_hierarchical_variance() -> Evidence:
     """Var of the batch mean = Var_q(μ)/Q + E_q σ²/(QG), by exact enumeration, and ∂Var/∂G ≥ 0 at fixed B."""
     half, third = sp.Rational(1, 2), sp.Rational(1, 3)
     prompts = [(third, 0), (1 - third, 1)]
@@ -92,12 +95,14 @@ def check_hierarchical_variance() -> bool:
     Emu = sum(w * mu[q] for w, q in prompts)
     var_q = sum(w * (mu[q] - Emu) ** 2 for w, q in prompts)
     E_s2 = sum(w * s2[q] for w, q in prompts)
-    ok = True
+    ev = Evidence("hierarchical variance")
     for Q, G in ((1, 1), (1, 3), (2, 2), (3, 1)):
-        ok = ok and _var_of_mean_by_enumeration(Q, G, prompts, cond) == var_q / Q + E_s2 / (Q * G)
+        ev.zero(f"Q = {Q}, G = {G}: enumeration = Var_q/Q + E σ²/(QG)",
+                _var_of_mean_by_enumeration(Q, G, prompts, cond) - (var_q / Q + E_s2 / (Q * G)))
     B = sp.Symbol("B", positive=True)
     Gs, Vq, Es = sp.symbols("G V_q E_s", positive=True)
-    return ok and sp.diff((Gs * Vq + Es) / B, Gs) == Vq / B  # fixed B: the variance grows with G
+    ev.zero("fixed B: ∂Var/∂G = Var_q/B ≥ 0", sp.diff((Gs * Vq + Es) / B, Gs) - Vq / B)
+    return ev
 
 
 def grpo_pair_coupling() -> sp.Expr:
@@ -111,19 +116,23 @@ def grpo_pair_coupling() -> sp.Expr:
     return sp.simplify(sum(w * x * y for w, x, y in law) - e1 * e2)
 
 
-def check_grpo_coupling() -> bool:
+def check_grpo_coupling() -> Evidence:
     """Cov(A_1 g_1, A_2 g_2 | q) = p²(1−p)² ≠ 0, and the toy's per-prompt GRPO estimator is √(k(G−k))/G."""
-    ok = _zero(grpo_pair_coupling() - p**2 * (1 - p) ** 2)
+    ev = Evidence("GRPO coupling")
+    ev.zero("Cov(A₁g₁, A₂g₂ | q) = p²(1−p)²", grpo_pair_coupling() - p**2 * (1 - p) ** 2)
     for G in (2, 3, 4):
         for k in range(G + 1):
             adv = advantages_of(tuple(sp.Integer(1 if i < k else 0) for i in range(G)))
             est = sum(a * ((1 if i < k else 0) - p) for i, a in enumerate(adv)) / G
-            ok = ok and _zero(est - sp.sqrt(k * (G - k)) / G)
-    return ok
+            ev.zero(f"G = {G}, k = {k}: ĝ_G = √(k(G−k))/G", est - sp.sqrt(k * (G - k)) / G)
+    return ev
 
 
-def check_R11() -> bool:
-    return check_hierarchical_variance() and check_grpo_coupling()
+def check_R11() -> Evidence:
+    ev = Evidence("R11")
+    ev.extend("hierarchical", check_hierarchical_variance())
+    ev.extend("coupling", check_grpo_coupling())
+    return ev
 
 
 CHECKS = {"R10": check_R10, "R11": check_R11}

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from grpo_theory.losses import group_advantages
-from grpo_theory.montecarlo import checks
+from grpo_theory.montecarlo import checks, checks_identities, checks_real_rewards
 from grpo_theory.montecarlo.checks import FULL_SAMPLES, MC_CHECKS, QUICK_SAMPLES, McResult
 from grpo_theory.montecarlo.fixtures import check_bandit, check_tabular, generator
 from grpo_theory.montecarlo.stats import (
     bonferroni_z,
+    componentwise_z,
     covariance_trace,
     mean_stderr,
     result,
@@ -23,14 +24,16 @@ from grpo_theory.montecarlo.stats import (
 from grpo_theory.montecarlo.variance import pair_moments, sample_pairs
 
 F64 = torch.float64
-EXPECTED_IDS = {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "R11", "R12", "R13"}
+EXPECTED_IDS = {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "R11", "R12", "R13", "R15", "R16"}
+#: checks made only of deterministic identities on random draws: reported exact, without a z
+EXACT_IDS = {"R1", "R2", "R3"}
 
 
 def test_contract():
     assert set(MC_CHECKS) == EXPECTED_IDS
     assert isinstance(QUICK_SAMPLES, int) and isinstance(FULL_SAMPLES, int) and FULL_SAMPLES > QUICK_SAMPLES
     fields = {f.name for f in dataclasses.fields(McResult)}
-    assert {"estimate", "exact", "stderr", "z", "passed", "detail"} <= fields
+    assert {"estimate", "exact", "stderr", "z", "passed", "detail", "kind", "max_abs_dev"} <= fields
     with pytest.raises(dataclasses.FrozenInstanceError):
         result(1.0, 1.0, 1.0).z = 3.0  # type: ignore[misc]
 
@@ -39,8 +42,14 @@ def test_contract():
 def test_check_passes_at_quick_size(rid):
     res = MC_CHECKS[rid](QUICK_SAMPLES, 0)
     assert isinstance(res, McResult)
-    assert all(isinstance(getattr(res, f), float) for f in ("estimate", "exact", "stderr", "z"))
-    assert res.passed == (abs(res.z) <= 4.0)
+    assert all(isinstance(getattr(res, f), float) for f in ("estimate", "exact", "stderr", "z", "max_abs_dev"))
+    assert res.kind == ("exact" if rid in EXACT_IDS else res.kind) and res.kind in ("z", "exact", "z+exact")
+    if res.kind == "exact":  # an identity has no z, only its largest deviation
+        assert math.isnan(res.z) and res.passed == (res.max_abs_dev <= 4e-10)
+    else:
+        assert abs(res.z) <= 4.0 or not res.passed
+    if res.kind == "z+exact":
+        assert res.max_abs_dev <= 4e-10
     assert res.passed, f"{rid}: z={res.z:.2f}: {res.detail}"
     assert res.detail
 
@@ -80,6 +89,39 @@ def test_two_grpo_dpo_constant_without_sigma_is_rejected():
     assert g["two_grpo"].abs().max() > 0.1 and g["dpo"].abs().max() > 0.01
     assert (g["two_grpo"] - g["dpo"] / 0.1).abs().max() < 1e-12
     assert (g["two_grpo"] - g["dpo"] / 0.2).abs().max() > 0.1
+
+
+def test_wrong_two_grpo_dpo_constant_in_expectation_is_rejected():
+    """R4's Monte Carlo part estimates κ in E[ĝ_2GRPO] = κ E[−∇L_DPO] at π = π_ref: 1/β passes, 1/(2β) fails."""
+    res = MC_CHECKS["R4"](QUICK_SAMPLES, 0)
+    assert res.kind == "z+exact" and abs(res.exact - 1 / checks_identities.R4_BETA) < 1e-12
+    assert abs(z_score(res.estimate, res.exact, res.stderr)) <= 4
+    assert abs(z_score(res.estimate, res.exact / 2, res.stderr)) > 10
+
+
+def test_r15_real_rewards_proportional_to_grad_reward_is_rejected():
+    """2-GRPO with real rewards is not ∝ ∇E[r]: the sampled mean rejects ∇E[r] rescaled to the same norm."""
+    import numpy as np
+
+    from grpo_theory.theory.real_rewards import expected_bandit_gradient, expected_reward_gradient
+
+    _, pi, rew, G, _, _ = checks_real_rewards.R15_CASES[0]
+    probs, rewards = torch.tensor(pi, dtype=F64), torch.tensor(rew, dtype=F64)
+    gen = generator(0)
+    n = 4 * QUICK_SAMPLES
+    idx = checks_real_rewards._sample(probs.expand(n, -1), (n, G), gen)
+    g = checks_real_rewards.group_estimates(probs.expand(n, -1), rewards.expand(n, -1), idx)
+    m, se = mean_stderr(g)
+    exact = torch.tensor(expected_bandit_gradient(np.array(pi), np.array(rew), G), dtype=F64)
+    grad = torch.tensor(expected_reward_gradient(np.array(pi), np.array(rew)), dtype=F64)
+    wrong = grad * exact.norm() / grad.norm()
+    assert bonferroni_z(componentwise_z(m, se, exact))[0] <= 4
+    assert bonferroni_z(componentwise_z(m, se, wrong))[0] > 4
+
+
+def test_r12_sampler_reaches_the_failing_premise():
+    res = MC_CHECKS["R12"](QUICK_SAMPLES, 0)
+    assert "all with the premise violated (0 with it)" in res.detail and "conclusion fails on 0 " not in res.detail
 
 
 def test_expected_advantage_without_eps_correction_is_rejected():

@@ -86,3 +86,14 @@ def test_v3_resampling_beats_16_grpo_in_under_half_the_time():
     # (34.58/34.31 + 40.10/39.94 + 36.96/35.87 + 43.01/42.92)/4 and (3.71/8.53 + 5.78/9.30 + 4.53/13.30 + 7.55/17.68)/4
     assert 100 * v3_resampling_retention() == pytest.approx(101.11, abs=5e-3)
     assert 100 * v3_resampling_time_fraction() == pytest.approx(45.60, abs=5e-3)
+
+
+def test_v2_98_1_is_the_50_cell_mean_truncated_as_the_paper_truncates_elsewhere():
+    from grpo_theory.paper import truncate, v2_retention, v3_truncated_time_gaps
+
+    assert round(100 * v2_retention(), 2) == 98.18
+    assert truncate(100 * v2_retention(), 1) == 98.1 and round(100 * v2_retention(), 1) == 98.2
+    # the same convention in v3 Table 1: three time gaps printed truncated, not rounded
+    assert [(w.split(" G=")[0], printed) for w, printed, _ in v3_truncated_time_gaps()] == [
+        ("v3 T1 MATH/Qwen-1.5B", -75.96), ("v3 T1 DAPO/Qwen-1.5B", -65.93), ("v3 T1 DAPO/Qwen-7B", -57.29)]
+    assert truncate(-75.967, 2) == -75.96 and truncate(98.1, 1) == 98.1

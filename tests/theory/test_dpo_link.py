@@ -109,3 +109,34 @@ def test_loss_library_batch_token_mean_unequal_lengths_constant_is_one_over_beta
     (g_dpo,) = torch.autograd.grad(loss, theta)
     mean_len = mask.sum() / (2 * P)
     assert torch.allclose(g_grpo, g_dpo / (beta * mean_len), atol=1e-12, rtol=1e-10)
+
+
+def test_per_micro_batch_token_normalization_breaks_parallelism():
+    ev = d.check_micro_batch_normalization()
+    assert ev, ev
+
+
+def test_loss_library_gradient_accumulation_with_per_micro_batch_token_mean_is_not_parallel_to_dpo():
+    # the same 3 pairs as above, split into micro-batches {pairs 0, 1} (13 tokens) and {pair 2} (8 tokens),
+    # each loss token-mean over its own micro-batch, gradients accumulated as the mean of the micro-batch losses
+    gen = torch.Generator().manual_seed(1)
+    V, T, P, beta = 4, 6, 3, 0.2
+    theta = torch.randn(V + 1, V, generator=gen, dtype=torch.float64, requires_grad=True)
+    seqs = torch.randint(0, V, (P, 2, T), generator=gen)
+    lengths = torch.tensor([[1, 6], [4, 2], [5, 3]])
+    mask = (torch.arange(T) < lengths[..., None]).to(torch.float64)
+    rewards = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+    logp = _tabular_logps(theta, seqs)
+    whole = two_grpo_loss(logp, logp.detach(), rewards, mask, loss_agg_mode="token-mean").loss
+    (g_whole,) = torch.autograd.grad(whole, theta, retain_graph=True)
+    micro = [slice(0, 2), slice(2, 3)]
+    acc = sum(two_grpo_loss(logp[s], logp[s].detach(), rewards[s], mask[s], loss_agg_mode="token-mean").loss
+              * (s.stop - s.start) / P for s in micro)
+    (g_acc,) = torch.autograd.grad(acc, theta)
+    seq = sequence_logps(_tabular_logps(theta, seqs), mask)
+    chosen = torch.where(rewards[:, 0] == 1.0, seq[:, 0], seq[:, 1])
+    rejected = torch.where(rewards[:, 0] == 1.0, seq[:, 1], seq[:, 0])
+    (g_dpo,) = torch.autograd.grad(dpo_loss(chosen, rejected, chosen.detach(), rejected.detach(), beta=beta).mean(), theta)
+    cos = lambda a, b: float((a * b).sum() / (a.norm() * b.norm()))  # noqa: E731
+    assert abs(cos(g_whole, g_dpo) - 1.0) < 1e-12
+    assert cos(g_acc, g_dpo) < 1.0 - 1e-3, cos(g_acc, g_dpo)  # pair weights (2/3)/13 vs (1/3)/8 differ

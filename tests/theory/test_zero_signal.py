@@ -73,3 +73,14 @@ def test_implied_mean_rewards_of_table3():
 
 def test_registry_check_r7():
     assert z.check_R7()
+
+
+def test_a_measured_tie_rate_with_mean_reward_one_half_fits_table3():
+    # Table 3 does not identify r̄: half the prompts at ½ − δ, half at ½ + δ have tie rate ½ + 2δ²
+    for v in V3_TABLE3_DISCARD.values():
+        lo, hi = z.two_point_prompts_with_tie_rate(v)
+        assert abs((lo + hi) / 2 - 0.5) < 1e-15
+        measured = (lo**2 + (1 - lo) ** 2 + hi**2 + (1 - hi) ** 2) / 2
+        assert abs(measured - v) < 1e-12 and measured >= 0.5
+    with pytest.raises(ValueError, match="Jensen"):
+        z.two_point_prompts_with_tie_rate(0.4)
