@@ -65,6 +65,7 @@ def policy_loss_from_advantages(
     """
     _, m = check_token_tensors(logp, mask, old_logp=old_logp, ref_logp=ref_logp, min_group=1)
     beta = check_nonneg(beta, "beta")
+    check_choice(kl_kind, LOSS_KL_KINDS, "kl_kind")
     if beta > 0 and ref_logp is None:
         raise ValueError("ref_logp (shape [P, G, T]) is required when beta > 0")
     per_token, diag = policy_surrogate(

@@ -230,7 +230,8 @@ def ref_kl_importance_weighted(
     rows = []
     for s in range(flat_lp.shape[0]):
         valid = [t for t in range(flat_lp.shape[1]) if bool(flat_m[s, t])]
-        seq_lr: Any = sum(flat_lp[s, t] - flat_old[s, t] for t in valid) / max(len(valid), 1)
+        seq_lr: Any = sum((flat_lp[s, t] - flat_old[s, t] for t in valid),
+                          torch.zeros((), dtype=torch.float64)) / max(len(valid), 1)
         row = []
         for t in range(flat_lp.shape[1]):
             if level == "sequence":

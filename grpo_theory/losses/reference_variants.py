@@ -24,7 +24,8 @@ def _adv(advantages: Tensor, p: int, i: int, t: int) -> Tensor:
 
 def _seq_log_ratio(logp: Tensor, old_logp: Tensor, mask: Tensor, p: int, i: int) -> Any:
     valid = [t for t in range(logp.shape[-1]) if bool(mask[p, i, t])]
-    return sum(logp[p, i, t] - old_logp[p, i, t] for t in valid) / max(len(valid), 1)
+    zero = torch.zeros((), dtype=torch.float64)
+    return sum((logp[p, i, t] - old_logp[p, i, t] for t in valid), zero) / max(len(valid), 1)
 
 
 def ref_cispo_surrogate(

@@ -5,7 +5,8 @@ Each function takes ``logp``, ``old_logp``, ``mask`` of shape ``[P, G, T]`` and 
 :func:`~grpo_theory.losses.surrogate.policy_surrogate`: a loss to minimize (masked positions 0) and
 a dict of floats over valid tokens. CISPO, SAPO and GSPO return per-token losses ``[P, G, T]`` for
 :func:`~grpo_theory.losses.aggregate.aggregate`; GMPO is a product over the tokens of a sequence and
-returns per-sequence losses ``[P, G]``. Log-ratios at masked positions are set to 0 before ``exp``,
+returns per-sequence losses ``[P, G]``. As the advantages are given, G = 1 is allowed (a flat
+micro-batch ``[B, 1, T]``). Log-ratios at masked positions are set to 0 before ``exp``,
 so padding cannot overflow. At ratio 1 every one of them has the REINFORCE gradient
 :math:`-A\,\nabla\log\pi_\theta` per token (GMPO: per sequence, through its token mean).
 """
@@ -90,7 +91,7 @@ def cispo_surrogate(
         >>> d["clip_frac_high"], d["clip_frac"]
         (0.5, 0.5)
     """
-    shape, m = check_token_tensors(logp, mask, old_logp=old_logp)
+    shape, m = check_token_tensors(logp, mask, old_logp=old_logp, min_group=1)
     for nm, v in (("ratio_max", ratio_max), ("ratio_min", ratio_min)):
         if v is not None and not (0.0 <= v < float("inf")):
             raise ValueError(f"{nm} must be None or a finite number >= 0, got {v}")
@@ -153,7 +154,7 @@ def sapo_surrogate(
         >>> loss.flatten()
         tensor([-2.0000,  1.9048])
     """
-    shape, m = check_token_tensors(logp, mask, old_logp=old_logp)
+    shape, m = check_token_tensors(logp, mask, old_logp=old_logp, min_group=1)
     tau_pos = check_positive(tau_pos, "tau_pos")
     tau_neg = check_positive(tau_neg, "tau_neg")
     adv = _broadcast_advantages(advantages, shape).to(logp.dtype)
@@ -214,7 +215,7 @@ def gspo_surrogate(
         >>> loss.detach().flatten()
         tensor([-1., -1.,  1.,  1.])
     """
-    shape, m = check_token_tensors(logp, mask, old_logp=old_logp)
+    shape, m = check_token_tensors(logp, mask, old_logp=old_logp, min_group=1)
     if not (0.0 <= clip_low < 1.0):
         raise ValueError(f"clip_low must be in [0, 1), got {clip_low}")
     if not (0.0 <= clip_high < float("inf")):
@@ -290,7 +291,7 @@ def gmpo_sequence_loss(
         >>> torch.allclose(loss, torch.tensor([[-torch.exp(torch.tensor(0.25)), 1.0]]))
         True
     """
-    shape, m = check_token_tensors(logp, mask, old_logp=old_logp)
+    shape, m = check_token_tensors(logp, mask, old_logp=old_logp, min_group=1)
     for nm, v in (("clip_low", clip_low), ("clip_high", clip_high)):
         if not (0.0 <= v < float("inf")):
             raise ValueError(f"{nm} must be a finite number >= 0, got {v}")
