@@ -96,6 +96,12 @@ def _figures() -> list[Figure]:
         Figure("F10", "F10_lr_sweep", "validation Mean@8 vs learning rate per method; the selected lr",
                "the paper's lr rule (8x for 2-GRPO) vs per-method tuning",
                headline_data.lr_sweep, headline_plots.plot_lr_sweep, headline_data.lr_sweep_config),
+        Figure("F11", "F11_group_size_budget", "relative error of the step gradient vs G at a fixed budget N = BG "
+               "(own population gradient, ∇E[r], direction), binary and real rewards, exact, fits, Monte Carlo",
+               "R16 (v2 §5.2 / v3 App. C.2: 'the batch size, not the group size')",
+               _lazy(_T, "group_size_budget"), theory_plots.plot_group_size_budget,
+               configs.const({"budget": 64, "groups": [2, 4, 8, 16, 32, 64], "mc_groups": [2, 4, 8, 16],
+                              "replicates": 3000, "seed": 11})),
         Figure("T1", "T1_headline_table", "headline ratios vs 16-GRPO: retention %, rollouts %, time % (ours vs paper)",
                "v3 abstract / Table 1 (97.6%, 12.5%, 21%)",
                llm_data.headline_table, llm_plots.write_headline_table, llm_data.t1_config),

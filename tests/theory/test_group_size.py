@@ -90,3 +90,16 @@ def test_bad_grid_and_features():
         gs.budget_errors(gs.toy_prompts("binary"), 64, [2], features=np.ones((2, 2)))
     with pytest.raises(ValueError, match="kind must be"):
         gs.toy_prompts("ternary")
+
+
+def test_f11_figure_data_and_plot_on_a_tiny_config(tmp_path):
+    from grpo_theory.figures.data.theory import group_size_budget
+    from grpo_theory.figures.plots.theory import plot_group_size_budget
+
+    got = group_size_budget({"budget": 8, "groups": [2, 4, 8], "mc_groups": [2, 4], "replicates": 300, "seed": 0})
+    for toy in got["toys"].values():
+        exact = np.asarray(toy["exact"]["own"])[:2]
+        mc = np.asarray(toy["mc"]["own"])
+        assert np.all(np.abs(mc[:, 0] - exact) < 4.5 * mc[:, 1])  # sampled steps agree with the enumeration
+    paths = plot_group_size_budget(got, tmp_path / "F11")
+    assert all(p.stat().st_size > 1000 for p in paths)

@@ -328,3 +328,52 @@ def control_variate_with_real(cfg: dict[str, Any]) -> dict[str, Any]:
                 "ratio": 1 + np.asarray(cfg["c"]) ** 2 * vm / vp - 2 * np.asarray(cfg["c"]) * cov / vp,
             })
     return out
+
+
+# --------------------------------------------------------------------------------------------- F11 (R16)
+def group_size_budget(cfg: dict[str, Any]) -> dict[str, Any]:
+    """F11 (R16): exact per-step errors vs G at a fixed budget N = BG for three targets, both toys; fits; MC points.
+
+    Exact: :func:`grpo_theory.theory.group_size.budget_errors`; fit: :func:`fit_budget_constants` on the bias-free
+    parts; Monte Carlo: sampled steps through the loss library's advantages
+    (:func:`grpo_theory.montecarlo.checks_real_rewards.step_gradients`).
+    """
+    from grpo_theory.montecarlo.checks_real_rewards import step_gradients
+    from grpo_theory.theory.group_size import (
+        TARGETS,
+        budget_errors,
+        fit_budget_constants,
+        toy_features,
+        toy_prompts,
+    )
+
+    N, Gs = int(cfg["budget"]), [int(g) for g in cfg["groups"]]
+    gen = _gen(int(cfg["seed"]))
+    out: dict[str, Any] = {"budget": N, "groups": Gs, "targets": list(TARGETS), "toys": {}}
+    for kind in ("binary", "real"):
+        prompts = toy_prompts(kind)
+        phi = toy_features(len(prompts))
+        e = budget_errors(prompts, N, Gs)
+        toy: dict[str, Any] = {"exact": {t: e[t].tolist() for t in TARGETS},
+                               "bias": {t: e[f"{t}_bias"].tolist() for t in ("grad", "direction")}, "fit": {}, "mc": {}}
+        for t in TARGETS:
+            part = e[t] if t == "own" else e[f"{t}_var"]
+            fit = fit_budget_constants(e["B"], e["G"], part)
+            toy["fit"][t] = {"c": fit.c.tolist(), "c_ci": fit.c_ci.tolist(), "g_star": fit.g_star,
+                             "g_star_ci": list(fit.g_star_ci), "ratio": fit.ratio, "g2_optimal": fit.g2_optimal,
+                             "rel_residual": fit.rel_residual}
+        mcg = [int(g) for g in cfg["mc_groups"]]
+        rows: dict[str, list[list[float]]] = {t: [] for t in TARGETS}
+        for g in mcg:
+            ex = budget_errors(prompts, N, [g])
+            mu, tgt = torch.tensor(ex["mean"][0]), torch.tensor(ex["target"])
+            x = step_gradients(prompts, phi, N // g, g, int(cfg["replicates"]), gen)
+            u = tgt / tgt.norm()
+            per = {"own": ((x - mu) ** 2).sum((1, 2)) / (mu * mu).sum(),
+                   "grad": ((x - tgt) ** 2).sum((1, 2)) / (tgt * tgt).sum(),
+                   "direction": ((x - (x * u).sum((1, 2), keepdim=True) * u) ** 2).sum((1, 2)) / float((u * mu).sum()) ** 2}
+            for t, v in per.items():
+                rows[t].append([float(v.mean()), float(v.std() / math.sqrt(len(v)))])
+        toy["mc"] = {"groups": mcg, **rows}
+        out["toys"][kind] = toy
+    return out

@@ -155,3 +155,38 @@ def plot_control_variate(data: dict[str, Any], stem: Path) -> list[Path]:
     axes[0][0].set_ylabel(r"$\mathrm{Var}(g^+ - c\,g^-)\,/\,\mathrm{Var}(g^+)$")
     axes[0][0].legend(loc="upper left")
     return style.save(fig, stem)
+
+
+def plot_group_size_budget(data: dict[str, Any], stem: Path) -> list[Path]:
+    """F11 (R16): error of the per-step gradient vs G at a fixed budget N, three targets, binary and real rewards."""
+    names = {"own": "own population gradient", "grad": r"$\nabla E[r]$ (scale included)", "direction": "direction only"}
+    titles = {"binary": "binary rewards", "real": "real-valued rewards"}
+    fig, axes = style.figure(2, 1, sharey=True)
+    G = np.asarray(data["groups"], dtype=float)
+    for k, (ax, (kind, toy)) in enumerate(zip(axes[0], data["toys"].items())):
+        style.decorate(ax)
+        for j, t in enumerate(data["targets"]):
+            y = np.asarray(toy["exact"][t])
+            ax.plot(G, y, color=f"C{j}", label=f"{names[t]} (exact)")
+            best = int(np.argmin(y))
+            ax.plot([G[best]], [y[best]], marker="*", ms=7, color=f"C{j}", ls="none")
+            mc = np.asarray(toy["mc"][t])
+            ax.errorbar(np.asarray(toy["mc"]["groups"], dtype=float), mc[:, 0], yerr=Z95 * mc[:, 1], fmt="o", ms=2.4,
+                        color=f"C{j}", lw=0.8)
+            if t == "own":  # the fitted three-term law (own target: no bias term)
+                c1, c2, c3 = toy["fit"][t]["c"]
+                gg = np.geomspace(G[0], G[-1], 60)
+                B = data["budget"] / gg
+                ax.plot(gg, c1 / B + c2 / (B * gg) + c3 / (B * gg * gg), color=f"C{j}", ls=":", lw=0.9,
+                        label="fit c1/B + c2/(BG) + c3/(BG²)" if k == 0 else None)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(G, [str(int(g)) for g in G])
+        ax.set_xlabel(f"group size G  (B = {data['budget']}/G prompts)")
+        ax.set_title(titles.get(kind, kind))
+        fits = "; ".join(f"{t}: G* = {toy['fit'][t]['g_star']:.1f}" for t in ("own", "direction"))
+        style.note(ax, fits, loc="upper left" if k else "lower right")
+        style.panel_label(ax, "ab"[k])
+    axes[0][0].set_ylabel(f"relative error, N = {data['budget']} rollouts")
+    axes[0][0].legend(loc="upper left", fontsize="small")
+    return style.save(fig, stem)
