@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 02 · Two rollouts and DPO (R4)
+# # 02 · Two rollouts and DPO (R4), and real-valued rewards (R15)
 #
 # For one mixed pair $(o^+, o^-)$, on-policy (ratio 1, nothing clipped) and without a KL term, 2-GRPO's loss
 # gradient is $-\tfrac12(\nabla\log\pi(o^+) - \nabla\log\pi(o^-))$ with sequence sums, and DPO's is
@@ -116,6 +116,54 @@ for name, rows in sweep["variants"].items():
 # %%
 r4_symbolic = dpo_link.check_R4()
 r4_symbolic
+
+# %% [markdown]
+# ## Real-valued rewards (R15): 2-GRPO follows ranks, not rewards
+# With a mixed pair, population std and ε = 0 the advantage is sign(r_i − r_j) for *any* rewards. So
+# E[ĝ_2 | q] = E_o[u(o) ∇log π(o)] with u(o) = P(R′ < r(o)) − P(R′ > r(o)), R′ an independent rollout of the
+# current policy: the gradient of the win-minus-loss rate against a frozen copy. On a softmax bandit it is π ⊙ u.
+# It only sees the order of the rewards, so it is not ∇E[r] = π ⊙ (r − E r) up to a scale, and the direction of
+# E[ĝ_G] moves with G (towards ∇E[r]/σ as G → ∞). Everything below is exact (enumeration of group outcomes).
+
+# %%
+import numpy as np
+
+from grpo_theory.theory import expected_bandit_gradient, win_rate_advantage
+from grpo_theory.theory.real_rewards import cosine, expected_reward_gradient
+
+pi5, r5 = np.full(5, 0.2), np.array([0.0, 0.1, 0.2, 0.5, 1.0])
+u5 = win_rate_advantage(pi5, r5)
+grad5 = expected_reward_gradient(pi5, r5)
+print("u =", u5, " (ranks: a win-minus-loss rate)")
+angle = {G: cosine(expected_bandit_gradient(pi5, r5, G), grad5) for G in (2, 3, 4, 8, 16, 32)}
+for G, c in angle.items():
+    print(f"G = {G:2d}: cos(E ĝ_G, ∇E[r]) = {c:.4f}")
+same_under_cube = np.abs(expected_bandit_gradient(pi5, r5**3 + r5, 2) - expected_bandit_gradient(pi5, r5, 2)).max()
+print(f"2-GRPO after the increasing transform r ↦ r³ + r: max |Δ E ĝ_2| = {same_under_cube:.1e}")
+
+# %% [markdown]
+# **Sign amplification.** Any gap, even 10⁻⁹, gets the full ±1. On the tiny addition checkpoint with the real
+# reward −10⁻⁹·|answer − truth| the pair 0022 / 0023 (truth 22) gives exactly the gradient of a correct/incorrect
+# pair; a magnitude-aware estimator (Dr. GRPO) gives 5·10⁻¹⁰ of it, and verl's ε = 10⁻⁶ damps it to ±5·10⁻⁴.
+
+# %%
+from pathlib import Path
+
+from grpo_theory.montecarlo.sign_amplification import distance_reward, sign_amplification
+
+tiny = Path("results/checkpoints/addition-tiny-seed0")
+amp = None
+if (tiny / "model.safetensors").is_file():
+    from grpo_theory.realcheck._common import load
+
+    comps = ("0022", "0023")
+    amp = sign_amplification(load(str(tiny), threads=1), "005+017=", comps, tuple(distance_reward(c, 22) for c in comps))
+    print({k: amp[k] for k in ("gap", "advantages", "max_abs_diff_to_binary", "dr_grpo_over_paper")})
+
+# %%
+assert abs(angle[2] - 0.9399) < 1e-4 and angle[16] > angle[2] + 0.03
+assert same_under_cube < 1e-15
+assert amp is None or (amp["max_abs_diff_to_binary"] == 0.0 and amp["advantages"]["paper"] == [1.0, -1.0])
 
 # %% [markdown]
 # ## Predicted vs measured

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 03 · Variance, control variates and the batch budget (R8–R11)
+# # 03 · Variance, control variates and the batch budget (R8–R11, R16)
 #
 # Three statements of the paper about variance, checked on a toy policy whose every moment is an exact sum:
 #
@@ -110,6 +110,31 @@ for name, rows in vb["estimators"].items():
 symbolic = {"R8": control_variate.check_R8(), "R9": control_variate.check_R9(),
             "R10": variance.check_R10(), "R11": variance.check_R11()}
 symbolic
+
+# %% [markdown]
+# ## R16: the best group size at a fixed budget
+# The U-statistic bound c1/B + c2/(BG) + c3/(BG²) at N = BG rollouts gives G* = √(c3/c1), and G = 2 is optimal
+# iff c3/c1 ≤ 6. On two toys (shared parameters; binary and real-valued rewards) the per-step error is exact by
+# enumeration, against three targets: each G's own population gradient, ∇E[r] (scale included) and the
+# direction only. Figure F11 is the same computation with Monte Carlo points.
+
+# %%
+from grpo_theory.theory.group_size import TARGETS, r16_table
+
+r16 = r16_table()
+for kind, t in r16.items():
+    e = t["errors"]
+    print(f"{kind} rewards, N = 64:")
+    for target in TARGETS:
+        row = "  ".join(f"G={g}: {v:.3f}" for g, v in zip(e["G"], e[target]))
+        print(f"  {target:9s} {row}   best G = {t['best'][target]}")
+    for target in ("own", "direction"):
+        print(f"  fit ({target}): {t['fits'][target].summary()}")
+
+# %%
+for t in r16.values():
+    assert t["best"]["grad"] == 2 and t["best"]["direction"] == 4
+    assert t["fits"]["direction"].g2_optimal == "no"
 
 # %% [markdown]
 # ## Predicted vs measured
