@@ -1,14 +1,38 @@
 """``python -m grpo_theory.figures [--only F1,F3] [--recompute] [--list]``: writes every figure.
 
 Data are cached under ``paper_figures/data/`` (one JSON per figure, keyed by its config hash), so a
-second run only redraws; ``--recompute`` ignores the cache.
+second run only redraws; ``--recompute`` ignores the cache. A corrupt cache file is recomputed with a
+one-line warning; a corrupt results file stops the run with an error naming it (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
+
+from grpo_theory.artifacts import CorruptFileError
+
+
+def first_corrupt_result(root: Path | None = None) -> str | None:
+    """The first unreadable result file (``*.json``, or a ``*.jsonl`` broken before its last line) under
+    ``root`` (default ``results/``), as one line naming it; None if all parse."""
+    from grpo_theory.artifacts import portable_path, read_json, read_jsonl
+
+    if root is None:
+        from grpo_theory.figures.paths import RESULTS
+
+        root = RESULTS
+    for path in sorted(root.rglob("*.json*")):
+        if path.suffix not in (".json", ".jsonl") or not path.is_file():
+            continue
+        try:
+            read_json(path) if path.suffix == ".json" else read_jsonl(path)
+        except CorruptFileError as e:
+            return str(e).replace(str(path), portable_path(path))
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for fig in bar:
         bar.set_postfix_str(fig.fid)
-        rows.append(build(fig, recompute=args.recompute))
+        try:
+            rows.append(build(fig, recompute=args.recompute))
+        except (CorruptFileError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            bar.close()
+            bad = first_corrupt_result()
+            print(f"error: {fig.fid}: " + (bad or str(e)), file=sys.stderr)
+            return 2
     bar.close()
     for r in rows:
         how = "cached" if r["cached"] else "computed"

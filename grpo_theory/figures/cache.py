@@ -4,20 +4,22 @@ A data function maps a config (a small JSON-able dict) to a JSON-able dict of li
 :func:`cached` stores its output as ``paper_figures/data/<FID>.json`` together with the config and
 its hash; a later call with the same config reads the file instead of recomputing, so restyling a
 plot never recomputes data. Configs of figures that read ``results/`` include a fingerprint of
-those files (:func:`fingerprint`), so new results invalidate the cache by themselves.
+those files (:func:`fingerprint`), so new results invalidate the cache by themselves. A corrupt or
+truncated cache file is recomputed with a one-line warning (:func:`load`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from grpo_theory.artifacts import CorruptFileError, atomic_write_text, portable_path, read_json
 from grpo_theory.figures.paths import DATA_DIR, REPO_ROOT
 
 #: Bump to invalidate every cached file after a change in how data are computed.
@@ -56,18 +58,33 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
+
+
+def warn(message: str) -> None:
+    """One line on stderr (a bad cache is repaired, not fatal)."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def load(fid: str, data_dir: Path = DATA_DIR) -> dict[str, Any] | None:
-    """The cached record ``{"config", "hash", "data"}`` of figure ``fid``, or None."""
+    """The cached record ``{"fid", "hash", "config", "data"}`` of figure ``fid``, or None.
+
+    A cache file that is truncated, not JSON, or not such a record is reported in one warning line and
+    treated as missing, so the caller recomputes (and rewrites) it.
+    """
     path = data_dir / f"{fid}.json"
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    shown = portable_path(path)
+    try:
+        rec = read_json(path)
+    except CorruptFileError as e:
+        warn(f"{str(e).replace(str(path), shown)}; recomputing it")
+        return None
+    if not (isinstance(rec, dict) and isinstance(rec.get("hash"), str) and isinstance(rec.get("data"), dict)):
+        warn(f"{shown} is not a figure-data record (fid, hash, config, data); recomputing it")
+        return None
+    return rec
 
 
 def cached(
