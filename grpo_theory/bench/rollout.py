@@ -22,10 +22,11 @@ import time
 import torch
 
 from grpo_theory.llm.model import build_model
-from grpo_theory.llm.policy import Policy, load_policy
+from grpo_theory.llm.policy import Policy
 from grpo_theory.llm.pretrain import PretrainConfig
 from grpo_theory.llm.tasks import eval_problems, make_task
 from grpo_theory.llm.tokenizer import char_tokenizer
+from grpo_theory.llm.zoo import load_policy
 
 
 def _start_policy() -> tuple[Policy, str]:

@@ -199,8 +199,8 @@ def _start_eval(cfg: TrainConfig, path: Path, task=None) -> dict[str, float]:
         saved = read_json(path)
         if saved.get("key") == _start_key(cfg):
             return saved["eval"]
-    from grpo_theory.llm.policy import load_policy
     from grpo_theory.llm.tasks import make_task
+    from grpo_theory.llm.zoo import load_policy
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

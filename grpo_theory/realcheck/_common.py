@@ -139,12 +139,12 @@ def _smollm2_gguf_without_import() -> Path | None:
 
 
 def load(spec: str, *, dtype: torch.dtype = torch.float32, threads: int = 2):
-    """``grpo_theory.llm.policy.load_policy(spec)`` on CPU with at most ``threads`` torch threads.
+    """``grpo_theory.llm.zoo.load_policy(spec)`` on CPU with at most ``threads`` torch threads.
 
     For ``"smollm2"``, if the loader cannot find the GGUF file because importing the wheel's package
     fails, the file is located without importing it and handed to the same loader.
     """
-    from grpo_theory.llm.policy import load_policy
+    from grpo_theory.llm.zoo import load_policy
 
     if threads:
         torch.set_num_threads(threads)

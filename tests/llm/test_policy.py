@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from grpo_theory.llm.model import build_model
-from grpo_theory.llm.policy import Policy, Rollouts, completion_mask_from_ids, load_policy
+from grpo_theory.llm.policy import Policy, Rollouts, completion_mask_from_ids
 from grpo_theory.llm.tokenizer import char_tokenizer
+from grpo_theory.llm.zoo import load_policy
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -13,7 +13,6 @@ import torch
 import grpo_theory.llm.pretrain as pretrain_mod
 from grpo_theory.cli import main as cli_main
 from grpo_theory.llm.evaluate import greedy_correct
-from grpo_theory.llm.policy import load_policy
 from grpo_theory.llm.pretrain import (
     CHECKPOINTS,
     PretrainConfig,
@@ -23,6 +22,7 @@ from grpo_theory.llm.pretrain import (
     verify_checkpoint,
 )
 from grpo_theory.llm.tasks import EVAL_POOL, eval_problems, make_task
+from grpo_theory.llm.zoo import load_policy
 
 
 @pytest.fixture(autouse=True, scope="module")

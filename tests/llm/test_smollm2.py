@@ -35,7 +35,7 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def smol(_one_thread):
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from grpo_theory.llm.policy import load_policy
+    from grpo_theory.llm.zoo import load_policy
 
     return load_policy("smollm2")
 

@@ -462,3 +462,61 @@ def test_rs_run_draws_each_prompt_at_most_once_per_epoch(tmp_path, monkeypatch):
             assert used == set(order[: 4 * (slot + 1)]) | drawn_so_far
             assert not set(drawn) & used
             drawn_so_far |= set(drawn)
+
+
+# --------------------------------------------------------------------------------------------------
+# what the trainer knows about a loss comes from the registry
+
+
+def test_registry_metadata_drives_group_size_reference_and_options():
+    from grpo_theory.llm.trainer import needs_reference
+    from grpo_theory.llm.update import check_loss
+    from grpo_theory.losses.registry import LOSS_INFO, loss_info
+
+    assert loss_info("two_grpo").group_size == loss_info("online_dpo").group_size == 2
+    assert loss_info("online_dpo").needs_reference and not loss_info("grpo").needs_reference
+    assert needs_reference(TrainConfig(loss="online_dpo", group_size=2))
+    assert not needs_reference(TrainConfig()) and needs_reference(TrainConfig(kl_coef=0.1))
+    with pytest.raises(ValueError, match="group_size=2"):
+        check_loss(TrainConfig(loss="two_grpo", group_size=4))
+    with pytest.raises(ValueError, match="unknown loss"):
+        loss_info("nope")
+    cfg = TrainConfig(std_ddof=0, agg="seq-mean-token-sum", kl_coef=0.05)
+    assert loss_conventions(cfg.replace(loss="dr_grpo")) == {"std_ddof": 0, "eps": 1e-6, "clip_low": 0.2,
+                                                               "clip_high": 0.28, "beta": 0.05}
+    assert set(LOSS_INFO) <= set(LOSSES)
+
+
+def test_a_loss_registered_without_metadata_still_trains(tmp_path, monkeypatch):
+    """An entry with no LossInfo: any group size, no reference pass, same-named keyword-only options forwarded."""
+    from grpo_theory.llm.trainer import needs_reference
+    from grpo_theory.losses.registry import LOSS_INFO
+
+    seen = []
+
+    def plain(logp, old_logp, rewards, mask, *, ref_logp=None, clip_low=0.5, eps=0.0, unrelated=3):
+        seen.append({"clip_low": clip_low, "eps": eps, "unrelated": unrelated, "ref": ref_logp})
+        return LOSSES["grpo"](logp, old_logp, rewards, mask, clip_low=clip_low, eps=eps)
+
+    monkeypatch.setitem(LOSSES, "plain", plain)
+    assert "plain" not in LOSS_INFO
+    cfg = micro_cfg(tmp_path, loss="plain", group_size=3, prompts_per_step=4, train_size=8, epochs=1, eps=1e-3)
+    assert loss_conventions(cfg) == {"clip_low": 0.2, "eps": 1e-3} and not needs_reference(cfg)
+    res = train(cfg, progress=False, policy=micro_policy(), task=EvenStartTask())
+    assert res["steps"] == 2 and len(seen) == 2
+    assert all(s == {"clip_low": 0.2, "eps": 1e-3, "unrelated": 3, "ref": None} for s in seen)
+
+
+def test_policy_and_evaluation_do_not_import_the_modules_that_build_policies():
+    """No import cycle evaluate -> policy -> pretrain/smollm2 -> policy: loading by name lives in zoo."""
+    import ast
+    from pathlib import Path
+
+    import grpo_theory.llm as pkg
+
+    builders = {"grpo_theory.llm.zoo", "grpo_theory.llm.pretrain", "grpo_theory.llm.smollm2"}
+    for name in ("policy", "evaluate", "model", "tokenizer"):
+        tree = ast.parse((Path(pkg.__file__).parent / f"{name}.py").read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not imported & builders, (name, imported & builders)
