@@ -28,8 +28,17 @@ from grpo_theory.figures.paths import DATA_DIR, REPO_ROOT, RESULTS
 from grpo_theory.llm.summary import mean_std as _mean_std
 
 QUICK_DIR = DATA_DIR / "quick"
-SOURCES = (("", "full preset, CPU"), ("gpu", "gpu preset"), ("quick", "quick preset"))
-HEADLINE_ORDER = ("16-GRPO", "2-GRPO", "2-GRPO+RS", "online DPO")
+SOURCES = (("", "CPU"), ("full", "CPU"), ("gpu", "GPU"), ("quick", "quick preset"))
+HEADLINE_ORDER = ("16-GRPO", "2-GRPO", "2-GRPO (8eta)", "2-GRPO+RS", "online DPO", "2-GRPO random reward")
+
+
+def _label(d: Path, where: str) -> str:
+    """``"<preset> preset, <where>"`` from the experiment's summary.json (the preset that made the results)."""
+    try:
+        preset = json.loads((d / "summary.json").read_text()).get("preset")
+    except (OSError, ValueError):
+        preset = None
+    return f"{preset} preset, {where}" if preset else where
 
 
 def _finished_runs(d: Path) -> int:
@@ -45,7 +54,7 @@ def find_results(experiment: str) -> tuple[Path | None, str]:
     for sub, label in SOURCES:
         d = RESULTS / sub / experiment if sub else RESULTS / experiment
         if (d / "summary.json").is_file():
-            return d, label
+            return d, _label(d, label)
     for sub, label in SOURCES:
         d = RESULTS / sub / experiment if sub else RESULTS / experiment
         n = _finished_runs(d)
@@ -478,10 +487,10 @@ def t1_config(*, allow_run: bool = True) -> dict[str, Any]:
     """T1 lists every complete headline result (``full`` CPU and ``gpu``); else the one figures use."""
     code = fingerprint([Path(__file__)])
     sources = []
-    for sub, label in SOURCES[:2]:
+    for sub, label in SOURCES[:3]:
         d = RESULTS / sub / "headline" if sub else RESULTS / "headline"
         if (d / "summary.json").is_file():
-            sources.append({"experiment": "headline", "dir": str(d.relative_to(REPO_ROOT)), "label": label,
+            sources.append({"experiment": "headline", "dir": str(d.relative_to(REPO_ROOT)), "label": _label(d, label),
                             "fingerprint": fingerprint(source_files(d))})
     if not sources:
         sources.append(experiment_config("headline", allow_run=allow_run))
@@ -524,5 +533,10 @@ def _source_rows(cfg: dict[str, Any]) -> dict[str, Any]:
             "cpu_time_pct": row.get("cpu_time_pct"),
             "discard": row.get("discard_frac"),
             "std": {k: mean_std(v)[1] for k, v in per_seed.items()},
+            "steps": (row.get("steps") or [None])[0],
+            # 95% intervals of the paired two-way bootstrap, when the runs carry per-problem outcomes
+            "ci": {k: (summary.get("arms", {}).get(name, {}).get(k) or {}).get("ci95")
+                   for k in ("retention", "gain_retention")},
+            "paper_claim": (summary.get("arms", {}).get(name, {}).get("paper_claim") or {}).get("verdict"),
         }
     return out

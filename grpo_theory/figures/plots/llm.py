@@ -190,12 +190,19 @@ def _fmt(x: Any, sd: Any = None, digits: int = 1) -> str:
     return s
 
 
+def _ci(ci: Any, digits: int = 1) -> str:
+    """``[lo, hi]`` as ``"[lo, hi]"``, or a dash when the source has no interval."""
+    if not ci or any(x is None or (isinstance(x, float) and math.isnan(x)) for x in ci):
+        return "–"
+    return f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
 def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of T1 (strings), shared by the Markdown and LaTeX writers."""
     sources = data.get("sources", [])
     k = next((src.get("k") for src in sources if src.get("k")), "k")
-    head = ["method", "source", f"retention Mean@{k} (%)", "rollouts (%)", "wall-clock (%)", "CPU time (%)",
-            f"Mean@{k} (%)", "seeds"]
+    head = ["method", "source", "steps", f"retention Mean@{k} (%)", "95% CI", "gain retention (%)", "95% CI",
+            "rollouts (%)", "wall-clock (%)", "CPU time (%)", f"Mean@{k} (%)", "seeds"]
     names: list[str] = []
     for src in sources:
         names += [n for n in src.get("rows", {}) if n not in names and n != src.get("reference")]
@@ -205,20 +212,23 @@ def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             r = src.get("rows", {}).get(name)
             if r is None:
                 continue
-            sd = r["std"]
-            rows.append([name, f"this project ({src['label']})", _fmt(r["retention"], sd.get("retention")),
+            sd, ci = r["std"], r.get("ci") or {}
+            rows.append([name, f"this project ({src['label']})", _fmt(r.get("steps"), digits=0),
+                         _fmt(r["retention"], sd.get("retention")), _ci(ci.get("retention")),
+                         _fmt(r["gain_retention"], digits=0), _ci(ci.get("gain_retention"), digits=0),
                          _fmt(r["rollouts_pct"], sd.get("rollouts")), _fmt(r["time_pct"], sd.get("time")),
                          _fmt(r["cpu_time_pct"], sd.get("cpu_time")),
                          _fmt(100 * r["mean_at_k"][0], 100 * r["mean_at_k"][1]), str(r["seeds"])])
         if name in data["paper"]:
             p = data["paper"][name]
-            rows.append([name, "paper (v3, 4 Qwen settings)", _fmt(p["retention"], digits=2),
+            rows.append([name, "paper (v3, 4 Qwen settings)", "–", _fmt(p["retention"], digits=2), "–", "–", "–",
                          _fmt(p["rollouts"], digits=1), _fmt(p["time"], digits=2), "–", "–", "–"])
     for src in sources:
         ref = src.get("rows", {}).get(src.get("reference"))
         if ref is not None:
-            rows.append([f"{src['reference']} (reference)", f"this project ({src['label']})", "100", "100", "100",
-                         "100", _fmt(100 * ref["mean_at_k"][0], 100 * ref["mean_at_k"][1]), str(ref["seeds"])])
+            rows.append([f"{src['reference']} (reference)", f"this project ({src['label']})",
+                         _fmt(ref.get("steps"), digits=0), "100", "–", "100", "–", "100", "100", "100",
+                         _fmt(100 * ref["mean_at_k"][0], 100 * ref["mean_at_k"][1]), str(ref["seeds"])])
     return head, rows
 
 
@@ -226,7 +236,9 @@ def write_headline_table(data: dict[str, Any], stem: Path) -> list[Path]:
     """T1 as Markdown (``.md``) and LaTeX (``.tex``): ratios to 16-GRPO, this project vs the paper."""
     head, rows = table_rows(data)
     where = "; ".join(_source_note(src) for src in data.get("sources", [])) or "no results"
-    note = (f"Ratios relative to 16-GRPO: ratio of seed means; ± = std over seeds of per-seed ratios. "
+    note = (f"Ratios relative to 16-GRPO: ratio of seed means; ± = std over seeds of per-seed ratios; 95% CI: "
+            f"paired two-way bootstrap over seeds and problems (grpo_theory.llm.bootstrap), where the runs "
+            f"carry per-problem outcomes. "
             f"Sources: {where}. Paper: 97.63% = ratio of grand Mean@32 averages (v3 Table 1), "
             f"12.5% = 0.15M/1.2M rollouts, 20.96% = summed hours; 2-GRPO+RS from v3 Table 1 the same way.")
     md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
