@@ -1,4 +1,4 @@
-"""``grpo-theory experiment headline|ablation|tune``: the paper's comparisons, scaled down, over seeds."""
+"""``grpo-theory experiment headline|ablation|lr_sweep|partial_credit``: the paper's comparisons, over seeds."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from grpo_theory.llm.presets import EXPERIMENTS, PRESETS
 
 
 def default_out(experiment: str, preset: str, *, commit_results: bool = False) -> Path:
-    """Where an experiment writes: ``<experiment>`` for the full preset, ``<preset>/<experiment>`` for the
-    others, under the scratch directory ``runs/`` (ignored by git), or under ``results/`` (committed
-    results) with ``commit_results``. Both are at the repository root."""
+    """Where an experiment writes: ``<experiment>`` for the paper preset (the committed headline),
+    ``<preset>/<experiment>`` for the others, under the scratch directory ``runs/`` (ignored by git), or
+    under ``results/`` (committed results) with ``commit_results``. Both are at the repository root."""
     from grpo_theory.artifacts import results_dir, scratch_dir
 
-    parts = (experiment,) if preset == "full" else (preset, experiment)
+    parts = (experiment,) if preset == "paper" else (preset, experiment)
     return results_dir(*parts) if commit_results else scratch_dir(*parts)
 
 
@@ -32,7 +32,7 @@ def _experiments_help() -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        _experiments_help() + " Runs go to runs/<name> (runs/<preset>/<name> for presets other than full), a "
+        _experiments_help() + " Runs go to runs/<name> (runs/<preset>/<name> for presets other than paper), a "
         "scratch directory; --commit-results writes to results/ instead. A finished run with the same config "
         "hash is reported as 'done, skipped', so re-running a command continues an interrupted experiment "
         "(unfinished runs resume from their last checkpoint); a finished run of another config is refused "
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run seeds >= 0, e.g. --seeds 0 1 2 (default: the preset's)")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: the preset's)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default: runs/<name> for --preset full, else runs/<preset>/<name>; "
+                        help="output directory (default: runs/<name> for --preset paper, else runs/<preset>/<name>; "
                              "see --commit-results)")
     parser.add_argument("--commit-results", action="store_true",
                         help="write to results/<name> (results/<preset>/<name>), the committed results, instead of "

@@ -210,9 +210,10 @@ def test_cli_parses_experiment_options():
     from grpo_theory.artifacts import repo_root
 
     root = repo_root()
-    assert cli_experiment.default_out("headline", "full") == root / "runs" / "headline"  # scratch, not results/
+    assert cli_experiment.default_out("headline", "paper") == root / "runs" / "headline"  # scratch, not results/
+    assert cli_experiment.default_out("headline", "full") == root / "runs" / "full" / "headline"
     assert cli_experiment.default_out("headline", "gpu") == root / "runs" / "gpu" / "headline"
-    assert cli_experiment.default_out("headline", "full", commit_results=True) == root / "results" / "headline"
+    assert cli_experiment.default_out("headline", "paper", commit_results=True) == root / "results" / "headline"
     with pytest.raises(SystemExit):
         parser.parse_args(["nonsense"])
 
