@@ -9,7 +9,9 @@ estimators         group gradient estimators ĝ_G = (1/G) Σ A_i g_i with advant
 exact              exact finite sums over k ~ Bin(G, p): E[A | r], λ_G, P0, advantage moments
 variance           exact means/variances of the estimators and of (g⁺, g⁻) pairs, by enumeration
 stats              means, standard errors, z-scores, Bonferroni, ``McResult``
-checks             ``MC_CHECKS``: one check per result (R1-R13), in checks_identities / _gradients / _variance
+checks             ``MC_CHECKS``: one check per result (R1-R16 but R14), in checks_identities / _gradients /
+                   _variance / _real_rewards
+sign_amplification a 1e-9 reward gap gets the full ±1 under 2-GRPO, on a real model (R15)
 sweeps             data for the figures (λ_G(p), variance vs G at a fixed budget, control-variate curve)
 fixtures           the fixed toy policies the checks run on
 threads            run on one intra-op thread

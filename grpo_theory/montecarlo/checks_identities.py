@@ -1,8 +1,10 @@
 r"""Monte Carlo checks of the exact identities, on random draws: R1-R4 and R13.
 
 An identity that holds draw by draw is checked on many random draws (rewards, per-rollout values,
-sampled pairs); ``stderr`` is the float64 tolerance :data:`~grpo_theory.montecarlo.stats.IDENTITY_TOL`
-and ``z`` the largest deviation in tolerances. R4 and R13 also compare a rate with its exact value.
+sampled pairs) and reported exact: its largest deviation, within 4 × the float64 tolerance
+:data:`~grpo_theory.montecarlo.stats.IDENTITY_TOL`, and no z (``kind="exact"``). R4 also estimates the
+2-GRPO/DPO constant itself in expectation, and R13 the Cauchy tail of the n = 2 t statistic: those parts
+have a genuine z.
 """
 
 from __future__ import annotations

@@ -74,8 +74,8 @@ def check_r15(n: int, seed: int) -> McResult:
         idx = _sample(probs.expand(n, -1), (n, G), gen)
         g = group_estimates(probs.expand(n, -1), rewards.expand(n, -1), idx, std_ddof=ddof, eps=eps)
         exact = torch.tensor(expected_bandit_gradient(np.array(pi), np.array(rew), G, std_ddof=ddof, eps=eps), dtype=F64)
-        m, se = mean_stderr(g)
-        zeq, zmax, k = bonferroni_z(componentwise_z(m, se, exact))
+        mean_g, se = mean_stderr(g)
+        zeq, zmax, k = bonferroni_z(componentwise_z(mean_g, se, exact))
         subs.append((name, McResult(zmax, 0.0, 1.0, zeq, zeq <= 4.0,
                                     f"{k} components: raw max|z|={zmax:.2f}, Bonferroni-equivalent z={zeq:.2f}")))
     # through the loss: autograd of two_grpo_loss w.r.t. the logits is minus the mean of the group estimates

@@ -93,7 +93,7 @@ def budget_errors(prompts, N: int, Gs, *, features=None, std_ddof: int = 0, eps:
     if phi.ndim != 2 or phi.shape[0] != Q:
         raise ValueError(f"features must have shape [Q={Q}, F], got {phi.shape}")
     # t = (1/Q) Σ_q ∇_θq E[r] φ_qᵀ, as a [K, F] matrix
-    t = sum(np.outer(expected_reward_gradient(pi, r), f) for (pi, r), f in zip(prompts, phi, strict=True)) / Q
+    t = np.sum([np.outer(expected_reward_gradient(pi, r), f) for (pi, r), f in zip(prompts, phi, strict=True)], axis=0) / Q
     tt = float((t * t).sum())
     u = t / math.sqrt(tt)
     out: dict[str, list[float]] = {k: [] for k in ("own", "grad_bias", "grad_var", "direction_bias", "direction_var")}
@@ -104,6 +104,7 @@ def budget_errors(prompts, N: int, Gs, *, features=None, std_ddof: int = 0, eps:
         tr2 = u2 = 0.0
         for (pi, r), f in zip(prompts, phi, strict=True):
             m1, m2 = group_gradient_moments(pi, r, g, std_ddof=std_ddof, eps=eps)
+            assert m2 is not None  # second=True
             mu += np.outer(m1, f) / Q
             tr2 += float(np.trace(m2)) * float(f @ f) / Q  # E‖g φᵀ‖² = tr M2 ‖φ‖²
             uf = u @ f

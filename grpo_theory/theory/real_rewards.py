@@ -166,8 +166,8 @@ def win_rate_advantage(probs: Any, rewards: Any) -> Any:
     if _is_sym(probs, rewards):
         pi, r = _check_symbolic(probs, rewards)
         return sp.Matrix([sum((pj * sp.sign(rk - rj) for pj, rj in zip(pi, r, strict=True)), sp.S.Zero) for rk in r])
-    pi, r = _check_numeric(probs, rewards)
-    return np.sign(r[:, None] - r[None, :]) @ pi
+    pa, ra = _check_numeric(probs, rewards)
+    return np.sign(ra[:, None] - ra[None, :]) @ pa
 
 
 def pair_advantage(d: Any, *, std_ddof: int = 0, eps: Any = 0.0) -> Any:
@@ -194,8 +194,8 @@ def soft_win_rate_advantage(probs: Any, rewards: Any, *, std_ddof: int = 0, eps:
         pi, r = _check_symbolic(probs, rewards)
         return sp.Matrix([sum((pj * pair_advantage(rk - rj, std_ddof=std_ddof, eps=_sym_eps(eps))
                                for pj, rj in zip(pi, r, strict=True)), sp.S.Zero) for rk in r])
-    pi, r = _check_numeric(probs, rewards)
-    return pair_advantage(r[:, None] - r[None, :], std_ddof=std_ddof, eps=eps) @ pi
+    pa, ra = _check_numeric(probs, rewards)
+    return pair_advantage(ra[:, None] - ra[None, :], std_ddof=std_ddof, eps=eps) @ pa
 
 
 def expected_reward_gradient(probs: Any, rewards: Any) -> Any:
@@ -204,8 +204,8 @@ def expected_reward_gradient(probs: Any, rewards: Any) -> Any:
         pi, r = _check_symbolic(probs, rewards)
         mean = sum((a * b for a, b in zip(pi, r, strict=True)), sp.S.Zero)
         return sp.Matrix([a * (b - mean) for a, b in zip(pi, r, strict=True)])
-    pi, r = _check_numeric(probs, rewards)
-    return pi * (r - pi @ r)
+    pa, ra = _check_numeric(probs, rewards)
+    return pa * (ra - pa @ ra)
 
 
 # ------------------------------------------------------------------------------------ any G, exactly
@@ -328,13 +328,13 @@ def expected_bandit_gradient(probs: Any, rewards: Any, G: Any, *, std_ddof: int 
         if _num_compositions(int(size), len(values)) > 20_000:
             raise ValueError("exact sympy enumeration is limited to 20000 group compositions; use floats")
         return _expected_symbolic(pi, r, int(size), std_ddof, e)
-    pi, r = _check_numeric(probs, rewards)
+    pa, ra = _check_numeric(probs, rewards)
     if size == INF:
-        mean = pi @ r
-        sigma = math.sqrt(float(pi @ (r - mean) ** 2))
+        mu = pa @ ra
+        sigma = math.sqrt(float(pa @ (ra - mu) ** 2))
         den = sigma + float(eps)
-        return np.zeros_like(pi) if den == 0 else pi * (r - mean) / den
-    return group_gradient_moments(pi, r, int(size), std_ddof=std_ddof, eps=float(eps), second=False)[0]
+        return np.zeros_like(pa) if den == 0 else pa * (ra - mu) / den
+    return group_gradient_moments(pa, ra, int(size), std_ddof=std_ddof, eps=float(eps), second=False)[0]
 
 
 def brute_force_expected_gradient(probs: Any, rewards: Any, G: int, *, std_ddof: int = 0, eps: Any = 0) -> sp.Matrix:
