@@ -8,8 +8,9 @@ r"""Our advantages and loss inside TRL's ``GRPOTrainer`` (trl 1.16.0), and the p
   rollouts and cuts them into micro-batches, so no micro-batch holds a whole group. A rollout whose every
   reward function returned ``None`` has a NaN reward: ``nan_policy="mask"`` (default) leaves it out of its
   group's mean and std and gives it advantage 0, as TRL does.
-* per-token loss is :func:`~grpo_theory.losses.policy_surrogate` plus, for ``beta > 0``, the k3 estimate
-  from :mod:`grpo_theory.losses.kl` (times the ratio when ``use_bias_correction_kl``); aggregation is
+* per-token loss is :func:`~grpo_theory.losses.policy_surrogate` plus, for ``beta > 0``, k3
+  (:func:`~grpo_theory.losses.kl_estimate`), or with ``use_bias_correction_kl`` (TRL's default) k3 times
+  the ratio (:func:`~grpo_theory.losses.kl_importance_weighted`); aggregation is
   :func:`~grpo_theory.losses.aggregate`, with TRL's normalizers for ``loss_type`` ``grpo``, ``bnpo``,
   ``dr_grpo``, ``dapo`` and ``luspo``.
 
@@ -50,6 +51,7 @@ from grpo_theory.losses import (
     aggregate,
     group_advantages,
     kl_estimate,
+    kl_importance_weighted,
     policy_surrogate,
     rloo_advantages,
 )
@@ -213,9 +215,10 @@ class GRPOTheoryTrainer(GRPOTrainer):
         kl = None
         if self.beta != 0.0:
             ref3 = inputs["ref_per_token_logps"].unsqueeze(1)
-            kl = kl_estimate(lp3, ref3, "k3")
-            if self.args.use_bias_correction_kl:
-                kl = kl * _ratio(lp3, old3, m3, self.importance_sampling_level)
+            if self.args.use_bias_correction_kl:  # k3 times the surrogate's ratio (with its gradient)
+                kl = kl_importance_weighted(lp3, ref3, old3, m3, kind="k3", level=self.importance_sampling_level)
+            else:
+                kl = kl_estimate(lp3, ref3, "k3")
             per_token = per_token + self.beta * torch.where(m3, kl, torch.zeros_like(kl))
         mode = "train" if self.model.training else "eval"
         agg_mode, how = LOSS_TYPES[self.loss_type]
@@ -248,7 +251,7 @@ class GRPOTheoryTrainer(GRPOTrainer):
 
 
 def _ratio(lp3: Tensor, old3: Tensor, m3: Tensor, level: str) -> Tensor:
-    """The importance ratio of :func:`policy_surrogate` (differentiable): per token, or per sequence (masked mean)."""
+    """The importance ratio of :func:`policy_surrogate`, for the clip metrics: per token or per sequence."""
     log_ratio = torch.where(m3, lp3 - old3, torch.zeros_like(lp3))
     if level == "sequence":
         n = m3.sum(dim=-1, keepdim=True).clamp(min=1)
