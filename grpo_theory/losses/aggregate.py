@@ -77,9 +77,10 @@ def aggregate(
     prompts (``empty_rows="count"``) or of prompts with at least one valid token (``"skip"``).
 
     For the ``seq-mean-*`` modes :math:`S` is ``normalizer`` if given, else the number of rows
-    (``empty_rows="count"``, default: a fully masked row contributes 0 but counts, as TRL ``grpo``
-    and verl's current ``agg_loss``), or the number of rows with at least one token
-    (``empty_rows="skip"``). An empty row never produces NaN. If nothing is left to average over
+    (``empty_rows="count"``, default: a fully masked row contributes 0 but counts, as TRL ``grpo`` and
+    verl's trainer, which passes ``agg_loss`` the mini-batch's row count as ``global_batch_size``), or the
+    number of rows with at least one token (``empty_rows="skip"``: verl 0.9.1's ``agg_loss`` called
+    without ``global_batch_size``). An empty row never produces NaN. If nothing is left to average over
     (no valid token for ``token-mean``, no counted row for ``seq-mean-*``) the result is 0 with zero
     gradient. ``token-mean`` with a global ``normalizer`` (the token count of the whole batch) and
     ``token-sum`` are exactly additive over micro-batches.

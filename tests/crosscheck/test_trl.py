@@ -69,7 +69,22 @@ def test_trl_advantage_formula_equals_trl_preset_with_nan_masking(rewards, scale
     torch.testing.assert_close(theirs, ours, rtol=1e-7, atol=1e-9)  # float32 Bessel factor, see above
 
 
+@pytest.mark.parametrize("value, G, at_least", [(0.98, 15, 2.3e-3), (7.16, 15, 0.018), (0.97, 8, 1.1e-3)])
+def test_trl_advantage_of_a_tied_float32_group_is_not_exactly_zero(value, G, at_least):
+    # TRL keeps rewards in float32 (torch.tensor(..., dtype=float32) in _calculate_rewards); the group
+    # mean of G equal float32 values can miss the value by an ulp, and that residue / (nanstd + 1e-4)
+    # survives. (0.98, 15) and (7.16, 15) are the largest on the README's grids (0.01 steps, G <= 16).
+    r = torch.full((1, G), value, dtype=torch.float32)
+    theirs = _trl_advantages(r, G, "group")
+    assert float(theirs.abs().max()) > at_least
+    assert float(_trl_advantages(r.double(), G, "group").abs().max()) < 1e-10  # float64: ~1e-12
+    ours = group_advantages(r, **ADVANTAGE_PRESETS["trl"])
+    assert torch.equal(ours, torch.zeros_like(ours))
+
+
 # --- GRPOTrainer._compute_loss on a stub -------------------------------------------------------
+# use_bias_correction_kl=False here; the ratio-weighted KL (True, TRL's default) is kl_kind="k3_is",
+# checked against the same stub in test_engine_losses.py, and through the real trainer in test_trl_trainer.py.
 
 
 def _stub(loss_type, beta, eps_low, eps_high, level, T):

@@ -65,14 +65,29 @@ def test_grpo_vectorized_outcome_advantage_equals_verl_preset_to_float32(rewards
     torch.testing.assert_close(theirs[:, 0].to(F64), ours.reshape(-1), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("value, G", [(0.1, 2), (0.3, 2), (0.1, 7)])
-def test_verl_vectorized_advantage_is_nonzero_for_tied_float64_groups_where_ours_is_zero(value, G):
+@pytest.mark.parametrize("value, G, at_least", [(0.1, 2, 1e-3), (0.3, 2, 1e-3), (0.1, 7, 1e-3), (0.98, 16, 0.17),
+                                                (8.02, 16, 0.79)])
+def test_verl_vectorized_advantage_is_nonzero_for_tied_float64_groups_where_ours_is_zero(value, G, at_least):
     # Recorded difference: the float32 group mean is subtracted from float64 scores, and the
-    # rounding residue (~1e-8) divided by (0 + 1e-6) survives as a spurious advantage.
+    # rounding residue (~1e-8 x the reward's size) divided by (0 + 1e-6) survives as a spurious advantage.
+    # (0.98, 16) and (8.02, 16) are the largest on the README's grids (0.01 steps in (0, 1] and (0, 10]).
     rewards = torch.full((1, G), value, dtype=F64)
     tlr, m, index = _verl_scores(rewards)
     theirs, _ = core_algos.compute_grpo_vectorized_outcome_advantage(tlr, m, index, epsilon=1e-6)
-    assert float(theirs.abs().max()) > 1e-3
+    assert float(theirs.abs().max()) > at_least
+    assert torch.equal(group_advantages(rewards, **ADVANTAGE_PRESETS["verl"]), torch.zeros_like(rewards))
+
+
+@pytest.mark.parametrize("value, G, at_least", [(0.98, 15, 0.19), (7.16, 15, 0.64), (0.1, 3, 0.0)])
+def test_verl_grpo_on_a_tied_float32_group_leaves_a_residue(value, G, at_least):
+    # "A tied group gives 0" holds for verl's loop estimator only in float64: its trainer's scores are
+    # float32, and torch.mean of G equal float32 values is not always that value.
+    rewards = torch.full((1, G), value, dtype=torch.float32)
+    tlr, m, index = _verl_scores(rewards)
+    theirs, _ = core_algos.compute_grpo_outcome_advantage(tlr, m, index, epsilon=1e-6)
+    assert float(theirs.abs().max()) >= at_least
+    theirs64, _ = core_algos.compute_grpo_outcome_advantage(tlr.double(), m.double(), index, epsilon=1e-6)
+    assert float(theirs64.abs().max()) < 1e-8  # float64: the residue is ~1e-10
     assert torch.equal(group_advantages(rewards, **ADVANTAGE_PRESETS["verl"]), torch.zeros_like(rewards))
 
 
@@ -114,6 +129,29 @@ def test_agg_loss_equals_aggregate_with_empty_rows_skipped(batch, mode, scale_fa
     torch.testing.assert_close(gt, go, **tol)
 
 
+@given(batch=token_batches(empty_rows=True),
+       mode=st.sampled_from(["seq-mean-token-sum", "seq-mean-token-sum-norm", "seq-mean-token-mean"]))
+def test_agg_loss_with_the_trainers_global_batch_size_counts_empty_rows(batch, mode):
+    # verl's trainer passes global_batch_size (ppo_mini_batch_size x rollout.n, every row): fully masked
+    # rows are then counted, our empty_rows="count"; a bare agg_loss call skips them (test above).
+    rows = batch.mask.shape[0] * batch.mask.shape[1]
+    x = batch.logp
+    theirs = core_algos.agg_loss(_flat(x), _flat(batch.mask), mode, global_batch_size=rows)
+    ours = aggregate(x, batch.mask, mode, empty_rows="count")
+    tol = {"rtol": 2e-8, "atol": 1e-10} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
+    torch.testing.assert_close(theirs, ours, **tol)
+
+
+def test_verl_trainer_passes_the_mini_batch_row_count_as_global_batch_size():
+    import inspect
+
+    from verl.trainer.ppo import ray_trainer
+
+    src = inspect.getsource(ray_trainer.RayPPOTrainer._update_actor)
+    assert "ppo_mini_batch_size * self.config.actor_rollout_ref.rollout.n" in src
+    assert "global_batch_size=ppo_mini_batch_size" in src
+
+
 @given(batch=token_batches(), n_global=st.integers(1, 50))
 def test_agg_loss_token_mean_with_global_token_count_equals_our_normalizer(batch, n_global):
     x = batch.logp
@@ -124,7 +162,7 @@ def test_agg_loss_token_mean_with_global_token_count_equals_our_normalizer(batch
 
 @given(batch=token_batches(spread=(0.0, 2.0)),
        clip=st.sampled_from([(0.2, 0.2), (0.2, 0.28), (0.1, 0.5)]),
-       mode=st.sampled_from(["token-mean", "seq-mean-token-sum"]))
+       mode=st.sampled_from(["token-mean", "seq-mean-token-sum", "seq-mean-token-mean"]))
 def test_compute_policy_loss_equals_surrogate_with_dual_clip_3_and_log_ratio_clamp_20(batch, clip, mode):
     assume(float(batch.mask.sum()) > 0)
     adv = group_advantages(batch.rewards, **ADVANTAGE_PRESETS["verl"])
@@ -139,10 +177,12 @@ def test_compute_policy_loss_equals_surrogate_with_dual_clip_3_and_log_ratio_cla
     per_tok, diag = policy_surrogate(x, batch.old_logp, adv, batch.mask, clip_low=clip[0], clip_high=clip[1],
                                      dual_clip=3.0, log_ratio_clamp=20.0)
     ours = aggregate(per_tok, batch.mask, mode, empty_rows="skip")
-    torch.testing.assert_close(loss_v, ours, rtol=1e-12, atol=1e-12)
+    # seq-mean-token-mean: verl divides each row by (n + 1e-8), so relative 1e-8 / n, not 1e-12.
+    tol = {"rtol": 2e-8, "atol": 1e-10} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
+    torch.testing.assert_close(loss_v, ours, **tol)
     (gv,) = torch.autograd.grad(loss_v, x)
     (go,) = torch.autograd.grad(ours, x)
-    torch.testing.assert_close(gv, go, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gv, go, **tol)
     # verl's masked_mean divides by (count + 1e-8): the metrics agree to relative 1e-8.
     assert float(clipfrac) == pytest.approx(diag["clip_frac"], rel=1e-7, abs=1e-12)
     assert float(clipfrac_lower) == pytest.approx(diag["dual_clip_frac"], rel=1e-7, abs=1e-12)
