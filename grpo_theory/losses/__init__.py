@@ -26,10 +26,21 @@ from grpo_theory.losses.grpo import (
     rloo_loss,
     two_grpo_loss,
 )
-from grpo_theory.losses.kl import KL_KINDS, LOSS_KL_KINDS, kl_estimate, kl_importance_weighted, kl_penalized_rewards
+from grpo_theory.losses.kl import (
+    KL_KINDS,
+    LOSS_KL_KINDS,
+    kl_estimate,
+    kl_importance_weighted,
+    kl_penalized_rewards,
+)
 from grpo_theory.losses.registry import LOSSES
 from grpo_theory.losses.surrogate import policy_surrogate
-from grpo_theory.losses.surrogate_variants import cispo_surrogate, gmpo_sequence_loss, gspo_surrogate, sapo_surrogate
+from grpo_theory.losses.surrogate_variants import (
+    cispo_surrogate,
+    gmpo_sequence_loss,
+    gspo_surrogate,
+    sapo_surrogate,
+)
 from grpo_theory.losses.variant_losses import cispo_loss, gmpo_loss, gspo_loss, sapo_loss
 
 __all__ = [

@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import torch
 
-from grpo_theory.losses._validate import check_choice, check_nonneg, check_positive, check_rewards, check_token_tensors
+from grpo_theory.losses._validate import (
+    check_choice,
+    check_nonneg,
+    check_positive,
+    check_rewards,
+    check_token_tensors,
+)
 from grpo_theory.losses.advantages import group_advantages
 from grpo_theory.losses.aggregate import EMPTY_ROWS, aggregate
 from grpo_theory.losses.grpo import LossOutput, _reward_metrics, add_kl_and_aggregate
 from grpo_theory.losses.kl import LOSS_KL_KINDS, loss_kl_term
-from grpo_theory.losses.surrogate_variants import cispo_surrogate, gmpo_sequence_loss, gspo_surrogate, sapo_surrogate
+from grpo_theory.losses.surrogate_variants import (
+    cispo_surrogate,
+    gmpo_sequence_loss,
+    gspo_surrogate,
+    sapo_surrogate,
+)
 
 Tensor = torch.Tensor
 

@@ -195,8 +195,19 @@ def test_sapo_gate_value_and_slope_at_ratio_one():
     loss, d = sapo_surrogate(logp, logp.detach(), torch.tensor([[2.0, -3.0]], dtype=F64), torch.ones(1, 2, 1),
                              tau_pos=0.5, tau_neg=4.0)
     torch.testing.assert_close(loss.detach().flatten(), torch.tensor([-2 * 2 / 0.5, 2 * 3 / 4.0], dtype=F64))
+    assert d["gate_mean"] == pytest.approx((2 / 0.5 + 2 / 4.0) / 2, rel=1e-15)
     (g,) = torch.autograd.grad(loss.sum(), logp)
     torch.testing.assert_close(g.flatten(), torch.tensor([-2.0, 3.0], dtype=F64))
+
+
+def test_gspo_clip_diagnostics():
+    # s_1 = e^{0.1} above 1 + 0.05 with A > 0 (clipped, high); s_2 = e^{-0.1} below 1 - 0.05 with A < 0 (low)
+    old = torch.zeros(1, 2, 2, dtype=F64)
+    logp = torch.tensor([[[0.1, 0.1], [-0.1, -0.1]]], dtype=F64)
+    _, d = gspo_surrogate(logp, old, torch.tensor([[1.0, -1.0]], dtype=F64), torch.ones(1, 2, 2),
+                          clip_low=0.05, clip_high=0.05)
+    assert (d["clip_frac"], d["clip_frac_high"], d["clip_frac_low"]) == (1.0, 0.5, 0.5)
+    assert d["ratio_max"] == pytest.approx(math.exp(0.1), rel=1e-15)
 
 
 def test_gmpo_zero_advantage_is_exactly_zero_with_any_ratio():
