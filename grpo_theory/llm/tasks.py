@@ -401,8 +401,14 @@ TASKS = {"addition": AdditionTask, "countdown": CountdownTask}
 
 
 def make_task(name: str, **kwargs) -> Task:
-    """Build a task by name (``"addition"``, ``"addition_partial"`` or ``"countdown"``) with its dataclass fields
+    """Build a task by name (``"addition"``, ``"addition_partial"``, ``"countdown"``, or a chat-model question
+    task of :mod:`grpo_theory.llm.tasks_smollm`: ``"compare"``, ``"add_question"``) with its dataclass fields
     as keywords."""
+    # imported here: that module imports Problem from this one
+    from grpo_theory.llm.tasks_smollm import CHAT_TASKS
+
+    for k, v in CHAT_TASKS.items():
+        TASKS.setdefault(k, v)  # type: ignore[arg-type]
     from grpo_theory.llm.tasks_partial import PartialAdditionTask  # imported here: it subclasses AdditionTask
 
     TASKS.setdefault("addition_partial", PartialAdditionTask)  # type: ignore[arg-type]

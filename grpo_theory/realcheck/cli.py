@@ -30,6 +30,10 @@ EXPERIMENTS: dict[str, tuple[str, str, str]] = {
                    "R8/R9: Cov(g+, g-) across and within prompts, Prop 4.1's premise, score identity"),
     "discard_rate": ("grpo_theory.realcheck.discard_rate", "DiscardConfig",
                      "R7: tied-pair fraction during 2-GRPO training vs E_q[P0] and the r-bar formula"),
+    "group_size_budget": ("grpo_theory.realcheck.group_size_budget", "BudgetConfig",
+                          "R16: per-step gradient error over (B, G) at fixed N = BG; fit c1/B + c2/(BG) + c3/(BG^2)"),
+    "smollm2": ("grpo_theory.realcheck.smollm2_checks", "SmolChecksConfig",
+                "R6, R7, R8/R9 on SmolLM2-135M-Instruct (yes/no compare prompts; p-hat distribution first)"),
 }
 ALIASES = {k.replace("_", "-"): k for k in EXPERIMENTS}
 
