@@ -17,9 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from grpo_theory.artifacts import CorruptFileError, atomic_write_text, portable_path, read_json
+from grpo_theory.artifacts import CorruptFileError, atomic_write_text, jsonable, portable_path, read_json
 from grpo_theory.figures.paths import DATA_DIR, REPO_ROOT
 
 #: Bump to invalidate every cached file after a change in how data are computed.
@@ -43,18 +41,11 @@ def fingerprint(paths: list[Path]) -> str:
 
 
 def to_jsonable(obj: Any) -> Any:
-    """numpy / torch scalars and arrays → lists and floats (NaN/inf kept as JSON NaN/Infinity)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    if hasattr(obj, "detach"):  # torch tensor
-        obj = obj.detach().cpu().numpy()
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+    """numpy / torch scalars and arrays → lists and floats (NaN/inf kept as JSON NaN/Infinity).
+
+    :func:`grpo_theory.artifacts.jsonable` with ``nonfinite="keep"``: figure data may hold NaN.
+    """
+    return jsonable(obj, nonfinite="keep")
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -21,7 +21,6 @@ repository are stored relative to its root (:func:`grpo_theory.artifacts.portabl
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
@@ -32,6 +31,7 @@ import torch
 
 from grpo_theory.artifacts import (
     UsageError,
+    atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
     check_writable,
@@ -155,8 +155,7 @@ def run_experiment(
                     continue
             log(f"[{experiment}/{preset.name}] {name} seed {seed}")
             res = train(cfg, resume=True, progress=progress, start_eval=start_eval, task=task)
-            shutil.copyfile(Path(cfg.out_dir) / LOG_NAME, out / "runs" / f"{run_id}.jsonl.tmp")
-            os.replace(out / "runs" / f"{run_id}.jsonl.tmp", out / "runs" / f"{run_id}.jsonl")
+            atomic_write_bytes(out / "runs" / f"{run_id}.jsonl", (Path(cfg.out_dir) / LOG_NAME).read_bytes())
             atomic_write_json(res_path, portable(res))
             if not keep_work:
                 shutil.rmtree(cfg.out_dir, ignore_errors=True)
