@@ -216,3 +216,21 @@ def test_recipe_overrides_compose_with_verls_own_config(which):
     assert actor.policy_loss.loss_mode == "grpo_theory" and cfg.trainer.total_epochs == 10
     core_algos.get_adv_estimator_fn(cfg.algorithm.adv_estimator)  # both names resolve in verl's registry
     core_algos.get_policy_loss_fn(actor.policy_loss.loss_mode)
+
+
+def test_the_documented_verl_command_line_composes():
+    """examples/engines.md's verl command: every override is a key of verl's config, values as the recipe."""
+    from pathlib import Path
+
+    import verl
+    from hydra import compose, initialize_config_dir
+
+    from grpo_theory.integrations import recipes
+
+    doc = (Path(__file__).resolve().parents[2] / "examples" / "engines.md").read_text()
+    block = doc.split("```bash\n", 1)[1].split("```", 1)[0]
+    overrides = [t for t in block.replace("\\\n", " ").split() if "=" in t and not t.startswith("VERL_")]
+    assert overrides[:15] == recipes.verl_overrides(recipes.two_grpo(8e-6, generation_prompts=512))
+    with initialize_config_dir(config_dir=str(Path(verl.__file__).parent / "trainer" / "config"), version_base=None):
+        cfg = compose(config_name="ppo_trainer", overrides=overrides)
+    assert cfg.actor_rollout_ref.model.path == "Qwen/Qwen2.5-Math-1.5B"
