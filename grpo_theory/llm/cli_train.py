@@ -111,6 +111,6 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({
         "out_dir": cfg.out_dir, "steps": res.get("steps"), "rollouts": res.get("rollouts"),
         "train_seconds": round(res.get("train_seconds", 0.0), 1), "discard_frac": res.get("discard_frac"),
-        **{k.removeprefix("eval/"): v for k, v in ev.items()},
+        **{k.removeprefix("eval/"): v for k, v in ev.items() if isinstance(v, int | float)},
     }, indent=2))
     return 0
