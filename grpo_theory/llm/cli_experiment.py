@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ def _experiments_help() -> str:
     lines = []
     for name, fn in EXPERIMENTS.items():
         doc = (fn.__doc__ or "").strip().splitlines()[0].rstrip(".") if fn.__doc__ else ""
+        doc = re.sub(r":\w+:`~?([^`]+)`", r"\1", doc).replace("``", "")  # docstring markup -> plain text
         if name == "ablation":
             doc += " (16-GRPO's prompts per mini-batch: " + ", ".join(
                 f"{k} {v.prompts_16}" for k, v in PRESETS.items()) + ")"

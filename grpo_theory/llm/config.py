@@ -262,6 +262,7 @@ def config_problems(cfg: TrainConfig) -> list[tuple[str, Any, str]]:
     need(bool(cfg.policy.strip()), "policy", "must name a policy ('tiny', 'smollm2' or a checkpoint directory)")
     need(bool(cfg.out_dir.strip()), "out_dir", "must be a directory path")
     need(bool(_DEVICE.match(cfg.device)), "device", "must be 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    bad_steps: list[object]
     try:
         bad_steps = [x for x in cfg.eval_step_set if x < 1]
     except ValueError:
