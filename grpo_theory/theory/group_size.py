@@ -13,6 +13,7 @@ real-valued rewards) at N = 64; :func:`check_R16` the evidence behind the regist
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 
@@ -136,8 +137,9 @@ R16_N = 64
 R16_GRID = (2, 4, 8, 16, 32, 64)
 
 
-def r16_table(N: int = R16_N, Gs=R16_GRID) -> dict[str, dict]:
-    """Exact errors and fits for both toys: {kind: {"errors": budget_errors(...), "fits": {target: BudgetFit},
+@cache
+def r16_table(N: int = R16_N, Gs: tuple[int, ...] = R16_GRID) -> dict[str, dict]:
+    """Exact errors and fits for both toys (cached: treat the result as read-only): {kind: {"errors": budget_errors(...), "fits": {target: BudgetFit},
     "best": {target: G with the smallest exact error}, "g2_excess": {target: err(2)/min err − 1}}}.
 
     The fits use the bias-free part of each target (``own``, ``grad_var``, ``direction_var``).
