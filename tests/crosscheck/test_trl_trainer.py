@@ -84,6 +84,8 @@ def _window(trainer, batch):
 
 CASES = [(lt, lvl, beta, bias) for lt in ("grpo", "bnpo", "dr_grpo", "dapo") for lvl in ("token", "sequence")
          for beta, bias in ((0.0, True), (0.04, False), (0.04, True))]
+# luspo: the GSPO (sequence-ratio) surrogate summed over each sequence's tokens, mean over sequences.
+CASES += [("luspo", "sequence", 0.0, True), ("luspo", "sequence", 0.04, True)]
 
 
 @pytest.mark.parametrize("loss_type, level, beta, bias", CASES)
