@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import token_batches
 
@@ -99,6 +99,7 @@ def test_gmpo_loss_matches_reference(batch, adv, kl, clip, empty, normalizer, kl
     _compare(gmpo_loss, ref_gmpo_loss, batch, kw)
 
 
+@settings(max_examples=30)  # loop twins of several losses per example: the slowest here
 @given(batch=token_batches(spread=(0.0, 1.5)))
 def test_per_token_surrogates_match_reference_jacobians(batch):
     adv = group_advantages(batch.rewards)
@@ -129,6 +130,7 @@ def test_prompt_mean_token_mean_matches_reference(batch, normalizer, empty):
 # ------------------------------------------------------------------------------------------ identities
 
 
+@settings(max_examples=30)  # loop twins of several losses per example: the slowest here
 @given(batch=token_batches(spread=(0.0, 1.0), empty_rows=True),
        mode=st.sampled_from(["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "prompt-mean-token-mean"]))
 def test_at_ratio_one_every_variant_has_the_grpo_gradient(batch, mode):
