@@ -4,7 +4,7 @@ convention a visible keyword.
 Shapes: rewards ``[P, G]`` (P prompts, G rollouts per prompt); per-token tensors ``logp``,
 ``old_logp``, ``ref_logp``, ``mask`` are ``[P, G, T]`` (T tokens, mask 0/1). Losses are to be
 minimized. Slow loop-based float64 twins of every function live in
-:mod:`grpo_theory.losses.reference`.
+:mod:`grpo_theory.losses.reference` (CISPO/SAPO/GSPO/GMPO: :mod:`grpo_theory.losses.reference_variants`).
 """
 
 from grpo_theory.losses.advantages import ADVANTAGE_PRESETS, group_advantages, rloo_advantages

@@ -88,9 +88,9 @@ def aggregate(
     Args:
         per_token: ``[..., T]`` floating losses; all leading dims index sequences (e.g. ``[P, G, T]``).
         mask: same shape, 0/1 (float or bool).
-        mode: one of ``AGG_MODES`` or an alias (``AGG_ALIASES``); default ``"seq-mean-token-mean"``.
+        mode: one of ``ALL_AGG_MODES`` or an alias (``AGG_ALIASES``); default ``"seq-mean-token-mean"``.
         normalizer: optional denominator > 0 (token count for ``token-mean``, sequence count for
-            ``seq-mean-*``); not allowed for ``token-sum``.
+            ``seq-mean-*``, prompt count for ``prompt-mean-token-mean``); not allowed for ``token-sum``.
         horizon: :math:`C > 0` for ``seq-mean-token-sum-norm`` (default: T, the padded length).
         empty_rows: ``"count"`` (default) or ``"skip"``.
 
