@@ -20,17 +20,20 @@
 # loss code (`grpo_theory.losses`), the same prompts and the same number of epochs for every method.
 #
 # This notebook **reads the committed results** (`results/headline`, written by
-# `grpo-theory experiment headline --preset full`). Set `RUN_QUICK = True` (or the environment variable
+# `grpo-theory experiment headline --preset paper --commit-results`). Set `RUN_QUICK = True` (or the environment variable
 # `GRPO_THEORY_RUN_QUICK=1`) to run the 3-minute `quick` preset first when there are none.
 
 # %%
 import math
 import os
-
-import matplotlib.pyplot as plt
+import tempfile
+from pathlib import Path
 
 from grpo_theory.figures import style
+from grpo_theory.figures.data import headline as headline_data
 from grpo_theory.figures.data import llm as llm_data
+from grpo_theory.figures.paths import REPO_ROOT
+from grpo_theory.figures.plots import headline as headline_plots
 from grpo_theory.llm.summary import format_table
 from grpo_theory.paper import headlines
 from grpo_theory.theory import zero_signal_probability
@@ -54,23 +57,42 @@ else:
 
 # %% [markdown]
 # ## Training curves (figure F6)
+# Test Mean@8 against three budget axes: optimizer steps, rollouts and training CPU seconds. At equal epochs
+# 2-GRPO ends after 1/8 of 16-GRPO's steps; reading 16-GRPO's curve at that step (the presets evaluate it
+# there) compares the two at equal optimizer steps instead. Bands: 95% intervals of the paired two-way
+# bootstrap over seeds and problems.
 
 # %%
-cfg = {"experiment": "headline", "dir": str(results_dir) if results_dir else None, "label": preset}
-curves = llm_data.training_curves(cfg)
+cfg = {"experiment": "headline", "dir": str(results_dir.relative_to(REPO_ROOT)) if results_dir else None,
+       "label": preset}
+curves = headline_data.headline_curves(cfg, n_boot=500)
 if curves["methods"]:
-    fig, axes = style.figure(2, 1, height=2.2)
-    for name, d in curves["methods"].items():
-        c = d["curve"]
-        for ax, x in zip(axes[0], (c["minutes"], [r / 1000 for r in c["rollouts"]])):
-            ax.plot(x, c["mean"], "o-", ms=2, color=style.method_color(name), label=name)
-            ax.fill_between(x, [m - s for m, s in zip(c["mean"], c["std"])],
-                            [m + s for m, s in zip(c["mean"], c["std"])], color=style.method_color(name), alpha=0.2)
-    axes[0][0].set_xlabel("training wall-clock (min)")
-    axes[0][1].set_xlabel("rollouts (thousands)")
-    axes[0][0].set_ylabel("held-out accuracy")
-    axes[0][0].legend()
-    plt.show()
+    headline_plots.plot_headline_curves(curves, Path(tempfile.mkdtemp()) / "F6")
+    for name, c in curves["methods"].items():
+        print(f"{name:22s} {len(c['step'])} evaluations, final Mean@8 {100 * c['mean'][-1]:.1f} "
+              f"[{100 * c['lo'][-1]:.1f}, {100 * c['hi'][-1]:.1f}]")
+
+# %% [markdown]
+# ## Interval estimates and the paper's claim
+# Retention, gain retention (the share of 16-GRPO's improvement over the start checkpoint) and the paired
+# difference, each with its 95% interval; the paper's 97.6% is `supported` only if the whole retention interval
+# lies at or above it, `rejected` if below, `inconclusive` otherwise. The same at equal optimizer steps.
+
+# %%
+arms = (summary or {}).get("arms", {})
+for name, a in arms.items():
+    if "retention" not in a:
+        continue
+    ret, gain = a["retention"], a["gain_retention"]
+    line = (f"{name:22s} retention {ret['value']:5.1f} [{ret['ci95'][0]:5.1f}, {ret['ci95'][1]:5.1f}]  gain "
+            f"{gain['value']:6.0f} [{gain['ci95'][0]:5.0f}, {gain['ci95'][1]:5.0f}]")
+    if "equal_steps" in a.get("budgets", {}):
+        eq = a["budgets"]["equal_steps"]
+        line += f"  | equal steps: {eq['retention']:5.1f} [{eq['retention_ci95'][0]:5.1f}, {eq['retention_ci95'][1]:5.1f}]"
+    print(line + (f"  claim: {a['paper_claim']['verdict']}" if "paper_claim" in a else ""))
+    # the interval contains its point estimate, and the reference is exactly 100
+    assert ret["ci95"][0] <= ret["value"] <= ret["ci95"][1], name
+assert not arms or arms[summary["reference"]]["retention"]["ci95"] == [100.0, 100.0]
 
 # %% [markdown]
 # ## How many pairs carry no signal?
