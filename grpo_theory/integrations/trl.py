@@ -12,7 +12,8 @@ r"""Our advantages and loss inside TRL's ``GRPOTrainer`` (trl 1.16.0), and the p
   (:func:`~grpo_theory.losses.kl_estimate`), or with ``use_bias_correction_kl`` (TRL's default) k3 times
   the ratio (:func:`~grpo_theory.losses.kl_importance_weighted`); aggregation is
   :func:`~grpo_theory.losses.aggregate`, with TRL's normalizers for ``loss_type`` ``grpo``, ``bnpo``,
-  ``dr_grpo``, ``dapo`` and ``luspo``.
+  ``dr_grpo``, ``dapo`` and ``luspo``; ``cispo`` and ``sapo`` use
+  :func:`~grpo_theory.losses.cispo_surrogate` / :func:`~grpo_theory.losses.sapo_surrogate` instead.
 
 With the default ``advantage=None`` (TRL's own convention: Bessel std + 1e-4, ``scale_rewards`` from the
 config) it reproduces the native trainer (``tests/crosscheck``: loss and gradients to float32 rounding,
@@ -49,11 +50,13 @@ from grpo_theory.integrations.recipes import Recipe, sixteen_grpo, two_grpo
 from grpo_theory.losses import (
     ADVANTAGE_PRESETS,
     aggregate,
+    cispo_surrogate,
     group_advantages,
     kl_estimate,
     kl_importance_weighted,
     policy_surrogate,
     rloo_advantages,
+    sapo_surrogate,
 )
 
 Tensor = torch.Tensor
@@ -70,6 +73,8 @@ LOSS_TYPES: dict[str, tuple[str, str]] = {
     "dr_grpo": ("seq-mean-token-sum-norm", "rows"),
     "dapo": ("token-mean", "global_tokens"),
     "luspo": ("seq-mean-token-sum", "rows"),
+    "cispo": ("token-mean", "global_tokens"),
+    "sapo": ("seq-mean-token-mean", "rows"),
 }
 
 AdvantageSpec = str | dict[str, Any] | Callable[[Tensor], Tensor] | None
@@ -210,8 +215,16 @@ class GRPOTheoryTrainer(GRPOTrainer):
         # Library layout: B rollouts as [B, 1, T]; advantages [B, 1] (or per token [B, 1, T]).
         lp3, old3, m3 = logps.unsqueeze(1), old.unsqueeze(1), mask.unsqueeze(1).bool()
         adv3 = adv.unsqueeze(1)
-        per_token, _ = policy_surrogate(lp3, old3, adv3, m3, clip_low=self.epsilon_low, clip_high=self.epsilon_high,
-                                           level=self.importance_sampling_level)
+        level = self.importance_sampling_level
+        if self.loss_type == "cispo":  # TRL: the ratio clipped from above at epsilon_high itself, no floor
+            per_token, _ = cispo_surrogate(lp3, old3, adv3, m3, ratio_max=self.epsilon_high, ratio_min=None,
+                                           level=level)
+        elif self.loss_type == "sapo":
+            per_token, _ = sapo_surrogate(lp3, old3, adv3, m3, tau_pos=self.args.sapo_temperature_pos,
+                                          tau_neg=self.args.sapo_temperature_neg, level=level)
+        else:
+            per_token, _ = policy_surrogate(lp3, old3, adv3, m3, clip_low=self.epsilon_low,
+                                            clip_high=self.epsilon_high, level=level)
         kl = None
         if self.beta != 0.0:
             ref3 = inputs["ref_per_token_logps"].unsqueeze(1)
@@ -226,10 +239,11 @@ class GRPOTheoryTrainer(GRPOTrainer):
         if agg_mode == "seq-mean-token-sum-norm":
             kw["horizon"] = float(self.max_completion_length)
         loss = aggregate(per_token, m3, agg_mode, **kw)
-        self._log_loss_metrics(mode, m3, entropies.unsqueeze(1), kl, lp3, old3, adv3)
+        self._log_loss_metrics(mode, m3, entropies.unsqueeze(1), kl, lp3, old3, adv3,
+                               clip=self.loss_type not in ("cispo", "sapo"))
         return loss
 
-    def _log_loss_metrics(self, mode, m3, ent3, kl, lp3, old3, adv3) -> None:
+    def _log_loss_metrics(self, mode, m3, ent3, kl, lp3, old3, adv3, clip: bool = True) -> None:
         """TRL's metric names, as token means over every process's micro-batch."""
         def global_mean(x: Tensor) -> float:
             x = x.detach().to(torch.float32)
@@ -245,6 +259,8 @@ class GRPOTheoryTrainer(GRPOTrainer):
             if kl is not None:
                 self._metrics[mode]["kl"].append(global_mean(kl))
             self._metrics[mode]["entropy"].append(global_mean(ent3))
+            if not clip:
+                return
             self._metrics[mode]["clip_ratio/low_mean"].append(global_mean(low.float()))
             self._metrics[mode]["clip_ratio/high_mean"].append(global_mean(high.float()))
             self._metrics[mode]["clip_ratio/region_mean"].append(global_mean((low | high).float()))
