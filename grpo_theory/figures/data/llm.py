@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from grpo_theory.artifacts import read_json, read_jsonl
 from grpo_theory.figures.cache import fingerprint
 from grpo_theory.figures.paths import DATA_DIR, REPO_ROOT, RESULTS
 from grpo_theory.llm.summary import mean_std as _mean_std
@@ -107,13 +108,13 @@ def _k_from_config(d: Path) -> int:
 def load_summary(d: Path) -> dict[str, Any]:
     """``summary.json``, or the same table made by the experiment's own ``summarize`` from finished runs."""
     if (d / "summary.json").is_file():
-        return json.loads((d / "summary.json").read_text())
+        return read_json(d / "summary.json")
     from grpo_theory.llm.experiment import reference_of
     from grpo_theory.llm.summary import summarize
 
     results: dict[str, list[dict[str, Any]]] = {}
     for path in sorted((d / "runs").glob("*.json")):
-        res = json.loads(path.read_text())
+        res = read_json(path)
         results.setdefault(res.get("name") or path.stem, []).append(res)
     experiment = d.name
     ref = reference_of(experiment, list(results))
@@ -136,22 +137,15 @@ def experiment_config(experiment: str, *, allow_run: bool = True) -> dict[str, A
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line:
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a partly written last line
-    return out
+    """:func:`grpo_theory.artifacts.read_jsonl`: one policy for a torn last line everywhere."""
+    return read_jsonl(path)
 
 
 def load_runs(d: Path) -> dict[str, list[dict[str, Any]]]:
     """method -> one dict per seed: ``result`` (the run's JSON) and ``log`` (its JSONL records)."""
     runs: dict[str, list[dict[str, Any]]] = {}
     for res_path in sorted((d / "runs").glob("*.json")):
-        res = json.loads(res_path.read_text())
+        res = read_json(res_path)
         log_path = res_path.with_suffix(".jsonl")
         log = _read_jsonl(log_path) if log_path.is_file() else []
         name = res.get("name") or res.get("config", {}).get("name") or res_path.stem

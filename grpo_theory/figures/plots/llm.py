@@ -95,7 +95,7 @@ def plot_group_size_ablation(data: dict[str, Any], stem: Path) -> list[Path]:
         b.plot(d["G"], d["mean32"], "o-", ms=3, color=f"C{i}", label=setting)
     b.set_xscale("log", base=2)
     b.set_xticks([2, 4, 8, 16], ["2", "4", "8", "16"])
-    b.set_xlabel("group size G (32 prompts per mini-batch)")
+    b.set_xlabel("group size G (same prompts per mini-batch)")
     b.set_ylabel("Mean@32, average of 5 benchmarks (%)")
     b.set_title("paper: v3 Table 4 (as printed)")
     b.legend(loc="center right", fontsize=5.5)
