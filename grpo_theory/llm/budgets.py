@@ -51,13 +51,11 @@ def eval_points(log: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _at_budget(points: list[dict[str, Any]], key: str, value: float) -> dict[str, Any]:
+def _at_budget(points: list[dict[str, Any]], key: str, value: float) -> dict[str, Any] | None:
+    """The reference's evaluation at ``value`` steps (None if it has none there: a preset without dense
+    evaluation), or its evaluation nearest to ``value`` CPU seconds."""
     if key == "step":
-        hit = [p for p in points if p["step"] == value]
-        if not hit:
-            raise ValueError(f"the reference run has no evaluation at step {value}: evaluated at "
-                             f"{[p['step'] for p in points]}")
-        return hit[0]
+        return next((p for p in points if p["step"] == value), None)
     return min(points, key=lambda p: abs(p[key] - value))
 
 
@@ -72,7 +70,8 @@ def compare_at_budgets(
     logs: method -> seed -> the run's log records (the JSONL lines). Seeds missing from the reference
     are left out. Returns method -> budget ("equal_steps", "equal_cpu") -> {"reference_steps": [per
     seed], "accuracy", "reference_accuracy", "retention", "retention_ci95", "paired_delta",
-    "paired_delta_ci95", ...}.
+    "paired_delta_ci95", ...}. A budget is left out when the reference was not evaluated there (equal
+    steps needs a reference evaluation at the method's last step).
     """
     ref_points = {s: eval_points(log) for s, log in logs.get(reference, {}).items()}
     out: dict[str, dict[str, Any]] = {}
@@ -89,7 +88,10 @@ def compare_at_budgets(
         final = np.stack([pts[s][-1]["scores"] for s in seeds])
         row: dict[str, Any] = {}
         for budget, key in (("equal_steps", "step"), ("equal_cpu", "cpu")):
-            matched = [_at_budget(ref_points[s], key, pts[s][-1][key]) for s in seeds]
+            found = [_at_budget(ref_points[s], key, pts[s][-1][key]) for s in seeds]
+            if any(m is None or m["scores"] is None for m in found):
+                continue  # no reference evaluation at this budget: the comparison is not made
+            matched = [m for m in found if m is not None]
             ref_scores = np.stack([m["scores"] for m in matched])
             stats = paired_bootstrap({reference: ref_scores, name: final}, start, reference, n_boot=n_boot)
             row[budget] = {"reference_steps": [m["step"] for m in matched],

@@ -74,3 +74,19 @@ def test_bad_input_is_rejected():
                                              ((90.0, 99.0), "inconclusive"), ((97.6, 97.7), "supported")])
 def test_non_inferiority_three_outcomes(ci, verdict):
     assert non_inferiority(ci, 97.6) == verdict
+
+
+def test_budgets_skip_equal_steps_without_a_reference_evaluation_there():
+    """A preset without dense evaluation: the equal-step comparison is left out, equal CPU is still made."""
+    from grpo_theory.llm.budgets import compare_at_budgets
+
+    def log(steps, scores):
+        recs = [{"step": 0, "eval/mean_at_k": 0.5, "eval/n_samples": 2.0, "problems/correct": [1, 1]}]
+        recs += [{"step": s, "cpu/update": 1.0} for s in range(1, steps)]
+        recs.append({"step": steps, "cpu/update": 1.0, "eval/mean_at_k": 0.5, "eval/n_samples": 2.0,
+                     "problems/correct": scores})
+        return recs
+
+    out = compare_at_budgets({"ref": {0: log(8, [2, 1])}, "m": {0: log(6, [1, 1])}}, "ref", n_boot=50)
+    assert set(out["m"]) == {"equal_cpu"}
+    assert out["m"]["equal_cpu"]["reference_steps"] == [8]  # 6 CPU seconds: nearer to step 8 (8 s) than to 0
