@@ -143,7 +143,7 @@ PRESETS: dict[str, Preset] = {
         prompts_16=4,
         seeds=(0,),
         eval_points=0,
-        sweep=Sweep(grid_16=(1e-4, 3e-4), multipliers=(1.0, 8.0), train_size=256, epochs=1),
+        sweep=Sweep(grid_16=(2e-5, 5e-5), multipliers=(1.0, 8.0), train_size=256, epochs=1),
         checkpoint_every=8,
     ),
     "full": Preset(
