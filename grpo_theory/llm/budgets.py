@@ -10,8 +10,9 @@ the reference run's dense evaluation curve (``eval_steps``), seed by seed:
   method's total training CPU time (nearest, not interpolated: per-problem outcomes cannot be
   interpolated; the step used is reported).
 
-Training CPU time of a step is the sum of its ``cpu/<phase>`` entries except ``eval`` and logging-only
-passes (``kl_log``), i.e. what training costs. Each comparison is a :func:`~grpo_theory.llm.bootstrap.
+Training CPU time is the trainer's cumulative ``cpu/train_total`` (generation, reward, log-prob passes and
+updates; evaluation excluded); for older logs without it, the running sum of the per-step ``cpu/<phase>``
+entries except ``eval`` and logging-only passes (``kl_log``). Each comparison is a :func:`~grpo_theory.llm.bootstrap.
 paired_bootstrap` of the method against 16-GRPO-at-that-budget, paired by seed and problem.
 """
 
@@ -24,8 +25,8 @@ import numpy as np
 
 from grpo_theory.llm.bootstrap import paired_bootstrap
 
-#: Phases that are not training cost (see METRICS.md).
-NOT_TRAINING = ("eval", "kl_log")
+#: ``cpu/`` entries that are not a training phase's cost of this step (see METRICS.md).
+NOT_TRAINING = ("eval", "kl_log", "train_total")
 
 
 def per_problem(ev: Mapping[str, Any]) -> np.ndarray | None:
@@ -45,6 +46,8 @@ def eval_points(log: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out, cpu = [], 0.0
     for rec in log:
         cpu += sum(v for k, v in rec.items() if k.startswith("cpu/") and k[4:] not in NOT_TRAINING)
+        if "cpu/train_total" in rec:
+            cpu = float(rec["cpu/train_total"])  # the trainer's own cumulative count
         if "eval/mean_at_k" in rec:
             out.append({"step": int(rec["step"]), "rollouts": float(rec.get("count/rollouts", 0.0)), "cpu": cpu,
                         "scores": per_problem(rec)})

@@ -59,6 +59,9 @@ def plot_lr_sweep(data: dict[str, Any], stem: Path) -> list[Path]:
         if best is not None:
             ax.plot([best], [score[list(lrs).index(best)]], "o", ms=7, mfc="none", mec=color, mew=1.0)
     ax.set_xscale("log")
+    lrs_all = sorted({lr for row in data["methods"].values() for lr in row["lrs"]})
+    ax.set_xticks(lrs_all, [f"{lr:.3g}" for lr in lrs_all], rotation=45, ha="right")
+    ax.minorticks_off()
     ax.set_xlabel("learning rate")
     ax.set_ylabel("validation Mean@8 (final)")
     ax.legend(loc="lower left", fontsize=5)
