@@ -36,10 +36,13 @@ HEADLINE_ORDER = ("16-GRPO", "2-GRPO", "2-GRPO (8eta)", "2-GRPO+RS", "online DPO
 def _label(d: Path, where: str) -> str:
     """``"<preset> preset, <where>"`` from the experiment's summary.json (the preset that made the results)."""
     try:
-        preset = json.loads((d / "summary.json").read_text()).get("preset")
+        summary = json.loads((d / "summary.json").read_text())
     except (OSError, ValueError):
-        preset = None
-    return f"{preset} preset, {where}" if preset else where
+        summary = {}
+    preset = summary.get("preset")
+    # Results made before the headline protocol (tuned lrs, warm-up, dense evaluation) have no "arms".
+    era = "" if "arms" in summary or summary.get("experiment") != "headline" else ", earlier protocol"
+    return f"{preset} preset, {where}{era}" if preset else where
 
 
 def _finished_runs(d: Path) -> int:

@@ -22,7 +22,7 @@ def plot_headline_curves(data: dict[str, Any], stem: Path) -> list[Path]:
             _empty(ax, "no headline results")
         return style.save(fig, stem)
     xs = (("step", "optimizer steps", 1.0), ("rollouts", "rollouts generated (thousands)", 1e-3),
-          ("cpu_seconds", "training CPU time (min)", 1 / 60))
+          ("cpu_seconds", "training CPU time (s)", 1.0))
     for name, c in data["methods"].items():
         color = style.method_color(name)
         mean, lo, hi = (np.asarray(c[k]) for k in ("mean", "lo", "hi"))
@@ -32,7 +32,7 @@ def plot_headline_curves(data: dict[str, Any], stem: Path) -> list[Path]:
             ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
     for ax, (_, label, _) in zip(panels, xs, strict=True):
         ax.set_xlabel(label)
-        ax.set_xscale("symlog", linthresh=10 if ax is panels[0] else 1)
+        ax.set_xscale("symlog", linthresh=1 if ax is panels[1] else 10)
     k = data.get("k") or "k"
     panels[0].set_ylabel(f"test Mean@{k}")
     panels[0].legend(loc="lower right", fontsize=5)
