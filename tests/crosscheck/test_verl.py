@@ -122,7 +122,7 @@ def test_agg_loss_equals_aggregate_with_empty_rows_skipped(batch, mode, scale_fa
                                  loss_scale_factor=scale_factor if mode.endswith("norm") else None)
     ours = aggregate(x, batch.mask, mode, empty_rows="skip", **kw)
     # verl's seq-mean-token-mean divides by (n + 1e-8): relative 1e-8 / n away from exact.
-    tol = {"rtol": 2e-8, "atol": 1e-10} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
+    tol = {"rtol": 2e-8, "atol": 5e-8} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
     torch.testing.assert_close(theirs, ours, **tol)
     (gt,) = torch.autograd.grad(theirs, x)
     (go,) = torch.autograd.grad(ours, x)
@@ -138,7 +138,7 @@ def test_agg_loss_with_the_trainers_global_batch_size_counts_empty_rows(batch, m
     x = batch.logp
     theirs = core_algos.agg_loss(_flat(x), _flat(batch.mask), mode, global_batch_size=rows)
     ours = aggregate(x, batch.mask, mode, empty_rows="count")
-    tol = {"rtol": 2e-8, "atol": 1e-10} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
+    tol = {"rtol": 2e-8, "atol": 5e-8} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
     torch.testing.assert_close(theirs, ours, **tol)
 
 
@@ -178,7 +178,7 @@ def test_compute_policy_loss_equals_surrogate_with_dual_clip_3_and_log_ratio_cla
                                      dual_clip=3.0, log_ratio_clamp=20.0)
     ours = aggregate(per_tok, batch.mask, mode, empty_rows="skip")
     # seq-mean-token-mean: verl divides each row by (n + 1e-8), so relative 1e-8 / n, not 1e-12.
-    tol = {"rtol": 2e-8, "atol": 1e-10} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
+    tol = {"rtol": 2e-8, "atol": 5e-8} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
     torch.testing.assert_close(loss_v, ours, **tol)
     (gv,) = torch.autograd.grad(loss_v, x)
     (go,) = torch.autograd.grad(ours, x)

@@ -4,7 +4,7 @@ Registration is checked in a fresh interpreter that loads the plugin the way ver
 (``VERL_USE_EXTERNAL_MODULES``). Values are compared where the conventions agree: our ``grpo_theory_verl``
 estimator = verl ``grpo`` on untied groups (float64: 1e-12; float32 scores: 1e-6), our ``grpo_theory``
 loss = ``vanilla`` (dual clip 3, log-ratio clamp 20) for every aggregation mode, with and without the
-trainer's ``global_batch_info``, to 1e-12 in float64 (``seq-mean-token-mean``: 2e-8 relative, verl adds
+trainer's ``global_batch_info``, to 1e-12 in float64 (``seq-mean-token-mean``: 2e-8 relative / 5e-8 absolute, verl adds
 1e-8 to each row's token count).
 """
 
@@ -185,7 +185,7 @@ def test_our_policy_loss_equals_vanilla_through_get_policy_loss_fn(batch, mode, 
             loss_agg_mode=mode, config=cfg, rollout_is_weights=None)
         (g,) = torch.autograd.grad(loss, x)
         out[name] = (loss, g, metrics)
-    tol = {"rtol": 2e-8, "atol": 1e-10} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
+    tol = {"rtol": 2e-8, "atol": 5e-8} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
     torch.testing.assert_close(out["grpo_theory"][0], out["vanilla"][0], **tol)
     torch.testing.assert_close(out["grpo_theory"][1], out["vanilla"][1], **tol)
     for key in ("actor/pg_clipfrac", "actor/pg_clipfrac_lower", "actor/ppo_kl"):
