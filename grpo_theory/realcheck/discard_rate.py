@@ -80,7 +80,7 @@ def train_config(cfg: DiscardConfig, run_dir: str):
         prompts_per_step=cfg.prompts_per_step, train_size=cfg.prompts_per_step * cfg.steps, epochs=1,
         lr=cfg.lr, eval_size=cfg.eval_size, eval_at_start=cfg.eval_size > 0, eval_every=0,
         seed=cfg.seed, data_seed=cfg.seed, threads=cfg.threads, max_new_tokens=cfg.max_new_tokens,
-        out_dir=run_dir,
+        out_dir=run_dir, save_final=False,  # the trained weights are not needed (and a GGUF model cannot be saved)
     )
 
 
