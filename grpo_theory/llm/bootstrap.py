@@ -51,9 +51,10 @@ def point_stats(acc: Any, acc_ref: Any, acc_start: Any) -> dict[str, Any]:
     acc, acc_ref, acc_start = (np.asarray(a, float) for a in (acc, acc_ref, acc_start))
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
-            "retention": 100.0 * acc / acc_ref,
+            # ratio first, then x 100: a method equal to the reference gets exactly 100
+            "retention": 100.0 * (acc / acc_ref),
             # no reference gain: nothing to retain, undefined rather than +-inf
-            "gain_retention": np.where(acc_ref == acc_start, np.nan, 100.0 * (acc - acc_start) / (acc_ref - acc_start)),
+            "gain_retention": np.where(acc_ref == acc_start, np.nan, 100.0 * ((acc - acc_start) / (acc_ref - acc_start))),
             "paired_delta": acc - acc_ref,
         }
 

@@ -27,6 +27,12 @@ def test_replicate_means_with_unit_weights_is_the_plain_mean():
     assert replicate_means(x, w_s, w_n)[0] == pytest.approx(x[0, 2], abs=1e-15)
 
 
+@pytest.mark.parametrize("acc", [0.1, 0.3, 0.7234, 0.58375, 1 / 3])
+def test_a_method_equal_to_the_reference_retains_exactly_100(acc):
+    s = point_stats(acc, acc, 0.2)
+    assert s["retention"] == 100.0 and s["gain_retention"] == 100.0 and s["paired_delta"] == 0.0
+
+
 def test_reference_and_its_copy_have_degenerate_intervals():
     rng = np.random.default_rng(1)
     ref = rng.integers(0, 9, size=(3, 50)) / 8
