@@ -83,7 +83,7 @@ def _figures() -> list[Figure]:
         Figure("F6", "F6_training_curves", "tiny-LLM test Mean@8 vs optimizer steps, rollouts and CPU seconds, "
                "every headline arm, 95% bootstrap bands", "v3 Fig. 1 (top right) / v2 Fig. 1",
                headline_data.headline_curves, headline_plots.plot_headline_curves,
-               lambda: llm_data.experiment_config("headline")),
+               lambda: headline_data.curves_config("headline")),
         Figure("F7", "F7_group_size_ablation", "group-size ablation G = 2, 4, 8, 16 at a fixed number of prompts per mini-batch",
                "v3 Table 4 / Fig. 4",
                llm_data.group_size_ablation, llm_plots.plot_group_size_ablation,
@@ -102,6 +102,10 @@ def _figures() -> list[Figure]:
                _lazy(_T, "group_size_budget"), theory_plots.plot_group_size_budget,
                configs.const({"budget": 64, "groups": [2, 4, 8, 16, 32, 64], "mc_groups": [2, 4, 8, 16],
                               "replicates": 3000, "seed": 11})),
+        Figure("F12", "F12_partial_credit", "16-GRPO vs 2-GRPO trained on a partial-credit reward: test Mean@8 "
+               "(exact match) vs optimizer steps, rollouts and CPU seconds", "R15 on the LLM (real-valued rewards, "
+               "the paper's open question)", headline_data.headline_curves, headline_plots.plot_headline_curves,
+               lambda: headline_data.curves_config("partial_credit")),
         Figure("T1", "T1_headline_table", "headline ratios vs 16-GRPO: retention %, rollouts %, time % (ours vs paper)",
                "v3 abstract / Table 1 (97.6%, 12.5%, 21%)",
                llm_data.headline_table, llm_plots.write_headline_table, llm_data.t1_config),

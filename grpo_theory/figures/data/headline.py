@@ -67,6 +67,17 @@ def headline_curves(cfg: dict[str, Any], *, n_boot: int = 1000) -> dict[str, Any
     return out
 
 
+def curves_config(experiment: str) -> dict[str, Any]:
+    """Cache key of F6 / F12: the experiment's results and the code that turns them into curves."""
+    import grpo_theory.llm.bootstrap as bootstrap
+    import grpo_theory.llm.budgets as budgets
+    from grpo_theory.figures.cache import fingerprint
+    from grpo_theory.figures.data.llm import experiment_config
+
+    code = [Path(__file__), Path(bootstrap.__file__), Path(budgets.__file__)]
+    return {**experiment_config(experiment, allow_run=experiment == "headline"), "curves_code": fingerprint(code)}
+
+
 def lr_sweep_config() -> dict[str, Any]:
     from grpo_theory.figures.cache import fingerprint
 

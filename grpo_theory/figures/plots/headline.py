@@ -19,7 +19,7 @@ def plot_headline_curves(data: dict[str, Any], stem: Path) -> list[Path]:
         style.decorate(ax)
     if not data["methods"]:
         for ax in panels:
-            _empty(ax, "no headline results")
+            _empty(ax, f"no {data.get('experiment', 'headline')} results")
         return style.save(fig, stem)
     xs = (("step", "optimizer steps", 1.0), ("rollouts", "rollouts generated (thousands)", 1e-3),
           ("cpu_seconds", "training CPU time (s)", 1.0))
