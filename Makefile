@@ -46,7 +46,7 @@ figures: $(STAMP)  ## regenerate every figure into paper_figures/
 bench: $(STAMP)  ## benchmarks, reported as ratios measured in one run
 	$(BIN)/python -m grpo_theory.bench
 
-crosscheck:  ## compare our presets with verl and TRL in float64 (own venv)
+crosscheck:  ## losses, TRL adapter and verl plugin against TRL and verl (own venv, pinned)
 	bash grpo_theory/crosscheck/setup.sh
 	.venv-crosscheck/bin/python -m pytest -q -p no:cacheprovider -m crosscheck tests/crosscheck
 
