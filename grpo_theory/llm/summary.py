@@ -105,10 +105,10 @@ def interval_estimates(runs: dict[str, list[dict[str, Any]]], reference: str, *,
         finals = [_scores(by_seed[s]["final_eval"]) for s in seeds]
         refs = [_scores(ref[s]["final_eval"]) for s in seeds]
         starts = [_scores(ref[s]["start_eval"]) for s in seeds]
-        if any(x is None for x in (*finals, *refs, *starts)):
-            continue
-        stats = paired_bootstrap({reference: np.stack(refs), name: np.stack(finals)}, np.stack(starts), reference,
-                                 n_boot=n_boot)
+        f, r, st = ([x for x in xs if x is not None] for xs in (finals, refs, starts))
+        if len(f) + len(r) + len(st) < 3 * len(seeds):
+            continue  # an older run without per-problem outcomes
+        stats = paired_bootstrap({reference: np.stack(r), name: np.stack(f)}, np.stack(st), reference, n_boot=n_boot)
         out[name] = {"seeds": seeds, **stats[name]}
     return out
 

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         res = saved
     else:
         res = module.run(cfg, out=str(out), progress=not args.quiet)
-    shown = {k: res[k] for k in ("summary", "verdict") if k in res}
+    shown: dict[str, Any] = {k: res[k] for k in ("summary", "verdict") if k in res}
     if not shown and "statistics" in res:
         shown = {"statistics": {k: {s: v.get(s) for s in ("across_prompts", "total", "score_identity")}
                                 for k, v in res["statistics"].items()}}

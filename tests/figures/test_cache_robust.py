@@ -47,7 +47,7 @@ def test_a_bad_cache_file_is_recomputed_with_one_warning(tmp_path, capsys, conte
 def test_a_good_cache_is_read_without_warning(tmp_path, capsys):
     cache.cached("FX", CONFIG, _compute, data_dir=tmp_path)
     calls = []
-    data, hit = cache.cached("FX", CONFIG, lambda c: calls.append(1) or _compute(c), data_dir=tmp_path)
+    _data, hit = cache.cached("FX", CONFIG, lambda c: calls.append(1) or _compute(c), data_dir=tmp_path)
     assert hit and calls == [] and capsys.readouterr().err == ""
 
 
