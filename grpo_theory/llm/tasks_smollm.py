@@ -71,7 +71,7 @@ class CompareTask:
                        numbers=(a, b), target=int(a > b))
 
     def sample(self, rng: random.Random, n: int) -> list[Problem]:
-        out = []
+        out: list[Problem] = []
         while len(out) < n:
             a, b = rng.randint(self.low, self.high), rng.randint(self.low, self.high)
             if a != b:

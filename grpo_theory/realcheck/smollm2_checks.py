@@ -111,7 +111,7 @@ class SmolChecksConfig:
         from grpo_theory.realcheck.direction_invariance import DirectionConfig
         from grpo_theory.realcheck.discard_rate import DiscardConfig
 
-        common = {"model": self.model, "task": self.task, "seed": self.seed, "threads": self.threads}
+        common: dict[str, Any] = {"model": self.model, "task": self.task, "seed": self.seed, "threads": self.threads}
         return {
             "prompt_family": {k: getattr(self, k) for k in ("model", "families", "pilot_prompts", "pilot_samples",
                                                             "seed")},
