@@ -134,7 +134,8 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 def _commit(cwd: Path, message: str) -> None:
     _git("add", "-A", ".", cwd=cwd)
-    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message, cwd=cwd)
+    # --allow-empty: with a clean working tree the copied code is already the committed code
+    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "--allow-empty", "-qm", message, cwd=cwd)
 
 
 @pytest.mark.slow
