@@ -163,8 +163,12 @@ def test_pretraining_from_scratch_reproduces_the_committed_checkpoint(tmp_path):
     meta = verify_checkpoint(COMMITTED)
     cfg = PretrainConfig(out_dir=str(tmp_path / "again"), threads=meta.get("threads", 2))
     again = json.loads((pretrain(cfg, progress=False) / "meta.json").read_text())
-    assert again["steps"] == meta["steps"]
-    assert again["val_acc"] == pytest.approx(meta["val_acc"], abs=2 / meta["val_n"])
-    # bit-identical weights need the same software versions and thread count
+    # Whatever the versions: the stopping rule lands in its accuracy window.
+    assert cfg.window_lo <= again["val_acc"] <= cfg.window_hi
+    # The same run needs the same software versions and thread count: another transformers release
+    # (measured: 5.24.0 vs the checkpoint's 5.23.0) changes kernels, a greedy argmax tie flips, and the
+    # stop lands at another evaluation (650 vs 625 steps).
     if again["versions"] == meta["versions"] and again.get("threads") == meta.get("threads"):
+        assert again["steps"] == meta["steps"]
+        assert again["val_acc"] == pytest.approx(meta["val_acc"], abs=2 / meta["val_n"])
         assert again["weights_sha256"] == meta["weights_sha256"]
