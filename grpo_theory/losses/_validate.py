@@ -25,6 +25,12 @@ def as_float(x: Tensor, name: str) -> Tensor:
     return x.to(torch.get_default_dtype())
 
 
+def check_rewards_match(rewards: Tensor, shape: tuple[int, ...]) -> None:
+    """Checks that ``rewards`` is ``[P, G]`` of the token tensors' ``shape`` ``[P, G, T]``."""
+    if rewards.shape != shape[:2]:
+        raise ValueError(f"rewards must have shape [P, G]={tuple(shape[:2])} matching logp, got {tuple(rewards.shape)}")
+
+
 def check_rewards(rewards: Tensor, *, name: str = "rewards", allow_nan: bool = False) -> Tensor:
     """Checks ``rewards`` is ``[P, G]`` with ``G >= 2`` and finite entries (NaN allowed if asked)."""
     rewards = as_float(rewards, name)

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import torch
 
-from grpo_theory.losses._validate import check_nonneg, check_rewards, check_token_tensors
+from grpo_theory.losses._validate import check_nonneg, check_rewards, check_rewards_match, check_token_tensors
 
 Tensor = torch.Tensor
 
@@ -73,8 +73,7 @@ def contrastive_form(
     """
     shape, m = check_token_tensors(logp, mask, old_logp=old_logp)
     rewards = check_rewards(rewards)
-    if rewards.shape != shape[:2]:
-        raise ValueError(f"rewards must have shape [P, G]={tuple(shape[:2])} matching logp, got {tuple(rewards.shape)}")
+    check_rewards_match(rewards, shape)
     if not bool(((rewards == 0) | (rewards == 1)).all()):
         raise ValueError("rewards must be binary (entries in {0, 1}) for the contrastive form")
     if not (0.0 <= clip_low < 1.0):

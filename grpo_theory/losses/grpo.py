@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from grpo_theory.losses._validate import check_choice, check_nonneg, check_rewards, check_token_tensors
+from grpo_theory.losses._validate import (
+    check_choice,
+    check_nonneg,
+    check_rewards,
+    check_rewards_match,
+    check_token_tensors,
+)
 from grpo_theory.losses.advantages import _valid_and_tied, group_advantages, rloo_advantages
 from grpo_theory.losses.aggregate import aggregate
 from grpo_theory.losses.kl import LOSS_KL_KINDS, loss_kl_term
@@ -191,8 +197,7 @@ def grpo_loss(
     """
     rewards = check_rewards(rewards, allow_nan=nan_policy == "mask")
     shape, _ = check_token_tensors(logp, mask, old_logp=old_logp)
-    if rewards.shape != shape[:2]:
-        raise ValueError(f"rewards must have shape [P, G]={tuple(shape[:2])} matching logp, got {tuple(rewards.shape)}")
+    check_rewards_match(rewards, shape)
     adv = group_advantages(rewards, scale=scale, std_ddof=std_ddof, eps=eps, nan_policy=nan_policy)
     out = policy_loss_from_advantages(
         logp, old_logp, adv, mask, ref_logp=ref_logp,
@@ -286,8 +291,7 @@ def rloo_loss(
     """
     rewards = check_rewards(rewards)
     shape, _ = check_token_tensors(logp, mask, old_logp=old_logp)
-    if rewards.shape != shape[:2]:
-        raise ValueError(f"rewards must have shape [P, G]={tuple(shape[:2])} matching logp, got {tuple(rewards.shape)}")
+    check_rewards_match(rewards, shape)
     adv = rloo_advantages(rewards)
     out = policy_loss_from_advantages(logp, old_logp, adv, mask, ref_logp=ref_logp, **conventions)
     out.metrics.update(_reward_metrics(rewards, adv))

@@ -17,6 +17,7 @@ from grpo_theory.losses._validate import (
     check_nonneg,
     check_positive,
     check_rewards,
+    check_rewards_match,
     check_token_tensors,
 )
 from grpo_theory.losses.advantages import group_advantages
@@ -37,8 +38,7 @@ def _advantages(logp, old_logp, rewards, mask, ref_logp, *, scale, std_ddof, eps
     """Checks the batch and returns ``(rewards, advantages [P, G], bool mask)``."""
     rewards = check_rewards(rewards, allow_nan=nan_policy == "mask")
     shape, m = check_token_tensors(logp, mask, old_logp=old_logp, ref_logp=ref_logp)
-    if rewards.shape != shape[:2]:
-        raise ValueError(f"rewards must have shape [P, G]={tuple(shape[:2])} matching logp, got {tuple(rewards.shape)}")
+    check_rewards_match(rewards, shape)
     check_nonneg(beta, "beta")
     check_choice(kl_kind, LOSS_KL_KINDS, "kl_kind")
     if beta > 0 and ref_logp is None:
