@@ -18,11 +18,11 @@ For every arm (see :data:`grpo_theory.llm.presets.ARMS`), at equal epochs unless
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from grpo_theory.artifacts import read_jsonl
 from grpo_theory.llm.bootstrap import non_inferiority
 from grpo_theory.llm.budgets import compare_at_budgets
 from grpo_theory.llm.presets import PAPER_CLAIMS, REFERENCE, SWEPT, Preset
@@ -42,8 +42,7 @@ def _read_logs(out: Path, names: Mapping[str, str]) -> dict[str, dict[int, list[
     for name, slug in names.items():
         for path in sorted((out / "runs").glob(f"{slug}_s*.jsonl")):
             seed = int(path.stem.rsplit("_s", 1)[1])
-            lines = path.read_text().splitlines()
-            logs.setdefault(name, {})[seed] = [json.loads(x) for x in lines if x.strip()]
+            logs.setdefault(name, {})[seed] = read_jsonl(path)
     return logs
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from grpo_theory.llm.bootstrap import paired_bootstrap
+from grpo_theory.llm.budgets import per_problem
 
 METRICS = ("greedy_acc", "mean_at_k", "pass_at_k")
 PRIMARY = "mean_at_k"
@@ -82,11 +83,6 @@ def summarize(runs: dict[str, list[dict[str, Any]]], reference: str | None) -> d
     return out
 
 
-def _scores(ev: dict[str, Any]) -> np.ndarray | None:
-    counts, n = ev.get("problems/correct"), ev.get("eval/n_samples")
-    return None if counts is None or not n else np.asarray(counts, float) / float(n)
-
-
 def interval_estimates(runs: dict[str, list[dict[str, Any]]], reference: str, *,
                        n_boot: int = 4000) -> dict[str, dict[str, Any]]:
     """Bootstrap intervals of each method vs ``reference`` (see :func:`grpo_theory.llm.bootstrap.paired_bootstrap`).
@@ -102,9 +98,9 @@ def interval_estimates(runs: dict[str, list[dict[str, Any]]], reference: str, *,
         seeds = sorted(by_seed)
         if not seeds:
             continue
-        finals = [_scores(by_seed[s]["final_eval"]) for s in seeds]
-        refs = [_scores(ref[s]["final_eval"]) for s in seeds]
-        starts = [_scores(ref[s]["start_eval"]) for s in seeds]
+        finals = [per_problem(by_seed[s]["final_eval"]) for s in seeds]
+        refs = [per_problem(ref[s]["final_eval"]) for s in seeds]
+        starts = [per_problem(ref[s]["start_eval"]) for s in seeds]
         f, r, st = ([x for x in xs if x is not None] for xs in (finals, refs, starts))
         if len(f) + len(r) + len(st) < 3 * len(seeds):
             continue  # an older run without per-problem outcomes
