@@ -4,7 +4,7 @@ On the character-level arithmetic prompts a 135M chat model is almost always all
 per prompt, and then a 2-GRPO pair or a G-group carries no signal. This module therefore first measures
 the per-prompt success probability p̂ on candidate question families (part ``prompt_family``), then runs
 the three checks of :mod:`grpo_theory.realcheck` on the ``compare`` family of
-:mod:`grpo_theory.llm.tasks_smollm` (*"Answer with one word, yes or no. Is 57 larger than 38?"*, reward 1 iff
+:mod:`grpo_theory.llm.tasks.chat` (*"Answer with one word, yes or no. Is 57 larger than 38?"*, reward 1 iff
 the first yes/no word is right). Sampling is at temperature 1, so the sampling distribution is the model's
 own :math:`\pi` whose log-probabilities are differentiated (the premise of R6 and R9; a tempered sampler would
 break the score identity).

@@ -24,7 +24,7 @@ from grpo_theory.llm.tasks import (
     train_problems,
 )
 
-# ---------------------------------------------------------------------------------------------------- addition
+# --------------------------------------------------------------------------------------------------- addition
 
 
 def test_addition_prompt_and_fixed_width_answer():
@@ -40,7 +40,8 @@ def test_addition_prompt_and_fixed_width_answer():
 
 @pytest.mark.parametrize(
     ("completion", "reward"),
-    [("0579", 1.0), (" 0579\n", 1.0), ("579", 0.0), ("0578", 0.0), ("05790", 0.0), ("", 0.0), ("05<pad>79", 0.0)],
+    [("0579", 1.0), (" 0579\n", 1.0), ("579", 0.0), ("0578", 0.0), ("05790", 0.0), ("", 0.0),
+     ("05<pad>79", 0.0)],
 )
 def test_addition_reward_is_exact_match(completion, reward):
     t = AdditionTask()
@@ -64,7 +65,7 @@ def test_addition_rejects_bad_input():
         AdditionTask().make(1000, 1)
 
 
-# ---------------------------------------------------------------------------------------------------- evaluator
+# -------------------------------------------------------------------------------------------------- evaluator
 
 
 @pytest.mark.parametrize(
@@ -86,7 +87,8 @@ def test_evaluator_hand_cases(text, value, used):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "2+", "(2", "2)", "02", "-2", "2/3", "2**3", "2+*3", "()", "1e3", "__import__('os')", "2,3", "٣+1", "1" * 65],
+    ["", "2+", "(2", "2)", "02", "-2", "2/3", "2**3", "2+*3", "()", "1e3", "__import__('os')", "2,3", "٣+1",
+     "1" * 65],
 )
 def test_evaluator_rejects_non_expressions(text):
     with pytest.raises(ParseError):
@@ -98,7 +100,7 @@ def test_evaluator_is_bounded_on_deep_nesting():
         evaluate_expression("(" * 500 + "1" + ")" * 500)
 
 
-# ---------------------------------------------------------------------------------------------------- countdown
+# -------------------------------------------------------------------------------------------------- countdown
 
 
 def _cd(numbers, target):
@@ -193,7 +195,7 @@ def test_countdown_rejects_bad_options():
         CountdownTask(min_target=50, max_target=10)
 
 
-# ---------------------------------------------------------------------------------------------------- registry, sets
+# --------------------------------------------------------------------------------------------- registry, sets
 
 
 def test_make_task():

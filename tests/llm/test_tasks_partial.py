@@ -22,7 +22,8 @@ def test_partial_reward_hand_values(completion, reward):
 
 def test_same_problems_as_addition_and_exact_iff_one():
     a, b = make_task("addition"), make_task("addition_partial")
-    assert [p.prompt for p in a.sample(random.Random(3), 50)] == [p.prompt for p in b.sample(random.Random(3), 50)]
+    prompts_a = [p.prompt for p in a.sample(random.Random(3), 50)]
+    assert prompts_a == [p.prompt for p in b.sample(random.Random(3), 50)]
     assert [p.prompt for p in eval_problems(a, 20, 0)] == [p.prompt for p in eval_problems(b, 20, 0)]
     rng = random.Random(0)
     for p in b.sample(rng, 200):

@@ -1,4 +1,4 @@
-"""The SmolLM2 prompt family and checks (grpo_theory.llm.tasks_smollm, grpo_theory.realcheck.smollm2_checks).
+"""The SmolLM2 prompt family and checks (grpo_theory.llm.tasks.chat, grpo_theory.realcheck.smollm2_checks).
 
 Fast: verifiers, tasks, the p̂ histogram, the gradient restriction (on a random micro Llama and on the
 SmolLM2 layout built on the meta device). Slow: the p̂ part and R8/R9 at small scale on SmolLM2 itself,
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from grpo_theory.llm.tasks import make_task, train_problems
-from grpo_theory.llm.tasks_smollm import AddQuestionTask, CompareTask, first_yes_no, last_integer
+from grpo_theory.llm.tasks.chat import AddQuestionTask, CompareTask, first_yes_no, last_integer
 from grpo_theory.realcheck import smollm2_checks as sc
 
 

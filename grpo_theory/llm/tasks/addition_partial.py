@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grpo_theory.llm.tasks import AdditionTask, Problem
+from grpo_theory.llm.tasks.addition import AdditionTask
+from grpo_theory.llm.tasks.problem import Problem
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Question tasks for chat models (SmolLM2-135M-Instruct), with verifiable answers in free text.
 
-The character-level tasks of :mod:`grpo_theory.llm.tasks` ask ``"123+456="`` and demand the exact digits;
+The character-level tasks (``addition``, ``countdown``) ask ``"123+456="`` and demand the exact digits;
 a chat model answers in prose, so these tasks ask a question in English and verify a short part of the reply:
 
 * ``compare`` -- ``"Answer with one word, yes or no. Is 57 larger than 38?"`` for two different 2-digit
@@ -11,7 +11,7 @@ a chat model answers in prose, so these tasks ask a question in English and veri
   Reward 1 iff the last integer in the reply is the sum (the lenient verifier of chat-model arithmetic).
 
 Both satisfy the :class:`grpo_theory.llm.tasks.Task` protocol (so the trainer, the problem sets and the
-real-model checks accept them) and are registered in :func:`grpo_theory.llm.tasks.make_task`. Their prompts
+real-model checks accept them) and are registered in :data:`grpo_theory.llm.tasks.TASKS`. Their prompts
 contain letters, so they are for policies with a full tokenizer, not the tiny character model.
 """
 
@@ -21,7 +21,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from grpo_theory.llm.tasks import Problem
+from grpo_theory.llm.tasks.problem import Problem
 
 _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 _INT = re.compile(r"-?\d+")
@@ -87,7 +87,7 @@ class CompareTask:
 
 @dataclass(frozen=True)
 class AddQuestionTask:
-    """What is a + b? for two ``n_digits``-digit operands (leading zeros not written); last-integer verifier."""
+    """What is a + b? for two ``n_digits``-digit operands (no leading zeros); last-integer verifier."""
 
     n_digits: int = 1
     """Digits per operand (1: 0..9, 2: 0..99, ...)."""
@@ -123,6 +123,6 @@ class AddQuestionTask:
 
 
 CHAT_TASKS = {"compare": CompareTask, "add_question": AddQuestionTask}
-"""The chat-model tasks by name (merged into :data:`grpo_theory.llm.tasks.TASKS`)."""
+"""The chat-model tasks by name (part of :data:`grpo_theory.llm.tasks.TASKS`)."""
 
 __all__ = ["CHAT_TASKS", "AddQuestionTask", "CompareTask", "first_yes_no", "last_integer"]
