@@ -54,7 +54,8 @@ def point_stats(acc: Any, acc_ref: Any, acc_start: Any) -> dict[str, Any]:
             # ratio first, then x 100: a method equal to the reference gets exactly 100
             "retention": 100.0 * (acc / acc_ref),
             # no reference gain: nothing to retain, undefined rather than +-inf
-            "gain_retention": np.where(acc_ref == acc_start, np.nan, 100.0 * ((acc - acc_start) / (acc_ref - acc_start))),
+            "gain_retention": np.where(acc_ref == acc_start, np.nan,
+                                       100.0 * ((acc - acc_start) / (acc_ref - acc_start))),
             "paired_delta": acc - acc_ref,
         }
 
@@ -101,13 +102,15 @@ def paired_bootstrap(
         for stat in STATS:
             vals = np.asarray(reps[stat], float)
             vals = vals[np.isfinite(vals)]
-            row[f"{stat}_{tag}"] = [float(v) for v in np.percentile(vals, q)] if vals.size else [np.nan, np.nan]
+            row[f"{stat}_{tag}"] = ([float(v) for v in np.percentile(vals, q)] if vals.size
+                                    else [np.nan, np.nan])
         out[name] = row
     return out
 
 
 def non_inferiority(ci: tuple[float, float] | list[float], claim: float) -> str:
-    """``supported`` (interval >= claim), ``rejected`` (interval < claim) or ``inconclusive`` (claim inside)."""
+    """``supported`` (interval >= claim), ``rejected`` (interval < claim) or ``inconclusive`` (claim
+    inside)."""
     lo, hi = ci
     if lo >= claim:
         return "supported"

@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from grpo_theory.artifacts import read_jsonl
 from grpo_theory.llm.bootstrap import non_inferiority
 from grpo_theory.llm.budgets import compare_at_budgets
 from grpo_theory.llm.presets import PAPER_CLAIMS, REFERENCE, SWEPT, Preset
+from grpo_theory.llm.runlog import RunLog
 
 
 def lr_source(preset: Preset, name: str) -> str:
@@ -36,13 +36,13 @@ def lr_source(preset: Preset, name: str) -> str:
     return "rule"
 
 
-def _read_logs(out: Path, names: Mapping[str, str]) -> dict[str, dict[int, list[dict[str, Any]]]]:
-    """method -> seed -> log records, from ``out/runs/<slug>_s<seed>.jsonl`` (``names``: method -> slug)."""
-    logs: dict[str, dict[int, list[dict[str, Any]]]] = {}
+def _read_logs(out: Path, names: Mapping[str, str]) -> dict[str, dict[int, RunLog]]:
+    """method -> seed -> the run stored as ``out/runs/<slug>_s<seed>.jsonl`` (``names``: method -> slug)."""
+    logs: dict[str, dict[int, RunLog]] = {}
     for name, slug in names.items():
         for path in sorted((out / "runs").glob(f"{slug}_s*.jsonl")):
-            seed = int(path.stem.rsplit("_s", 1)[1])
-            logs.setdefault(name, {})[seed] = read_jsonl(path)
+            run = RunLog.read(path)
+            logs.setdefault(name, {})[int(path.stem.rsplit("_s", 1)[1])] = run
     return logs
 
 
@@ -56,7 +56,8 @@ def headline_record(summary: Mapping[str, Any], preset: Preset, out: Path, slugs
     for name, row in methods.items():
         iv = row.get("intervals", {})
         rec: dict[str, Any] = {
-            "seeds": row["seeds"], "steps": row["steps"][0], "lr": lrs.get(name), "lr_selected_on": lr_source(preset, name),
+            "seeds": row["seeds"], "steps": row["steps"][0], "lr": lrs.get(name),
+            "lr_selected_on": lr_source(preset, name),
             "mean_at_k": {"mean": row["mean_at_k"][0], "std": row["mean_at_k"][1]},
             "start_mean_at_k": row["start_mean_at_k"],
         }
@@ -67,8 +68,9 @@ def headline_record(summary: Mapping[str, Any], preset: Preset, out: Path, slugs
             rec["rollout_share"] = row["rollouts"][0] / ref["rollouts"][0]
             rec["cpu_time_share"] = row["train_cpu_seconds"][0] / ref["train_cpu_seconds"][0]
         if name in ("2-GRPO", "2-GRPO (8eta)", "2-GRPO+RS") and "retention" in rec:
-            rec["paper_claim"] = {"retention_pct": PAPER_CLAIMS["retention_pct"],
-                                  "verdict": non_inferiority(rec["retention"]["ci95"], PAPER_CLAIMS["retention_pct"])}
+            claim = PAPER_CLAIMS["retention_pct"]
+            verdict = non_inferiority(rec["retention"]["ci95"], claim)
+            rec["paper_claim"] = {"retention_pct": claim, "verdict": verdict}
         if name in budgets:
             rec["budgets"] = budgets[name]
         arms[name] = rec

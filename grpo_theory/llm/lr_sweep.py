@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from grpo_theory.llm.runlog import RunLog
+
 _NAME = re.compile(r"^(?P<method>.+) lr=(?P<lr>[0-9.e+-]+)$")
 
 
@@ -23,20 +25,24 @@ def parse_run_name(name: str) -> tuple[str, float]:
     return m["method"], float(m["lr"])
 
 
-def sweep_table(results: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = "mean_at_k") -> dict[str, Any]:
+def sweep_table(results: Mapping[str, Sequence[RunLog | Mapping[str, Any]]],
+                metric: str = "mean_at_k") -> dict[str, Any]:
     """method -> {"lrs": [...], "score": [...], "se": [...], "n": [...]} sorted by lr (validation scores).
 
-    results: run name -> list of result dicts (one per seed) of the sweep. ``se`` is the largest
-    per-run standard error over problems among the seeds (the evaluation noise of one run).
+    results: run name -> the sweep's runs of that name, one per seed (:class:`~grpo_theory.llm.runlog.RunLog`
+    or result dicts). ``se`` is the largest per-run standard error over problems among the seeds (the
+    evaluation noise of one run).
     """
     table: dict[str, dict[str, list[float]]] = {}
-    for name, runs in results.items():
+    for name, given in results.items():
         method, lr = parse_run_name(name)
+        runs = [RunLog.of(r) for r in given]
         for r in runs:
-            if r.get("config", {}).get("eval_split", "validation") != "validation":
-                raise ValueError(f"sweep run {name!r} was evaluated on {r['config']['eval_split']!r}, not validation")
-        vals = [float(r["final_eval"][f"eval/{metric}"]) for r in runs]
-        ses = [float(r["final_eval"].get(f"eval/{metric}_se", 0.0)) for r in runs]
+            split = r.config.get("eval_split", "validation")
+            if split != "validation":
+                raise ValueError(f"sweep run {name!r} was evaluated on {split!r}, not validation")
+        vals = [float(r.final_eval[f"eval/{metric}"]) for r in runs]
+        ses = [float(r.final(f"{metric}_se", 0.0)) for r in runs]
         row = table.setdefault(method, {"lrs": [], "score": [], "se": [], "n": []})
         row["lrs"].append(lr)
         row["score"].append(sum(vals) / len(vals))

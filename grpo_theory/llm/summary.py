@@ -22,13 +22,13 @@ Definitions (every number in ``summary.json`` and the printed table):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from grpo_theory.llm.bootstrap import paired_bootstrap
-from grpo_theory.llm.budgets import per_problem
+from grpo_theory.llm.runlog import RunLog
 
 METRICS = ("greedy_acc", "mean_at_k", "pass_at_k")
 PRIMARY = "mean_at_k"
@@ -49,62 +49,83 @@ def _pct(a: float, b: float) -> float:
     return 100.0 * a / b if b else math.nan
 
 
-def summarize(runs: dict[str, list[dict[str, Any]]], reference: str | None) -> dict[str, Any]:
-    """``runs``: method -> list of result dicts (one per seed, from ``trainer.train``)."""
+Runs = Mapping[str, Sequence[RunLog | Mapping[str, Any]]]
+
+
+def _as_runs(runs: Runs) -> dict[str, list[RunLog]]:
+    return {name: [RunLog.of(r) for r in results] for name, results in runs.items()}
+
+
+def summarize(runs: Runs, reference: str | None) -> dict[str, Any]:
+    """The summary table of the module docstring.
+
+    runs: method -> one run per seed: :class:`~grpo_theory.llm.runlog.RunLog` or a result dict of
+    ``trainer.train``. ``reference``: the method the ratios are relative to (None: no ratios).
+    """
+    by_method = _as_runs(runs)
     out: dict[str, Any] = {"reference": reference, "primary_metric": PRIMARY, "methods": {}}
-    for name, results in runs.items():
-        row: dict[str, Any] = {"seeds": [r["config"]["seed"] for r in results], "n": len(results)}
+    for name, results in by_method.items():
+        row: dict[str, Any] = {"seeds": [r.seed for r in results], "n": len(results)}
         for m in METRICS:
-            row[m] = mean_std([r["final_eval"].get(f"eval/{m}", math.nan) for r in results])
-            row[f"start_{m}"] = mean_std([r["start_eval"].get(f"eval/{m}", math.nan) for r in results])[0]
+            row[m] = mean_std([r.final(m, math.nan) for r in results])
+            row[f"start_{m}"] = mean_std([r.start(m, math.nan) for r in results])[0]
         for key in ("rollouts", "steps", "train_seconds", "train_cpu_seconds", "discard_frac"):
-            row[key] = mean_std([r[key] for r in results])
+            row[key] = mean_std([r.cost(key) for r in results])
         out["methods"][name] = row
 
     ref = out["methods"].get(reference) if reference else None
-    ref_by_seed = {r["config"]["seed"]: r for r in runs.get(reference, [])} if reference else {}
-    for name, row in out["methods"].items():
-        if ref is None:
-            continue
-        for m in METRICS:
-            row[f"retention_{m}"] = _pct(row[m][0], ref[m][0])
-            gain, ref_gain = row[m][0] - row[f"start_{m}"], ref[m][0] - ref[f"start_{m}"]
-            row[f"gain_retention_{m}"] = _pct(gain, ref_gain)
-            diffs = [r["final_eval"][f"eval/{m}"] - ref_by_seed[r["config"]["seed"]]["final_eval"][f"eval/{m}"]
-                     for r in runs[name] if r["config"]["seed"] in ref_by_seed]
-            row[f"paired_diff_{m}"] = mean_std(diffs)
-        row["rollouts_pct"] = _pct(row["rollouts"][0], ref["rollouts"][0])
-        row["time_pct"] = _pct(row["train_seconds"][0], ref["train_seconds"][0])
-        row["cpu_time_pct"] = _pct(row["train_cpu_seconds"][0], ref["train_cpu_seconds"][0])
-    if reference in runs:
-        intervals = interval_estimates(runs, reference)
+    if ref is not None:
+        ref_by_seed = {r.seed: r for r in by_method[str(reference)]}
+        for name, row in out["methods"].items():
+            row.update(_relative(row, ref, by_method[name], ref_by_seed))
+    if reference in by_method:
+        intervals = interval_estimates(by_method, str(reference))
         for name, stats in intervals.items():
             out["methods"][name]["intervals"] = stats
     return out
 
 
-def interval_estimates(runs: dict[str, list[dict[str, Any]]], reference: str, *,
-                       n_boot: int = 4000) -> dict[str, dict[str, Any]]:
-    """Bootstrap intervals of each method vs ``reference`` (see :func:`grpo_theory.llm.bootstrap.paired_bootstrap`).
+def _relative(row: dict[str, Any], ref: dict[str, Any], runs: list[RunLog],
+              ref_by_seed: dict[int | None, RunLog]) -> dict[str, Any]:
+    """Retention, gain retention, paired differences and cost shares of one method's row vs the
+    reference's row (``ref``) and runs (``ref_by_seed``)."""
+    out: dict[str, Any] = {}
+    for m in METRICS:
+        out[f"retention_{m}"] = _pct(row[m][0], ref[m][0])
+        gain, ref_gain = row[m][0] - row[f"start_{m}"], ref[m][0] - ref[f"start_{m}"]
+        out[f"gain_retention_{m}"] = _pct(gain, ref_gain)
+        diffs = [r.final(m) - ref_by_seed[r.seed].final(m) for r in runs if r.seed in ref_by_seed]
+        out[f"paired_diff_{m}"] = mean_std(diffs)
+    out["rollouts_pct"] = _pct(row["rollouts"][0], ref["rollouts"][0])
+    out["time_pct"] = _pct(row["train_seconds"][0], ref["train_seconds"][0])
+    out["cpu_time_pct"] = _pct(row["train_cpu_seconds"][0], ref["train_cpu_seconds"][0])
+    return out
+
+
+def interval_estimates(runs: Runs, reference: str, *, n_boot: int = 4000) -> dict[str, dict[str, Any]]:
+    """Bootstrap intervals of each method vs ``reference``
+    (see :func:`grpo_theory.llm.bootstrap.paired_bootstrap`).
 
     Uses the seeds every method shares with the reference; a method whose results lack per-problem
     outcomes (older runs) is left out. The start checkpoint's scores are the reference runs' start
     evaluations (one per seed, shared by every method of that seed).
     """
-    ref = {r["config"]["seed"]: r for r in runs[reference]}
+    by_method = _as_runs(runs)
+    ref = {r.seed: r for r in by_method[reference]}
     out: dict[str, dict[str, Any]] = {}
-    for name, results in runs.items():
-        by_seed = {r["config"]["seed"]: r for r in results if r["config"]["seed"] in ref}
-        seeds = sorted(by_seed)
+    for name, results in by_method.items():
+        by_seed = {r.seed: r for r in results if r.seed in ref}
+        seeds = sorted(by_seed)  # type: ignore[type-var]
         if not seeds:
             continue
-        finals = [per_problem(by_seed[s]["final_eval"]) for s in seeds]
-        refs = [per_problem(ref[s]["final_eval"]) for s in seeds]
-        starts = [per_problem(ref[s]["start_eval"]) for s in seeds]
+        finals = [by_seed[s].final_scores for s in seeds]
+        refs = [ref[s].final_scores for s in seeds]
+        starts = [ref[s].start_scores for s in seeds]
         f, r, st = ([x for x in xs if x is not None] for xs in (finals, refs, starts))
         if len(f) + len(r) + len(st) < 3 * len(seeds):
             continue  # an older run without per-problem outcomes
-        stats = paired_bootstrap({reference: np.stack(r), name: np.stack(f)}, np.stack(st), reference, n_boot=n_boot)
+        stats = paired_bootstrap({reference: np.stack(r), name: np.stack(f)}, np.stack(st), reference,
+                                 n_boot=n_boot)
         out[name] = {"seeds": seeds, **stats[name]}
     return out
 
@@ -120,8 +141,8 @@ def format_table(summary: dict[str, Any], k: int | None = None) -> str:
     has_ref = summary.get("reference") in summary["methods"]
     head = ["method", "seeds", f"Mean{kk} %", "greedy acc %", f"Pass{kk} %"]
     if has_ref:
-        head += [f"retention Mean{kk} %", "gain retention %", "rollouts (% of ref)", "train wall-clock s (% of ref)",
-                 "CPU time (% of ref)"]
+        head += [f"retention Mean{kk} %", "gain retention %", "rollouts (% of ref)",
+                 "train wall-clock s (% of ref)", "CPU time (% of ref)"]
     head += ["discard rate %", "steps"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in summary["methods"].items():
@@ -140,5 +161,6 @@ def format_table(summary: dict[str, Any], k: int | None = None) -> str:
     if start is not None:
         lines.append("")
         lines.append(f"start checkpoint: Mean{kk} {100 * start['start_mean_at_k']:.1f} %, greedy "
-                     f"{100 * start['start_greedy_acc']:.1f} %, Pass{kk} {100 * start['start_pass_at_k']:.1f} %")
+                     f"{100 * start['start_greedy_acc']:.1f} %, "
+                     f"Pass{kk} {100 * start['start_pass_at_k']:.1f} %")
     return "\n".join(lines)

@@ -96,14 +96,3 @@ def test_budgets_skip_equal_steps_without_a_reference_evaluation_there():
     out = compare_at_budgets({"ref": {0: log(8, [2, 1])}, "m": {0: log(6, [1, 1])}}, "ref", n_boot=50)
     assert set(out["m"]) == {"equal_cpu"}
     assert out["m"]["equal_cpu"]["reference_steps"] == [8]  # 6 CPU seconds: nearer to step 8 (8 s) than to 0
-
-
-def test_eval_points_take_the_trainers_cumulative_cpu():
-    """``cpu/train_total`` is already cumulative: it is read, not added to the per-phase seconds."""
-    from grpo_theory.llm.budgets import eval_points
-
-    log = [{"step": s, "cpu/update": 1.0, "cpu/gen": 0.5, "cpu/eval": 9.0, "cpu/train_total": 1.5 * s,
-            **({"eval/mean_at_k": 0.5} if s % 2 == 0 else {})} for s in range(1, 7)]
-    assert [p["cpu"] for p in eval_points(log)] == [3.0, 6.0, 9.0]
-    without = [{k: v for k, v in r.items() if k != "cpu/train_total"} for r in log]
-    assert [p["cpu"] for p in eval_points(without)] == [3.0, 6.0, 9.0]  # the same from the phases, eval excluded
