@@ -50,7 +50,7 @@ print(f"{policy.num_prompts} prompts, {policy.num_responses} responses each, D =
 
 # %%
 r9 = {}
-for kind in ("sum", "token_mean"):
+for kind in ("summed", "length-normalized"):
     m = conditional_moments(policy, kind)
     resid = m["m_minus"] + (m["p"] / (1 - m["p"])).unsqueeze(-1) * m["m_plus"]
     r9[kind] = float(resid.norm(dim=-1).max() / m["m_minus"].norm(dim=-1).max())
@@ -157,6 +157,6 @@ prompt_terms = vb["estimators"]["rloo"]["prompt"]
 ratios = [b / a for a, b in itertools.pairwise(prompt_terms)]
 print("prompt term ratio per doubling of G:", [f"{r:.3f}" for r in ratios])
 assert all(abs(r - 2) < 1e-9 for r in ratios)
-assert r9["sum"] < 1e-12 and r9["token_mean"] > 1e-3
+assert r9["summed"] < 1e-12 and r9["length-normalized"] > 1e-3
 assert all(symbolic.values())
 print("all predictions hold")

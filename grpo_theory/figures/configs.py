@@ -12,6 +12,7 @@ from typing import Any
 
 from grpo_theory.figures.cache import fingerprint
 from grpo_theory.figures.paths import REPO_ROOT, RESULTS
+from grpo_theory.vocab import SCORE_KINDS
 
 #: Source files the computed (non-``results/``) figure data depend on: editing any of them
 #: invalidates the cache of the theory and toy figures.
@@ -62,7 +63,7 @@ F3_CONFIG: dict[str, Any] = {
 F4_CONFIG: dict[str, Any] = {
     "c": [round(0.1 * i, 2) for i in range(-5, 31)],
     "c_mc": [0.0, 0.5, 1.0, 1.5, 2.0, 2.5],
-    "kinds": ["sum", "token_mean"],
+    "kinds": list(SCORE_KINDS),
     "population": {"prompts": 48, "vocab": 3, "max_len": 4, "offset_scale": 1.5, "p_low": 0.1, "p_high": 0.9},
     "pairs": 40000,
     "seed": 4,

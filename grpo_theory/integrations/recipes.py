@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grpo_theory.vocab import AggMode
+
 #: Prompts per optimizer mini-batch of the paper's 16-GRPO baseline (32 x 16 = 512 rollouts).
 BASELINE_PROMPTS = 32
 #: Rollouts per prompt of the baseline.
@@ -110,7 +112,7 @@ def two_grpo(learning_rate: float, *, baseline_prompts: int = BASELINE_PROMPTS, 
 
 
 def verl_overrides(recipe: Recipe, *, adv_estimator: str | None = None, loss_mode: str = "grpo_theory",
-                   loss_agg_mode: str = "token-mean") -> list[str]:
+                   loss_agg_mode: AggMode = "token-mean") -> list[str]:
     """verl 0.9.1 Hydra overrides (``key=value``) for a recipe, with our plugin's estimator and loss.
 
     ``adv_estimator`` defaults to ``"two_grpo"`` for G = 2 and ``"grpo_theory_verl"`` otherwise (both

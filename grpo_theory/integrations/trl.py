@@ -58,6 +58,7 @@ from grpo_theory.losses import (
     rloo_advantages,
     sapo_surrogate,
 )
+from grpo_theory.vocab import AggMode
 
 Tensor = torch.Tensor
 
@@ -67,7 +68,7 @@ if trl.__version__ != TRL_VERSION:  # the overridden methods are private: say so
                   stacklevel=2)
 
 #: TRL loss_type -> (our aggregation mode, how the denominator is formed; see ``_normalizer``).
-LOSS_TYPES: dict[str, tuple[str, str]] = {
+LOSS_TYPES: dict[str, tuple[AggMode, str]] = {
     "grpo": ("seq-mean-token-mean", "rows"),
     "bnpo": ("token-mean", "local_tokens"),
     "dr_grpo": ("seq-mean-token-sum-norm", "rows"),

@@ -6,47 +6,29 @@ from __future__ import annotations
 import torch
 
 from grpo_theory.losses._validate import check_choice, check_mask, check_positive
+from grpo_theory.vocab import AGG_ALIASES, AGG_MODES, ALL_AGG_MODES, GROUP_AGG_MODES, AnyAggMode
 
 Tensor = torch.Tensor
 
-AGG_MODES = (
-    "token-mean",
-    "seq-mean-token-mean",
-    "seq-mean-token-sum",
-    "seq-mean-token-sum-norm",
-    "token-sum",
-)
-
-#: Modes that need the prompt structure (``per_token`` of shape ``[P, G, ..., T]``, prompts first).
-#: ``prompt-mean-token-mean`` is the DAPO paper's objective: a token mean over each prompt's group of
-#: rollouts, then a mean over prompts. It equals ``token-mean`` only when every prompt has the same
-#: number of valid tokens (verl's ``token-mean`` and TRL's ``dapo`` are batch-wide token means).
-GROUP_AGG_MODES = ("prompt-mean-token-mean",)
-
-#: Every mode :func:`aggregate` accepts (``AGG_MODES`` stays the five verl modes).
-ALL_AGG_MODES = AGG_MODES + GROUP_AGG_MODES
-
-#: Other libraries' names -> our mode. TRL ``loss_type``: ``grpo`` (per-sequence token-mean, then mean
-#: over sequences), ``bnpo`` (local token-mean), ``dapo`` (token-mean over the *global* token count: pass
-#: ``normalizer``), ``dr_grpo`` (sum / (num_sequences * max_completion_length)). verl ``loss_agg_mode``
-#: names are our mode names. Underscore spellings are accepted too.
-AGG_ALIASES: dict[str, str] = {
-    "grpo": "seq-mean-token-mean",
-    "bnpo": "token-mean",
-    "dapo": "token-mean",
-    "dr_grpo": "seq-mean-token-sum-norm",
-    **{m: m for m in ALL_AGG_MODES},
-    **{m.replace("-", "_"): m for m in ALL_AGG_MODES},
-}
+#: ``GROUP_AGG_MODES``' ``prompt-mean-token-mean`` is the DAPO paper's objective: a token mean over each
+#: prompt's group of rollouts, then a mean over prompts. It equals ``token-mean`` only when every prompt has
+#: the same number of valid tokens (verl's ``token-mean`` and TRL's ``dapo`` are batch-wide token means).
+#: The names and TRL's aliases live in :mod:`grpo_theory.vocab`.
 
 EMPTY_ROWS = ("count", "skip")
 
 
-def resolve_mode(mode: str) -> str:
-    """Maps a mode name or alias (see ``AGG_ALIASES``) to one of ``ALL_AGG_MODES``."""
-    if not isinstance(mode, str) or mode not in AGG_ALIASES:
-        raise ValueError(f"mode must be one of {ALL_AGG_MODES} or an alias in {sorted(AGG_ALIASES)}, got {mode!r}")
-    return AGG_ALIASES[mode]
+def resolve_mode(mode: str) -> AnyAggMode:
+    """Maps a mode name (``ALL_AGG_MODES``) or another library's alias (``AGG_ALIASES``) to a mode."""
+    for m in ALL_AGG_MODES:
+        if mode == m:
+            return m
+    for alias, m in AGG_ALIASES.items():
+        if mode == alias:
+            return m
+    raise ValueError(
+        f"mode must be one of {ALL_AGG_MODES} or an alias in {sorted(AGG_ALIASES)}, got {mode!r}"
+    )
 
 
 def aggregate(
@@ -63,14 +45,16 @@ def aggregate(
     Write :math:`\ell_{s,t}` for sequence :math:`s` (every leading index) and token :math:`t`,
     :math:`m` for the mask, :math:`n_s = \sum_t m_{s,t}` and :math:`S` for the number of sequences.
 
-    ========================== ===============================================================
-    ``token-mean``             :math:`\sum_{s,t} m\ell / N`, :math:`N` = ``normalizer`` or :math:`\sum n_s`
-    ``seq-mean-token-mean``    :math:`\frac1S\sum_s \frac1{n_s}\sum_t m\ell` (the paper's GRPO)
-    ``seq-mean-token-sum``     :math:`\frac1S\sum_s \sum_t m\ell`
-    ``seq-mean-token-sum-norm`` :math:`\frac1{S\,C}\sum_s \sum_t m\ell`, :math:`C` = ``horizon`` or T (Dr. GRPO)
-    ``token-sum``              :math:`\sum_{s,t} m\ell`
-    ``prompt-mean-token-mean`` :math:`\frac1P\sum_p \frac1{N_p}\sum_{s\in p,t} m\ell`, :math:`N_p` = tokens of prompt p (DAPO paper)
-    ========================== ===============================================================
+    =========================== ==============================================================
+    ``token-mean``              :math:`\sum_{s,t} m\ell / N`, :math:`N` = ``normalizer`` or :math:`\sum n_s`
+    ``seq-mean-token-mean``     :math:`\frac1S\sum_s \frac1{n_s}\sum_t m\ell` (the paper's GRPO)
+    ``seq-mean-token-sum``      :math:`\frac1S\sum_s \sum_t m\ell`
+    ``seq-mean-token-sum-norm`` :math:`\frac1{S\,C}\sum_s \sum_t m\ell`, :math:`C` = ``horizon`` or T
+                                (Dr. GRPO)
+    ``token-sum``               :math:`\sum_{s,t} m\ell`
+    ``prompt-mean-token-mean``  :math:`\frac1P\sum_p \frac1{N_p}\sum_{s\in p,t} m\ell`, :math:`N_p` =
+                                tokens of prompt p (DAPO paper)
+    =========================== ==============================================================
 
     For ``prompt-mean-token-mean`` the first dim indexes prompts and every other leading dim the
     prompt's rollouts (``[P, G, T]``); :math:`P` is ``normalizer`` if given, else the number of
@@ -113,13 +97,38 @@ def aggregate(
         >>> aggregate(per_prompt, torch.stack([mask, mask * 0]), "prompt-mean-token-mean")  # (2.5 + 0)/2
         tensor(1.2500)
     """
-    mode = resolve_mode(mode)
+    agg = resolve_mode(mode)
+    normalizer, horizon = _check_inputs(per_token, mask, agg, normalizer, horizon, empty_rows)
+    m = check_mask(mask, per_token.shape)
+    # where() rather than multiply: a NaN/inf at a masked position must not leak into the sum.
+    x = torch.where(m, per_token, torch.zeros_like(per_token))
+    if agg == "token-sum":
+        return x.sum()
+    if agg == "token-mean":
+        n_tok = float(m.sum()) if normalizer is None else normalizer
+        return x.sum() / n_tok if n_tok > 0 else x.sum() * 0.0
+    if agg == "prompt-mean-token-mean":
+        return _prompt_mean_token_mean(x, m, normalizer, empty_rows)
+    return _seq_mean(x, m, agg, normalizer, horizon, empty_rows)
+
+
+def _check_inputs(
+    per_token: Tensor, mask: Tensor, mode: AnyAggMode, normalizer: float | None, horizon: float | None,
+    empty_rows: str,
+) -> tuple[float | None, float | None]:
+    """Raises a one-line ValueError on a bad argument of :func:`aggregate`; returns (normalizer, horizon)."""
     check_choice(empty_rows, EMPTY_ROWS, "empty_rows")
     if not isinstance(per_token, torch.Tensor) or not per_token.is_floating_point():
         raise ValueError("per_token must be a floating torch.Tensor of shape [..., T]")
     if per_token.ndim < 2:
-        raise ValueError(f"per_token must have shape [..., T] with at least 2 dims, got {tuple(per_token.shape)}")
-    m = check_mask(mask, per_token.shape)
+        raise ValueError(
+            f"per_token must have shape [..., T] with at least 2 dims, got {tuple(per_token.shape)}"
+        )
+    if mode == "prompt-mean-token-mean" and per_token.ndim < 3:
+        raise ValueError(
+            f"mode 'prompt-mean-token-mean' needs per_token of shape [P, G, T] (prompts first), "
+            f"got {tuple(per_token.shape)}"
+        )
     if normalizer is not None:
         if mode == "token-sum":
             raise ValueError("normalizer must be None for mode 'token-sum'")
@@ -128,34 +137,29 @@ def aggregate(
         if mode != "seq-mean-token-sum-norm":
             raise ValueError(f"horizon is only used by 'seq-mean-token-sum-norm', got mode {mode!r}")
         horizon = check_positive(horizon, "horizon")
+    return normalizer, horizon
 
-    # where() rather than multiply: a NaN/inf at a masked position must not leak into the sum.
-    x = torch.where(m, per_token, torch.zeros_like(per_token))
-    zero = x.sum() * 0.0
-    if mode == "token-sum":
-        return x.sum()
-    if mode == "token-mean":
-        n_tok = float(m.sum()) if normalizer is None else normalizer
-        return x.sum() / n_tok if n_tok > 0 else zero
-    if mode == "prompt-mean-token-mean":
-        if per_token.ndim < 3:
-            raise ValueError(
-                f"mode 'prompt-mean-token-mean' needs per_token of shape [P, G, T] (prompts first), "
-                f"got {tuple(per_token.shape)}"
-            )
-        n_p = m.reshape(m.shape[0], -1).sum(dim=-1).to(x.dtype)  # [P] valid tokens per prompt
-        s_p = x.reshape(x.shape[0], -1).sum(dim=-1)
-        has = n_p > 0
-        if normalizer is not None:
-            n_prompts = normalizer
-        else:
-            n_prompts = float(n_p.numel()) if empty_rows == "count" else float(has.sum())
-        if n_prompts == 0:
-            return zero
-        return torch.where(has, s_p / n_p.clamp(min=1), torch.zeros_like(s_p)).sum() / n_prompts
 
+def _prompt_mean_token_mean(x: Tensor, m: Tensor, normalizer: float | None, empty_rows: str) -> Tensor:
+    """``prompt-mean-token-mean`` of the masked losses ``x`` ``[P, G, ..., T]`` (see :func:`aggregate`)."""
+    n_p = m.reshape(m.shape[0], -1).sum(dim=-1).to(x.dtype)  # [P] valid tokens per prompt
+    s_p = x.reshape(x.shape[0], -1).sum(dim=-1)
+    has = n_p > 0
+    if normalizer is not None:
+        n_prompts = normalizer
+    else:
+        n_prompts = float(n_p.numel()) if empty_rows == "count" else float(has.sum())
+    if n_prompts == 0:
+        return x.sum() * 0.0
+    return torch.where(has, s_p / n_p.clamp(min=1), torch.zeros_like(s_p)).sum() / n_prompts
+
+
+def _seq_mean(
+    x: Tensor, m: Tensor, mode: AnyAggMode, normalizer: float | None, horizon: float | None, empty_rows: str
+) -> Tensor:
+    """The ``seq-mean-*`` modes of the masked losses ``x`` ``[..., T]`` (see :func:`aggregate`)."""
     lengths = m.sum(dim=-1).to(x.dtype)
-    seq_sum = x.sum(dim=-1)
+    seq_total = x.sum(dim=-1)
     rows = lengths > 0
     if normalizer is not None:
         n_seq = normalizer
@@ -164,11 +168,16 @@ def aggregate(
     else:
         n_seq = float(rows.sum())
     if n_seq == 0:
-        return zero
+        return x.sum() * 0.0
     if mode == "seq-mean-token-mean":
-        seq_val = torch.where(rows, seq_sum / lengths.clamp(min=1), torch.zeros_like(seq_sum))
+        seq_val = torch.where(rows, seq_total / lengths.clamp(min=1), torch.zeros_like(seq_total))
         return seq_val.sum() / n_seq
     if mode == "seq-mean-token-sum":
-        return seq_sum.sum() / n_seq
-    c = float(per_token.shape[-1]) if horizon is None else horizon
-    return seq_sum.sum() / (n_seq * c)
+        return seq_total.sum() / n_seq
+    c = float(x.shape[-1]) if horizon is None else horizon
+    return seq_total.sum() / (n_seq * c)
+
+
+__all__ = [
+    "AGG_ALIASES", "AGG_MODES", "ALL_AGG_MODES", "EMPTY_ROWS", "GROUP_AGG_MODES", "aggregate", "resolve_mode",
+]

@@ -206,7 +206,7 @@ def check_r4(n: int, seed: int) -> McResult:
     ident = identity_result(devs[name], IDENTITY_TOL, m, f"R4 per-pair relations (worst {name})")
     ident = with_detail(ident, "; ".join(f"{k_}: {v:.2g}" for k_, v in devs.items()))
     # the constant itself: κ̂ = mean_j ⟨ĝ_j, d_q(j)⟩ / E_q ‖d_q‖² → 1/β
-    mom = conditional_moments(pol, "sum")
+    mom = conditional_moments(pol, "summed")
     d = beta * 0.5 * (mom["m_plus"] - mom["m_minus"])  # (Q, D), exact, σ(0) = ½
     g_pair = -_theta_gradient(pol, prompts, ip, im, a["two_grpo"])  # objective gradient of each pair
     proj = (g_pair * d[prompts]).sum(-1) / float((d * d).sum(-1).mean())

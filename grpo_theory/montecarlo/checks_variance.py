@@ -35,6 +35,7 @@ from grpo_theory.montecarlo.variance import (
     product_variance_terms,
     sample_pairs,
 )
+from grpo_theory.vocab import SCORE_KINDS
 
 Tensor = torch.Tensor
 F64 = torch.float64
@@ -51,7 +52,7 @@ def check_r8(n: int, seed: int) -> McResult:
     gen = generator(seed)
     pol = check_tabular()
     subs, notes = [], []
-    for kind in ("sum", "token_mean"):
+    for kind in SCORE_KINDS:
         mom = pair_moments(pol, kind)
         _, gp, gm = sample_pairs(pol, n, gen, kind)
         cs = {"0": 0.0, "1 (GRPO)": 1.0, "c*": mom["c_star"], "2c*": 2 * mom["c_star"]}
@@ -72,7 +73,7 @@ def check_r9(n: int, seed: int) -> McResult:
     subs = []
     for pol_name in ("bandit", "tabular"):
         pol = fixture_policy(pol_name)
-        mom = conditional_moments(pol, "sum")
+        mom = conditional_moments(pol, "summed")
         p = mom["p"].unsqueeze(-1)
         claim_minus = -p / (1 - p) * mom["m_plus"]  # the identity's prediction for m⁻, from exact m⁺
         idx = sample_indices(pol.probs, (n, 1), gen).squeeze(-1)  # (R, Q) on-policy rollouts
@@ -90,7 +91,7 @@ def check_r9(n: int, seed: int) -> McResult:
         subs.append((f"{pol_name}: sample m⁻ vs −p/(1−p) m⁺", McResult(zmax, 0.0, 1.0, zeq, zeq <= 4.0,
                      f"{m} projections: raw max|z|={zmax:.2f}, Bonferroni-equivalent z={zeq:.2f}")))
     pol = check_tabular()
-    for kind in ("sum", "token_mean"):
+    for kind in SCORE_KINDS:
         mom = conditional_moments(pol, kind)
         idx = sample_groups(pol, max(n // 4, 2), 8, gen)
         r = gather_prompts(pol.rewards, idx)  # (R, Q, G)
@@ -145,7 +146,7 @@ def check_r10(n: int, seed: int) -> McResult:
         subs.append((f"{reward_name}: plug-in RHS vs exact Var(rg)", result(est, lhs, se, "batch means, 40 batches")))
         dm, ds = variance_trace(rs.unsqueeze(-1) * gs)
         terms = product_variance_terms(pol, rew)
-        tm = product_variance_terms(pol, rew, "token_mean")
+        tm = product_variance_terms(pol, rew, "length-normalized")
         subs.append((f"{reward_name}: sample Var(rg) vs exact", result(dm, lhs, ds,
                      f"exact: main {terms['main']:.4g}, interaction {terms['interaction']:.4g} "
                      f"({terms['interaction'] / terms['lhs']:.1%} of Var(rg)); token-mean g (E g ≠ 0): "

@@ -5,7 +5,7 @@ The per-prompt group estimator, on-policy (ratio 1, nothing clipped), is
 .. math::
 
     \hat g_G(q) = \frac1G\sum_{i=1}^G A_i\, g_i,\qquad g_i = \nabla_\theta\log\pi_\theta(o_i\mid q)
-    \ \ (\text{or } g_i/|o_i| \text{ for ``token_mean''}),
+    \ \ (\text{or } g_i/|o_i| \text{ for ``length-normalized''}),
 
 with the advantages :math:`A` computed by :mod:`grpo_theory.losses` (any entry of
 ``ADVANTAGE_PRESETS``, or RLOO). This is the gradient of the loss library's GRPO objective
@@ -33,6 +33,7 @@ from grpo_theory.montecarlo.toy_policy import (
     require_shared_parameters,
     sample_indices,
 )
+from grpo_theory.vocab import ScoreKind
 
 Tensor = torch.Tensor
 AdvantageFn = Callable[[Tensor], Tensor]
@@ -91,7 +92,7 @@ def scatter_weights(idx: Tensor, advantages: Tensor, num_responses: int) -> Tens
 
 
 def group_gradients(
-    policy: ToyPolicy, idx: Tensor, estimator: str | dict = "paper", *, kind: str = "sum"
+    policy: ToyPolicy, idx: Tensor, estimator: str | dict = "paper", *, kind: ScoreKind = "summed"
 ) -> Tensor:
     """Per-prompt estimates :math:`\\hat g_G(q)` for given sampled groups.
 
@@ -99,7 +100,7 @@ def group_gradients(
         policy: the toy policy.
         idx: ``[R, Q, G]`` sampled response indices (from :func:`sample_groups`).
         estimator: see :func:`advantage_fn`.
-        kind: score function, ``"sum"`` or ``"token_mean"``.
+        kind: score function, ``"summed"`` or ``"length-normalized"``.
 
     Returns:
         ``[R, Q, D]``.
@@ -123,7 +124,7 @@ def sample_group_gradients(
     generator: torch.Generator,
     estimator: str | dict = "paper",
     *,
-    kind: str = "sum",
+    kind: ScoreKind = "summed",
     chunk: int = 8192,
 ) -> Tensor:
     """Draws R groups per prompt and returns the per-prompt estimates ``[R, Q, D]`` (chunked over R)."""
@@ -142,7 +143,7 @@ def minibatch_gradients(
     generator: torch.Generator,
     estimator: str | dict = "paper",
     *,
-    kind: str = "sum",
+    kind: ScoreKind = "summed",
     chunk: int = 4096,
 ) -> Tensor:
     """Mini-batch estimates :math:`\\frac1Q\\sum_{j=1}^Q \\hat g_G(q_j)` over a prompt population.
@@ -182,7 +183,7 @@ def group_gradients_loop(
     generator: torch.Generator,
     estimator: str | dict = "paper",
     *,
-    kind: str = "sum",
+    kind: ScoreKind = "summed",
     idx: Tensor | None = None,
 ) -> Tensor:
     """Reference twin of :func:`sample_group_gradients`: one Python iteration per replicate, prompt and rollout.

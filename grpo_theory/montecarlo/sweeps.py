@@ -26,6 +26,7 @@ from grpo_theory.montecarlo.tabular import random_tabular_policy
 from grpo_theory.montecarlo.threads import single_threaded
 from grpo_theory.montecarlo.toy_policy import ToyPolicy, exact_grad_p
 from grpo_theory.montecarlo.variance import group_moments, minibatch_variance, pair_moments, sample_pairs
+from grpo_theory.vocab import SCORE_KINDS, ScoreKind
 
 F64 = torch.float64
 
@@ -81,7 +82,7 @@ def variance_vs_group_size(
     estimators: Sequence[str] = ("paper", "rloo"),
     *,
     policy: ToyPolicy | None = None,
-    kind: str = "sum",
+    kind: ScoreKind = "summed",
     n_samples: int = 20_000,
     seed: int = 0,
 ) -> dict[str, dict[str, np.ndarray]]:
@@ -128,7 +129,7 @@ def variance_vs_group_size(
 @single_threaded
 def control_variate_curve(
     c_grid: Sequence[float] | np.ndarray | None = None,
-    kinds: Sequence[str] = ("sum", "token_mean"),
+    kinds: Sequence[ScoreKind] = SCORE_KINDS,
     *,
     policy: ToyPolicy | None = None,
     mc_points: int = 9,
@@ -192,14 +193,14 @@ def cross_prompt_covariance_survey(
     the token-mean score. No sampling: this measures what the toy family does, it asserts nothing.
 
     Returns:
-        dict with ``cov_sum``, ``cov_token_mean``, ``rho_sum``, ``rho_token_mean`` ``[num_policies]``.
+        dict with ``cov_<kind>`` and ``rho_<kind>`` ``[num_policies]`` for each kind of ``SCORE_KINDS``.
     """
     gen = generator(seed)
-    out: dict[str, list[float]] = {"cov_sum": [], "cov_token_mean": [], "rho_sum": [], "rho_token_mean": []}
+    out: dict[str, list[float]] = {f"{stat}_{kind}": [] for stat in ("cov", "rho") for kind in SCORE_KINDS}
     for _ in range(num_policies):
         pol = random_tabular_policy(num_prompts, gen, offset_scale=offset_scale, theta_scale=0.3, p_low=0.05,
                                     p_high=0.95)
-        for kind in ("sum", "token_mean"):
+        for kind in SCORE_KINDS:
             m = pair_moments(pol, kind)
             out[f"cov_{kind}"].append(m["cov"])
             out[f"rho_{kind}"].append(m["rho"])

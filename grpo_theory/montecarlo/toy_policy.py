@@ -9,9 +9,9 @@ Axis legend: Q prompts, N responses per prompt, D parameters, R replicates, G ro
 
 Score functions (``kind``):
 
-* ``"sum"``: the sequence score :math:`g = \sum_t \nabla\log\pi(o_t\mid o_{<t}, q)`; it has mean 0
+* ``"summed"``: the sequence score :math:`g = \sum_t \nabla\log\pi(o_t\mid o_{<t}, q)`; it has mean 0
   under :math:`\pi(\cdot\mid q)` (the score identity).
-* ``"token_mean"``: :math:`g/|o|`, the per-sequence token mean of GRPO's default aggregation;
+* ``"length-normalized"``: :math:`g/|o|`, the per-sequence token mean of GRPO's default aggregation;
   it has no zero-mean property when lengths vary.
 
 Exact quantities, with :math:`\pi^+ = \pi r/p` and :math:`\pi^- = \pi(1-r)/(1-p)`:
@@ -29,9 +29,10 @@ from dataclasses import dataclass
 
 import torch
 
+from grpo_theory.vocab import SCORE_KINDS, ScoreKind
+
 Tensor = torch.Tensor
 
-SCORE_KINDS = ("sum", "token_mean")
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,11 +75,11 @@ class ToyPolicy:
     def dim(self) -> int:
         return int(self.scores.shape[-1])
 
-    def score(self, kind: str = "sum") -> Tensor:
-        """``[Q, N, D]`` score table: ``"sum"`` (sequence score) or ``"token_mean"`` (divided by length)."""
-        if kind == "sum":
+    def score(self, kind: ScoreKind = "summed") -> Tensor:
+        """``[Q, N, D]`` score table: ``"summed"`` (sequence score) or ``"length-normalized"`` (over length)."""
+        if kind == "summed":
             return self.scores
-        if kind == "token_mean":
+        if kind == "length-normalized":
             return self.scores / self.lengths.unsqueeze(-1)
         raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
 
@@ -126,12 +127,12 @@ def conditional_probs(policy: ToyPolicy) -> tuple[Tensor, Tensor]:
     return pos / p, neg / (1 - p)
 
 
-def score_mean(policy: ToyPolicy, kind: str = "sum") -> Tensor:
-    """``[Q, D]`` exact :math:`\\mathbb E_\\pi[g\\mid q]` (0 for ``"sum"``, not for ``"token_mean"``)."""
+def score_mean(policy: ToyPolicy, kind: ScoreKind = "summed") -> Tensor:
+    """``[Q, D]`` exact :math:`\\mathbb E_\\pi[g\\mid q]` (0 for ``"summed"``, not for ``"length-normalized"``)."""
     return torch.einsum("qn,qnd->qd", policy.probs, policy.score(kind))
 
 
-def conditional_moments(policy: ToyPolicy, kind: str = "sum") -> dict[str, Tensor]:
+def conditional_moments(policy: ToyPolicy, kind: ScoreKind = "summed") -> dict[str, Tensor]:
     """Exact conditional moments of the score given the reward, per prompt.
 
     Returns:

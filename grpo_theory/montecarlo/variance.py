@@ -32,11 +32,12 @@ import torch
 
 from grpo_theory.montecarlo.exact import advantage_moments
 from grpo_theory.montecarlo.toy_policy import ToyPolicy, conditional_probs, require_shared_parameters
+from grpo_theory.vocab import ScoreKind
 
 Tensor = torch.Tensor
 
 
-def _class_moments(policy: ToyPolicy, kind: str) -> tuple[Tensor, Tensor]:
+def _class_moments(policy: ToyPolicy, kind: ScoreKind) -> tuple[Tensor, Tensor]:
     """``m [Q, 2, D]`` (index x = reward) and ``s [Q, 2]`` second moments E[||g||^2 | r=x]."""
     g = policy.score(kind)
     pi_p, pi_m = conditional_probs(policy)
@@ -46,7 +47,7 @@ def _class_moments(policy: ToyPolicy, kind: str) -> tuple[Tensor, Tensor]:
     return m, s
 
 
-def group_moments(policy: ToyPolicy, group_size: int, family: dict, kind: str = "sum") -> dict[str, Tensor]:
+def group_moments(policy: ToyPolicy, group_size: int, family: dict, kind: ScoreKind = "summed") -> dict[str, Tensor]:
     """Exact per-prompt mean ``[Q, D]`` and variance trace ``[Q]`` of :math:`\\hat g_G(q)`.
 
     Args:
@@ -85,7 +86,7 @@ def group_moments(policy: ToyPolicy, group_size: int, family: dict, kind: str = 
 
 
 def minibatch_variance(
-    policy: ToyPolicy, num_prompts: int, group_size: int, family: dict, kind: str = "sum"
+    policy: ToyPolicy, num_prompts: int, group_size: int, family: dict, kind: ScoreKind = "summed"
 ) -> dict[str, float]:
     """Exact variance trace of the mini-batch estimator, split into its two terms.
 
@@ -114,7 +115,7 @@ def minibatch_variance(
     }
 
 
-def pair_moments(policy: ToyPolicy, kind: str = "sum", weights: Tensor | None = None) -> dict[str, float]:
+def pair_moments(policy: ToyPolicy, kind: ScoreKind = "summed", weights: Tensor | None = None) -> dict[str, float]:
     """Exact traces for a pair :math:`(g^+, g^-)`: prompt :math:`q\\sim w`, then :math:`o^\\pm\\sim\\pi^\\pm(\\cdot\\mid q)` independently.
 
     By the law of total covariance, :math:`\\mathrm{Cov}(g^+, g^-) = \\mathrm{Cov}_q(m^+_q, m^-_q)`
@@ -166,7 +167,7 @@ def sample_pair_indices(
 
 
 def sample_pairs(
-    policy: ToyPolicy, num_pairs: int, generator: torch.Generator, kind: str = "sum"
+    policy: ToyPolicy, num_pairs: int, generator: torch.Generator, kind: ScoreKind = "summed"
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Scores of the pairs of :func:`sample_pair_indices`.
 
@@ -178,7 +179,7 @@ def sample_pairs(
     return prompts, score[prompts, ip], score[prompts, im]
 
 
-def product_variance_terms(policy: ToyPolicy, rewards: Tensor | None = None, kind: str = "sum") -> dict[str, float]:
+def product_variance_terms(policy: ToyPolicy, rewards: Tensor | None = None, kind: ScoreKind = "summed") -> dict[str, float]:
     """Exact terms of the variance-of-a-product identity (v2 Eq. 7) for (r, g), q uniform, o ~ π(·|q).
 
     .. math::
@@ -190,7 +191,7 @@ def product_variance_terms(policy: ToyPolicy, rewards: Tensor | None = None, kin
     Args:
         policy: the toy policy.
         rewards: ``[Q, N]`` rewards (default: the policy's binary rewards).
-        kind: score function; ``"token_mean"`` has :math:`\\mathbb E g \\ne 0` and the identity fails.
+        kind: score function; ``"length-normalized"`` has :math:`\\mathbb E g \\ne 0` and the identity fails.
 
     Returns:
         dict with ``lhs`` (exact Var(rg)), ``main``, ``interaction``, ``rhs`` (= main + interaction)

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from grpo_theory.artifacts import jsonable  # also imported from here by the check modules
+from grpo_theory.vocab import SCORE_KINDS
 
 Tensor = torch.Tensor
 
@@ -248,9 +249,8 @@ def out_dir(name: str, out: str | Path | None) -> Path:
 # ---------------------------------------------------------------------------------------------- per-sample
 
 
-SCORE_KINDS = ("seq_sum", "token_mean")
-"""Score functions: ``seq_sum`` = ∇ Σ_t log π(o_t) (the exact score ∇ log π(o|q)), ``token_mean`` =
-∇ (1/|o|) Σ_t log π(o_t) (the paper's length-normalized per-sequence term)."""
+# Score functions (grpo_theory.vocab.SCORE_KINDS): ``summed`` = ∇ Σ_t log π(o_t) (the exact score
+# ∇ log π(o|q)), ``length-normalized`` = ∇ (1/|o|) Σ_t log π(o_t) (the paper's per-sequence term).
 
 
 def per_sample_scores(policy, rollouts, *, kinds: Sequence[str] = SCORE_KINDS, project=None,
@@ -258,7 +258,7 @@ def per_sample_scores(policy, rollouts, *, kinds: Sequence[str] = SCORE_KINDS, p
     """Per-rollout score gradients ``{kind: [B, d]}`` (float64), one forward/backward per rollout.
 
     The sequence score is :func:`grpo_theory.losses.sequence_logps` of the policy's token log-probs
-    (``length_normalize=True`` for ``token_mean``), differentiated with autograd. ``project`` (e.g. a
+    (``length_normalize=True`` for ``length-normalized``), differentiated with autograd. ``project`` (e.g. a
     :class:`Sketch`) maps each flat gradient before it is stored; default: exact.
     """
     from grpo_theory.losses import sequence_logps
@@ -275,7 +275,7 @@ def per_sample_scores(policy, rollouts, *, kinds: Sequence[str] = SCORE_KINDS, p
         logp = policy.token_logprobs(row)
         mask = row.completion_mask.bool()
         for j, k in enumerate(kinds):
-            s = sequence_logps(logp, mask, length_normalize=k == "token_mean").sum()
+            s = sequence_logps(logp, mask, length_normalize=k == "length-normalized").sum()
             g = flat_grad(s, params, retain_graph=j < len(kinds) - 1)
             out[k].append(project(g) if project is not None else g)
     return {k: torch.stack(v) for k, v in out.items()}

@@ -1,8 +1,8 @@
 r"""R8/R9 on a real model: how positive and negative score gradients co-vary (v3 Table 2 analog).
 
 Q prompts, n sampled responses each (temperature 1), per-response score gradients
-:math:`g=\nabla s(o\mid q)` for two score functions: ``seq_sum`` (:math:`s=\log\pi(o\mid q)`, exact) and
-``token_mean`` (:math:`s=\frac1{|o|}\sum_t\log\pi(o_t\mid\cdot)`). For prompt q with k correct responses,
+:math:`g=\nabla s(o\mid q)` for two score functions: ``summed`` (:math:`s=\log\pi(o\mid q)`, exact) and
+``length-normalized`` (:math:`s=\frac1{|o|}\sum_t\log\pi(o_t\mid\cdot)`). For prompt q with k correct responses,
 :math:`\hat m^\pm_q` are the means of the positive / negative gradients. "Var" and "Cov" of vectors are
 traces (sums over coordinates), as in Prop. 4.1.
 
@@ -41,7 +41,6 @@ import torch
 from tqdm.auto import tqdm
 
 from grpo_theory.realcheck._common import (
-    SCORE_KINDS,
     Sketch,
     env_snapshot,
     load,
@@ -51,6 +50,7 @@ from grpo_theory.realcheck._common import (
     write_csv,
     write_json,
 )
+from grpo_theory.vocab import SCORE_KINDS
 
 Tensor = torch.Tensor
 NAME = "covariance"

@@ -51,8 +51,8 @@ def test_config_hash_changes_with_config():
 
 def test_control_variate_real_panel_reads_realcheck_moments(tmp_path):
     res = {"config": {"model": "results/checkpoints/tiny"}, "statistics": {
-        "seq_sum": {"mixed_prompts": 90, "total": {"var_pos": 2.0, "var_neg": 1.0, "cov_pos_neg": 0.6}},
-        "token_mean": {"mixed_prompts": 90, "total": {"var_pos": 1.0, "var_neg": 1.0, "cov_pos_neg": -0.1}}}}
+        "summed": {"mixed_prompts": 90, "total": {"var_pos": 2.0, "var_neg": 1.0, "cov_pos_neg": 0.6}},
+        "length-normalized": {"mixed_prompts": 90, "total": {"var_pos": 1.0, "var_neg": 1.0, "cov_pos_neg": -0.1}}}}
     (tmp_path / "result.json").write_text(json.dumps(res))
     cfg = {**TINY["F4"][2], "real_files": [str(tmp_path / "result.json")]}
     got = data.control_variate_with_real(cfg)

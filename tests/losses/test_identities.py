@@ -266,4 +266,10 @@ def test_trl_aliases_equal_their_modes(batch):
     assert torch.equal(aggregate(x, m, "bnpo"), aggregate(x, m, "token-mean"))
     assert torch.equal(aggregate(x, m, "dapo", normalizer=5.0), aggregate(x, m, "token-mean", normalizer=5.0))
     assert torch.equal(aggregate(x, m, "dr_grpo"), aggregate(x, m, "seq-mean-token-sum-norm"))
-    assert torch.equal(aggregate(x, m, "seq_mean_token_sum"), aggregate(x, m, "seq-mean-token-sum"))
+
+
+def test_underscore_spellings_of_modes_are_rejected():
+    x, m = torch.ones(2, 3, dtype=torch.float64), torch.ones(2, 3)
+    for mode in ("seq_mean_token_sum", "token_mean"):
+        with pytest.raises(ValueError, match="mode must be one of"):
+            aggregate(x, m, mode)

@@ -148,8 +148,8 @@ def test_printed_discard_formula_is_rejected():
 
 def test_wrong_sign_of_cross_term_is_rejected():
     pol = check_tabular()
-    mom = pair_moments(pol, "sum")
-    _, gp, gm = sample_pairs(pol, QUICK_SAMPLES, generator(0), "sum")
+    mom = pair_moments(pol, "summed")
+    _, gp, gm = sample_pairs(pol, QUICK_SAMPLES, generator(0), "summed")
     est, se = checks.variance_of_difference(gp, gm, 1.0)
     right = mom["var_plus"] + mom["var_minus"] - 2 * mom["cov"]
     wrong = mom["var_plus"] + mom["var_minus"] + 2 * mom["cov"]

@@ -61,7 +61,7 @@ def test_advantage_moments_reduce_to_expected_advantage():
 def test_group_mean_is_lambda_times_grad_p_for_sequence_scores():
     pol = check_tabular()
     for g, fam in ((2, {"family": "grpo"}), (5, {"family": "grpo", "std_ddof": 1}), (4, {"family": "rloo"})):
-        mom = group_moments(pol, g, fam, "sum")
+        mom = group_moments(pol, g, fam, "summed")
         torch.testing.assert_close(mom["mean"], mom["lam"].unsqueeze(-1) * exact_grad_p(pol), rtol=0, atol=1e-12)
 
 
@@ -69,7 +69,7 @@ def test_group_mean_is_lambda_times_grad_p_for_sequence_scores():
 def test_rloo_variance_equals_u_statistic_formula(g):
     """RLOO is the U-statistic with kernel h = ½(r_i − r_j)(g_i − g_j): an independent variance formula."""
     pol = check_tabular()
-    mom = group_moments(pol, g, {"family": "rloo"}, "sum")
+    mom = group_moments(pol, g, {"family": "rloo"}, "summed")
     for q in range(pol.num_prompts):
         pi, r, s = pol.probs[q], pol.rewards[q], pol.scores[q]
         h = 0.5 * (r[:, None, None] - r[None, :, None]) * (s[:, None, :] - s[None, :, :])  # (N, N, D)
@@ -84,7 +84,7 @@ def test_rloo_variance_equals_u_statistic_formula(g):
 def test_pair_moments_match_direct_pair_enumeration():
     """Var(g⁺ − c g⁻) by enumerating all (q, o⁺, o⁻) equals Var(g⁺) + c² Var(g⁻) − 2c Cov."""
     pol = check_tabular()
-    for kind in ("sum", "token_mean"):
+    for kind in ("summed", "length-normalized"):
         m = pair_moments(pol, kind)
         g = pol.score(kind)
         pi_p = pol.probs * pol.rewards / pol.success_prob().unsqueeze(-1)
@@ -121,8 +121,8 @@ def test_product_variance_identity_holds_exactly_iff_score_is_centered():
         product_variance_terms(check_bandit())
     for pol in (check_tabular(), random_bandit(5, 4, generator(3), embed=True)):
         for rew in (pol.rewards, pol.rewards + 0.3 * pol.lengths):
-            t = product_variance_terms(pol, rew, "sum")
+            t = product_variance_terms(pol, rew, "summed")
             assert t["mean_g_norm2"] < 1e-20
             assert t["lhs"] == pytest.approx(t["rhs"], rel=1e-12)
-    t = product_variance_terms(check_tabular(), None, "token_mean")
+    t = product_variance_terms(check_tabular(), None, "length-normalized")
     assert t["mean_g_norm2"] > 1e-4 and abs(t["lhs"] - t["rhs"]) > 1e-3

@@ -67,15 +67,15 @@ def test_tables_agree_with_autograd(k):
 @pytest.mark.parametrize("k", range(4))
 def test_score_identity_sum_zero_and_conditional_means_anti_aligned(k):
     pol = _policies()[k]
-    assert score_mean(pol, "sum").abs().max() < 1e-12
+    assert score_mean(pol, "summed").abs().max() < 1e-12
     mom = conditional_moments(pol)
     p = mom["p"].unsqueeze(-1)
     torch.testing.assert_close(mom["m_minus"], -p / (1 - p) * mom["m_plus"], rtol=0, atol=1e-12)
     assert (mom["var_plus"] >= -1e-12).all() and (mom["var_minus"] >= -1e-12).all()
 
 
-def test_token_mean_score_is_not_centered_when_lengths_vary():
-    assert score_mean(check_tabular(), "token_mean").abs().max() > 1e-3
+def test_length_normalized_score_is_not_centered_when_lengths_vary():
+    assert score_mean(check_tabular(), "length-normalized").abs().max() > 1e-3
 
 
 def test_bandit_hits_requested_success_probabilities():
@@ -117,8 +117,8 @@ def test_exact_quantities_are_equivariant_under_prompt_permutation(perm_seed):
     sub = pol.subset(perm)
     torch.testing.assert_close(sub.success_prob(), pol.success_prob()[perm])
     torch.testing.assert_close(exact_grad_p(sub), exact_grad_p(pol)[perm])
-    for key, val in conditional_moments(sub, "token_mean").items():
-        torch.testing.assert_close(val, conditional_moments(pol, "token_mean")[key][perm])
+    for key, val in conditional_moments(sub, "length-normalized").items():
+        torch.testing.assert_close(val, conditional_moments(pol, "length-normalized")[key][perm])
     torch.testing.assert_close(sub.log_prob_fn(pol.theta), pol.log_prob_fn(pol.theta)[perm])
 
 

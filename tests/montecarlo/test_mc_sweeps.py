@@ -56,5 +56,5 @@ def test_cross_prompt_covariance_survey_is_exact_and_bounded():
 
     d = cross_prompt_covariance_survey(3, 6, seed=1)
     assert all(v.shape == (3,) for v in d.values())
-    assert np.all(np.abs(d["rho_sum"]) <= 1) and np.all(np.abs(d["rho_token_mean"]) <= 1)
-    np.testing.assert_array_equal(d["cov_sum"], cross_prompt_covariance_survey(3, 6, seed=1)["cov_sum"])
+    assert np.all(np.abs(d["rho_summed"]) <= 1) and np.all(np.abs(d["rho_length-normalized"]) <= 1)
+    np.testing.assert_array_equal(d["cov_summed"], cross_prompt_covariance_survey(3, 6, seed=1)["cov_summed"])

@@ -47,7 +47,7 @@ def test_step_gradient_is_the_advantage_weighted_mean_of_exact_scores(policy, lo
     v = gb.step_gradients(policy, task, probs, G, seed=5, loss=loss)
     r = policy.generate([p.prompt for p in probs], G, temperature=1.0, top_p=1.0,
                         max_new_tokens=task.max_new_tokens, seed=5, batch_size=4096)  # the same rollouts
-    scores = per_sample_scores(policy, r, kinds=("seq_sum",))["seq_sum"]  # [BG, D]
+    scores = per_sample_scores(policy, r, kinds=("summed",))["summed"]  # [BG, D]
     rw = gb.rewards_of(task, probs, r.texts, G)
     for name in gb.REWARDS:
         adv = group_advantages(rw[name], std_ddof=0, eps=0.0) if loss == "grpo" else rloo_advantages(rw[name])

@@ -32,7 +32,7 @@ def test_r4_tiny_parallel_at_reference_and_per_pair_factor_after_training(tmp_pa
     data = json.loads((tmp_path / "result.json").read_text())
     assert data["experiment"] == "gradient_equivalence" and (tmp_path / "drift.csv").exists()
     broken = [r for r in data["at_reference"] if r["condition"].startswith("truncated")
-              and r["mode"] == "seq-mean-token-mean" and r["dpo_logps"] == "sum"]
+              and r["mode"] == "seq-mean-token-mean" and r["dpo_logps"] == "summed"]
     assert broken and all(r["one_minus_cosine"] > 1e-4 for r in broken)
 
 
@@ -52,7 +52,7 @@ def test_r8_r9_tiny_small_sample_score_identity(tmp_path):
 
     cfg = cv.CovarianceConfig(n_prompts=24, n_responses=6, n_permutations=200)
     res = cv.run(cfg, out=str(tmp_path), progress=False)
-    si = res["statistics"]["seq_sum"]["score_identity"]
+    si = res["statistics"]["summed"]["score_identity"]
     assert abs(si["z"]) < 4  # E[∇log π | q] = 0 for the exact score
 
 

@@ -125,7 +125,7 @@ def test_prompt_family_and_covariance_on_smollm2(tmp_path):
         for fam in cfg.families:
             h = res["summary"]["prompt_family"][fam]
             assert sum(h["counts"]) == 6 and 0.0 <= h["mean"] <= 1.0
-        si = res["summary"]["covariance"]["seq_sum"]["score_identity"]
+        si = res["summary"]["covariance"]["summed"]["score_identity"]
         assert si["z"] is None or abs(si["z"]) < 4  # E[∇log π | q] = 0 under temperature-1 sampling
         again = sc.run(cfg, out=str(tmp_path), progress=False)
         assert again["skipped"] == ["prompt_family", "covariance"]

@@ -112,7 +112,7 @@ def test_score_identity_holds_exactly_on_a_micro_llama(policy):
     p_ids, p_mask = policy._encode_prompts(["12+34="])
     r = Rollouts(p_ids.repeat(V, 1), p_mask.repeat(V, 1), torch.arange(V).view(V, 1),
                  torch.ones(V, 1, dtype=torch.long), [""] * V, ["12+34="] * V)
-    g = per_sample_scores(policy, r, kinds=("seq_sum",))["seq_sum"]
+    g = per_sample_scores(policy, r, kinds=("summed",))["summed"]
     with torch.no_grad():
         prob = policy.token_logprobs(r).double().exp().view(V)
     assert float(prob.sum()) == pytest.approx(1.0, abs=1e-6)

@@ -23,6 +23,7 @@ from grpo_theory.montecarlo.exact import advantage_given_count
 from grpo_theory.montecarlo.tabular import random_tabular_policy
 from grpo_theory.montecarlo.toy_policy import ToyPolicy, conditional_moments, conditional_probs, exact_grad_p
 from grpo_theory.theory import gradient_scale, zero_signal_probability
+from grpo_theory.vocab import ScoreKind
 
 Tensor = torch.Tensor
 
@@ -157,7 +158,7 @@ def _family(estimator: str) -> dict[str, Any]:
     return {"family": "rloo"} if estimator == "rloo" else {"family": "grpo", "std_ddof": 0, "eps": 0.0}
 
 
-def group_moments(policy: ToyPolicy, G: int, family: dict[str, Any], kind: str = "sum") -> tuple[Tensor, Tensor]:
+def group_moments(policy: ToyPolicy, G: int, family: dict[str, Any], kind: ScoreKind = "summed") -> tuple[Tensor, Tensor]:
     r"""Exact per-prompt mean ``[Q, D]`` and trace variance ``[Q]`` of :math:`\hat g_G(q) = \frac1G\sum_i A_i g_i`.
 
     Given k correct rollouts, the positives are i.i.d. from :math:`\pi^+` and the negatives from

@@ -30,7 +30,7 @@ def _real_rows(real: list[dict[str, Any]]) -> list[dict[str, Any]]:
         pred = {}
         for r in res.get("at_reference", []):
             if (r.get("condition", "sampled lengths") == "sampled lengths" and r.get("predicted_ratio")
-                    and r.get("dpo_logps", "sum") == "sum"):  # the drift rows use summed DPO log-probs
+                    and r.get("dpo_logps", "summed") == "summed"):  # the drift rows use summed DPO log-probs
                 pred[(r["mode"], float(r["beta"]))] = float(r["predicted_ratio"])
         groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
         for r in res.get("drift", []):

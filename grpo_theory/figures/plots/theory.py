@@ -112,7 +112,8 @@ def plot_variance_budget(data: dict[str, Any], stem: Path) -> list[Path]:
 
 def plot_control_variate(data: dict[str, Any], stem: Path) -> list[Path]:
     """F4: Var(g⁺ − c g⁻)/Var(g⁺) vs c (Prop. 4.1) for each score function; c = 1 is GRPO."""
-    labels = {"sum": r"sequence score $\nabla\log\pi(o)$", "token_mean": r"token-mean score $\nabla\log\pi(o)/|o|$"}
+    labels: dict[str, str] = {"summed": r"summed score $\nabla\log\pi(o)$",
+                              "length-normalized": r"length-normalized score $\nabla\log\pi(o)/|o|$"}
     fig, axes = style.figure(len(data["kinds"]) + 1, 1, sharey=True)
     c = np.asarray(data["c"])
     for k, (ax, (kind, d)) in enumerate(zip(axes[0], data["kinds"].items())):
