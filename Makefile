@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup test test-all lint figures bench crosscheck mutation notebooks smollm2 clean size
+.PHONY: help setup test test-all lint figures docs bench crosscheck mutation notebooks smollm2 clean size
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ lint: $(STAMP)  ## ruff + mypy over grpo_theory/
 
 figures: $(STAMP)  ## regenerate every figure into paper_figures/
 	$(BIN)/python -m grpo_theory.figures
+
+docs: $(STAMP)  ## regenerate the generated blocks of README.md and the other docs from the registry and results/
+	$(BIN)/grpo-theory docs
 
 bench: $(STAMP)  ## benchmarks, reported as ratios measured in one run
 	$(BIN)/python -m grpo_theory.bench

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
@@ -53,7 +54,7 @@ def test_identities_are_reported_exact_not_as_z(default_report):
     md = claims.format_markdown(default_report)
     row = {line.split()[0]: line for line in table.splitlines() if line[:1] == "R"}
     assert "exact, max |Δ|" in row["R1"] and "+0.00" not in row["R1"]
-    assert "z = +0.00" not in md and "✓ exact, max |Δ| =" in md
+    assert "z = +0.00" not in md and "✓ exact, max \\|Δ\\| =" in md
 
 
 def test_symbolic_failure_names_the_failed_part(monkeypatch):
@@ -126,4 +127,22 @@ def test_markdown_table_has_one_row_per_result_and_eight_columns(default_report)
     assert lines[0].startswith("| R | paper statement | verdict | symbolic | Monte Carlo | proof |")
     rows = lines[2:]
     assert [r.split(" | ")[0] for r in rows] == [f"| {rid}" for rid in IDS]
-    assert all(r.count(" | ") == 7 and r.endswith("| — | — |") for r in rows)
+    cells = [[c.strip() for c in re.split(r"(?<!\\)\|", r)[1:-1]] for r in rows]
+    assert all(len(c) == 8 for c in cells)
+    from grpo_theory.theory.registry import RESULTS
+
+    # the last two columns are the registry's real_model and shown_in, for every result
+    for c, r in zip(cells, RESULTS):
+        assert c[6] == r.real_model
+        assert c[7] == (", ".join(f"[{claims._shown_in_label(p)}]({p})" for p in r.shown_in) or "—")
+    assert sum(c[7] != "—" for c in cells) >= 12
+
+
+def test_readme_claims_block_is_the_generated_table(default_report):
+    # the README's claims table is `grpo-theory claims --markdown`, every column from the registry
+    from grpo_theory import docblocks
+    from grpo_theory.artifacts import repo_root
+
+    readme = (repo_root() / "README.md").read_text(encoding="utf-8")
+    assert docblocks.committed(readme, "claims") == claims.format_markdown(default_report) + "\n", \
+        "run `grpo-theory docs`"

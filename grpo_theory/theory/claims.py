@@ -77,6 +77,7 @@ def collect(only: list[str] | None = None, *, mc: bool = True, full: bool = Fals
         row: dict[str, Any] = {
             "id": r.id, "title": r.title, "statement": r.statement, "reference": r.reference,
             "verdict": r.verdict, "verdict_text": r.verdict_text, "proof": r.proof, "tests": list(r.tests),
+            "real_model": r.real_model, "shown_in": list(r.shown_in),
             "symbolic": sym_ok, "symbolic_error": sym_error, "symbolic_parts": parts, "mc": None,
         }
         fn = getattr(module, "MC_CHECKS", {}).get(r.id) if module is not None else None
@@ -147,8 +148,15 @@ def format_table(report: dict) -> str:
     return "\n".join(out)
 
 
+def _shown_in_label(path: str) -> str:
+    """``paper_figures/F5_x.png`` → ``F5``; ``notebooks/01_x.py`` → ``nb 01``."""
+    name = path.rsplit("/", 1)[-1]
+    return f"nb {name[:2]}" if path.startswith("notebooks/") else name.split("_", 1)[0]
+
+
 def format_markdown(report: dict) -> str:
-    """The README claims table: R-id | paper statement | verdict | symbolic | Monte Carlo | proof | real model | figure."""
+    """The README claims table: R-id | paper statement | verdict | symbolic | Monte Carlo | proof | real model |
+    figure. Every cell comes from the registry and the report, so the committed table can be regenerated."""
     out = [
         "| R | paper statement | verdict | symbolic | Monte Carlo | proof | real model | figure |",
         "|---|---|---|---|---|---|---|---|",
@@ -157,9 +165,13 @@ def format_markdown(report: dict) -> str:
         sym = ("✓ " if x["symbolic"] else "✗ ") + ", ".join(f"`{t}`" for t in x["tests"])
         mc = x["mc"]
         mc_cell = "—" if mc is None else ("✗ error" if mc.get("error") else _mc_text(mc, markdown=True))
+        mc_cell = mc_cell.replace("|", "\\|")  # a bare | would split the table's cell
         verdict = x["verdict_text"].replace("|", "\\|")
         statement = f"{x['statement']}; *{x['reference']}*".replace("|", "\\|")
-        out.append(f"| {x['id']} | {statement} | {verdict} | {sym} | {mc_cell} | [{x['proof'].split('/')[-1]}]({x['proof']}) | — | — |")
+        proof = f"[{x['proof'].split('/')[-1]}]({x['proof']})"
+        shown = ", ".join(f"[{_shown_in_label(p)}]({p})" for p in x["shown_in"]) or "—"
+        cells = [x["id"], statement, verdict, sym, mc_cell, proof, x["real_model"].replace("|", "\\|"), shown]
+        out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 

@@ -47,6 +47,8 @@ class Result:
     proof: str  # path of the proof, relative to the repository root
     check: Callable[[], Evidence | bool] = field(repr=False)
     tests: tuple[str, ...] = ()
+    real_model: str = "—"  # Markdown: what the real-model checks found (links relative to the repository root)
+    shown_in: tuple[str, ...] = ()  # figures and notebooks that show it, relative to the repository root
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICT_KINDS:
@@ -91,6 +93,8 @@ RESULTS: tuple[Result, ...] = (
         "binary rewards, population std, ε = 0; for real rewards only the pairwise (centred) form holds",
         "proofs/R1-contrastive-identity.md", contrastive.check_R1,
         ("tests/theory/test_contrastive.py",),
+        real_model="—",
+        shown_in=("notebooks/01_grpo_is_contrastive.py",),
     ),
     Result(
         "R2", "G = 2 advantages",
@@ -98,6 +102,8 @@ RESULTS: tuple[Result, ...] = (
         "v2 §5.1 Eq. 14 / v3 §4.3, proof of Prop. C.1", HOLDS, "",
         "proofs/R2-two-rollout-advantages.md", contrastive.check_R2,
         ("tests/theory/test_contrastive.py",),
+        real_model="—",
+        shown_in=("notebooks/01_grpo_is_contrastive.py",),
     ),
     Result(
         "R3", "2-GRPO = RLOO(G=2) = 2 × Dr. GRPO(G=2)",
@@ -105,6 +111,8 @@ RESULTS: tuple[Result, ...] = (
         "not stated in the paper (cf. arXiv 2603.01162)", CONDITIONAL, "binary rewards, population std, ε = 0",
         "proofs/R3-two-grpo-is-rloo.md", contrastive.check_R3,
         ("tests/theory/test_contrastive.py",),
+        real_model="—",
+        shown_in=("notebooks/01_grpo_is_contrastive.py",),
     ),
     Result(
         "R4", "2-GRPO and DPO gradients",
@@ -114,6 +122,8 @@ RESULTS: tuple[Result, ...] = (
         "or under batch token-mean with ONE token denominator over the whole optimizer batch: per-micro-batch "
         "denominators with gradient accumulation break it), no k1 KL, mixed pair; the paper proves no identity",
         "proofs/R4-dpo-link.md", dpo_link.check_R4, ("tests/theory/test_dpo_link.py",),
+        real_model="✓ tiny model and SmolLM2 ([realcheck](results/README.md#the-theory-on-real-language-models))",
+        shown_in=("paper_figures/F5_gradient_equivalence.png",),
     ),
     Result(
         "R5", "Expected advantage",
@@ -121,6 +131,8 @@ RESULTS: tuple[Result, ...] = (
         "v2 Prop. 5.1 / v3 Prop. C.1", HOLDS, "",
         "proofs/R5-expected-advantage.md", expected_gradient.check_R5,
         ("tests/theory/test_advantage.py",),
+        real_model="—",
+        shown_in=(),
     ),
     Result(
         "R6", "Gradient scale λ_G",
@@ -130,6 +142,8 @@ RESULTS: tuple[Result, ...] = (
         "binary rewards (R15 is the real-valued counterpart: there the per-prompt direction depends on G)",
         "proofs/R6-gradient-scale.md", expected_gradient.check_R6,
         ("tests/theory/test_advantage.py", "tests/theory/test_expected_gradient.py"),
+        real_model="✓ tiny model (8/8 prompts)",
+        shown_in=("paper_figures/F1_lambda_g.png",),
     ),
     Result(
         "R7", "Zero-signal probability",
@@ -140,6 +154,8 @@ RESULTS: tuple[Result, ...] = (
         "r̄² + (1−r̄)² fits, and so does a measured tie rate (≥ it, Jensen); that plug-in correction is itself "
         "biased low",
         "proofs/R7-zero-signal.md", zero_signal.check_R7, ("tests/theory/test_zero_signal.py",),
+        real_model="✓ tiny model (per-prompt formula; r̄ formula too low)",
+        shown_in=("paper_figures/F2_zero_signal.png", "paper_figures/F9_discard_rate.png"),
     ),
     Result(
         "R8", "Control variate",
@@ -148,12 +164,16 @@ RESULTS: tuple[Result, ...] = (
         "as stated in the main text; one line of the App. B.7 proof prints 2Cov²/Var(g⁻), a typo; GRPO has c = 1, "
         "so it reduces variance only if Cov ≥ Var(g⁻)/2, which the paper does not measure",
         "proofs/R8-control-variate.md", control_variate.check_R8, ("tests/theory/test_control_variate.py",),
+        real_model="✗ premise Cov ≥ Var(g⁻)/2 fails on the tiny model",
+        shown_in=("paper_figures/F4_control_variate.png",),
     ),
     Result(
         "R9", "Score identity and total covariance",
         "m⁻ = −p/(1−p) m⁺ (anti-aligned); Cov = E_q Cov(·|q) + Cov_q(m⁺, m⁻) with the first term 0",
         "v3 App. B.8 / Table 2", HOLDS, "",
         "proofs/R9-score-identity.md", control_variate.check_R9, ("tests/theory/test_control_variate.py",),
+        real_model="✓ tiny model (m⁺, m⁻ anti-aligned)",
+        shown_in=("paper_figures/F4_control_variate.png",),
     ),
     Result(
         "R10", "Variance of a product",
@@ -162,6 +182,8 @@ RESULTS: tuple[Result, ...] = (
         "needs E g = 0; that the interaction term is negligible is an assumption (it is 7.1× the main term "
         "for a Bernoulli-logit policy at p = 0.1)",
         "proofs/R10-product-variance.md", variance.check_R10, ("tests/theory/test_variance.py",),
+        real_model="—",
+        shown_in=("notebooks/03_variance_and_batch_budget.py",),
     ),
     Result(
         "R11", "Mini-batch variance",
@@ -170,6 +192,8 @@ RESULTS: tuple[Result, ...] = (
         "iid terms and Var(g) > 0; the hierarchical form needs terms iid given q, which GRPO's group "
         "baseline violates (Cov(A₁g₁, A₂g₂ | q) = p²(1−p)² in the Bernoulli-logit toy)",
         "proofs/R11-minibatch-variance.md", variance.check_R11, ("tests/theory/test_variance.py",),
+        real_model="—",
+        shown_in=("paper_figures/F3_variance_budget.png",),
     ),
     Result(
         "R12", "Exploration on hard prompts",
@@ -177,6 +201,8 @@ RESULTS: tuple[Result, ...] = (
         "v2 Prop. 5.4 / v3 Prop. C.4", CONDITIONAL,
         "p_i ≥ p_0 and equal rollout budgets; the runs give 20 vs 160 rollouts per prompt",
         "proofs/R12-exploration.md", exploration.check_R12, ("tests/theory/test_exploration.py",),
+        real_model="—",
+        shown_in=(),
     ),
     Result(
         "R13", "n = 2 normalization is Cauchy",
@@ -185,6 +211,8 @@ RESULTS: tuple[Result, ...] = (
         "the G = 2 normalized advantage is ±1 or 0 (±1/√2 with the sample std) for any rewards, so bounded; "
         "the t₁ = Cauchy fact concerns (X̄ − μ)/(s/√2) around the true mean",
         "proofs/R13-two-sample-normalization.md", two_sample.check_R13, ("tests/theory/test_two_sample.py",),
+        real_model="—",
+        shown_in=(),
     ),
     Result(
         "R14", "The paper's numbers",
@@ -195,6 +223,8 @@ RESULTS: tuple[Result, ...] = (
         "16-GRPO MATH/Qwen-1.5B OlympiadBench (22.30/38.33) and Average (34.15) disagree with Table 1 "
         "(23.11/37.82, 34.31); '16 32/256' should be 32/512",
         "proofs/R14-paper-numbers.md", _check_R14, ("tests/paper/test_headlines.py", "tests/paper/test_errata.py"),
+        real_model="—",
+        shown_in=("paper_figures/T1_headline_table.md",),
     ),
     Result(
         "R15", "2-GRPO with real-valued rewards",
@@ -206,6 +236,9 @@ RESULTS: tuple[Result, ...] = (
         "(cos 0.94 on a 5-arm bandit) and the per-prompt direction depends on G; any gap, even 1e-9, gets ±1",
         "proofs/R15-real-valued-rewards.md", real_rewards_checks.check_R15,
         ("tests/theory/test_real_rewards.py", "tests/montecarlo/test_sign_amplification.py"),
+        real_model=("✓ tiny model: a 10⁻⁹ reward gap gets the full binary gradient "
+                    "(`tests/montecarlo/test_sign_amplification.py`)"),
+        shown_in=("notebooks/02_two_rollouts_and_dpo.py",),
     ),
     Result(
         "R16", "Best group size at a fixed rollout budget",
@@ -217,6 +250,9 @@ RESULTS: tuple[Result, ...] = (
         "smallest at G = 4 (c3/c1 ≈ 13–17 > 6, G* ≈ 3.6–4.1) and G = 2 is 13–22% worse",
         "proofs/R16-group-size-budget.md", group_size.check_R16,
         ("tests/theory/test_group_size.py", "tests/theory/test_budget_fit.py"),
+        real_model=("~ tiny model: best G = 4 against each G's own gradient, G = 2 against ∇E[r]; G = 2's optimality "
+                    "undetermined (`results/realcheck/group_size_budget/`)"),
+        shown_in=("paper_figures/F11_group_size_budget.png", "notebooks/03_variance_and_batch_budget.py"),
     ),
 )
 

@@ -70,7 +70,7 @@ def test_grpo_vectorized_outcome_advantage_equals_verl_preset_to_float32(rewards
 def test_verl_vectorized_advantage_is_nonzero_for_tied_float64_groups_where_ours_is_zero(value, G, at_least):
     # Recorded difference: the float32 group mean is subtracted from float64 scores, and the
     # rounding residue (~1e-8 x the reward's size) divided by (0 + 1e-6) survives as a spurious advantage.
-    # (0.98, 16) and (8.02, 16) are the largest on the README's grids (0.01 steps in (0, 1] and (0, 10]).
+    # (0.98, 16) and (8.02, 16) are the largest on the grids of grpo_theory/losses/README.md (0.01 steps in (0, 1] and (0, 10]).
     rewards = torch.full((1, G), value, dtype=F64)
     tlr, m, index = _verl_scores(rewards)
     theirs, _ = core_algos.compute_grpo_vectorized_outcome_advantage(tlr, m, index, epsilon=1e-6)

@@ -148,7 +148,7 @@ def test_tied_float32_group_native_residue_ours_exactly_zero(value, G):
     native = compute_advantage(_data(rewards, dtype=torch.float32)[0], adv_estimator="grpo")
     assert torch.equal(ours.batch["advantages"], torch.zeros_like(ours.batch["advantages"]))
     if (value, G) == (0.98, 15):
-        assert float(native.batch["advantages"].abs().max()) > 0.19  # the largest on the grid of the README
+        assert float(native.batch["advantages"].abs().max()) > 0.19  # the largest on the grid of grpo_theory/losses/README.md
 
 
 # --- policy loss -------------------------------------------------------------------------------------------
