@@ -116,10 +116,10 @@ def headline_table(summary: dict[str, Any]) -> str:
 def _headline_block(ctx: Context) -> str:
     s = ctx.headline
     ref = s["methods"][s["reference"]]
-    return (f"{headline_table(s)}\n\nMean@8: mean ± std over seeds {', '.join(map(str, s['seeds']))}; the start "
-            f"checkpoint has {100 * ref['start_mean_at_k']:.1f}%. Retention: the arm's Mean@8 as a % of 16-GRPO's; "
-            "gain retention: its gain over the start checkpoint as a % of 16-GRPO's. Intervals: paired two-way "
-            "bootstrap over seeds and test problems.")
+    return (f"{headline_table(s)}\n\nMean@8: mean ± std over seeds {', '.join(map(str, s['seeds']))}; "
+            f"the start checkpoint has {100 * ref['start_mean_at_k']:.1f}%. Retention: the arm's Mean@8 "
+            "as a % of 16-GRPO's; gain retention: its gain over the start checkpoint as a % of 16-GRPO's. "
+            "Intervals: paired two-way bootstrap over seeds and test problems.")
 
 
 def _claims_block(ctx: Context) -> str:
@@ -140,22 +140,35 @@ def _summary_block(ctx: Context) -> str:
     a = ctx.headline["arms"]["2-GRPO"]
     r, eq = a["retention"], a["budgets"]["equal_steps"]
     claim = a["paper_claim"]
-    reading = {"rejected": f"not {claim['retention_pct']}%", "supported": f"as the paper's {claim['retention_pct']}%",
+    reading = {"rejected": f"not {claim['retention_pct']}%",
+               "supported": f"as the paper's {claim['retention_pct']}%",
                "inconclusive": f"which cannot tell it from {claim['retention_pct']}%"}[claim["verdict"]]
     lo, hi = eq["retention_ci95"]
     steps = "matches" if lo <= 100 <= hi else ("beats" if lo > 100 else "falls short of")
-    added_txt = " and ".join(f"{x.id} ({x.title[0].lower() if x.title[1:2].islower() else x.title[0]}{x.title[1:]})"
-                             for x in added)
+    added_txt = " and ".join(f"{x.id} ({x.title[0].lower() if x.title[1:2].islower() else x.title[0]}"
+                             f"{x.title[1:]})" for x in added)
     text = (
-        f"**Of the paper's {len(paper)} formal results, {n_hold} hold ({n_cond} of them only under conditions the "
-        f"paper leaves implicit) and {n_false} are false as printed; {added_txt} are added. "
-        f"At the paper's step count, with learning rates tuned per method on a validation split, 2-GRPO keeps "
-        f"{_pct_ci(r['value'], *r['ci95'])} of 16-GRPO's accuracy at equal epochs, {reading}. At equal "
-        f"optimizer steps it {steps} 16-GRPO: {_pct_ci(eq['retention'], lo, hi)}. It uses "
+        f"**Of the paper's {len(paper)} formal results, {n_hold} hold ({n_cond} of them only under "
+        f"conditions the paper leaves implicit) and {n_false} are false as printed; {added_txt} are added. "
+        f"At the paper's step count, with learning rates tuned per method on a validation split, "
+        f"2-GRPO keeps {_pct_ci(r['value'], *r['ci95'])} of 16-GRPO's accuracy at equal epochs, {reading}. "
+        f"At equal optimizer steps it {steps} 16-GRPO: {_pct_ci(eq['retention'], lo, hi)}. It uses "
         f"{_pct(a['rollout_share'])}% of the rollouts and {_pct(a['cpu_time_share'])}% of the CPU time "
         f"(the paper: 12.5% and 21%), over {len(a['seeds'])} seeds.**"
     )
     return textwrap.fill(text, width=110, break_on_hyphens=False)
+
+
+def _proofs_index_block(ctx: Context) -> str:
+    """The index of ``proofs/README.md``: one row per registry entry."""
+    from grpo_theory.theory.registry import RESULTS
+
+    lines = ["| R | result | paper | verdict | proof | tests |", "|---|---|---|---|---|---|"]
+    for r in RESULTS:
+        name = r.proof.rsplit("/", 1)[-1]
+        tests = ", ".join(f"`{t}`" for t in r.tests)
+        lines.append(f"| {r.id} | {r.title} | {r.reference} | {r.verdict} | [{name}]({name}) | {tests} |")
+    return "\n".join(lines)
 
 
 def _realcheck_files_block(ctx: Context) -> str:
@@ -176,6 +189,7 @@ BLOCKS: tuple[Block, ...] = (
     Block("README.md", "summary", _summary_block),
     Block("README.md", "claims", _claims_block),
     Block("README.md", "headline", _headline_block),
+    Block("proofs/README.md", "index", _proofs_index_block),
     Block("grpo_theory/realcheck/README.md", "result-files", _realcheck_files_block),
 )
 
