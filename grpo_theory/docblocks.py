@@ -116,10 +116,11 @@ def headline_table(summary: dict[str, Any]) -> str:
 def _headline_block(ctx: Context) -> str:
     s = ctx.headline
     ref = s["methods"][s["reference"]]
-    return (f"{headline_table(s)}\n\nMean@8: mean ± std over seeds {', '.join(map(str, s['seeds']))}; "
-            f"the start checkpoint has {100 * ref['start_mean_at_k']:.1f}%. Retention: the arm's Mean@8 "
-            "as a % of 16-GRPO's; gain retention: its gain over the start checkpoint as a % of 16-GRPO's. "
-            "Intervals: paired two-way bootstrap over seeds and test problems.")
+    note = (f"Mean@8: mean ± std over seeds {', '.join(map(str, s['seeds']))}; the start checkpoint has "
+            f"{100 * ref['start_mean_at_k']:.1f}%. Retention: the arm's Mean@8 as a % of 16-GRPO's; gain "
+            "retention: its gain over the start checkpoint as a % of 16-GRPO's. Intervals: paired two-way "
+            "bootstrap over seeds and test problems.")
+    return f"{headline_table(s)}\n\n{textwrap.fill(note, width=110, break_on_hyphens=False)}"
 
 
 def _claims_block(ctx: Context) -> str:
