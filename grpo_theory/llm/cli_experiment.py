@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from grpo_theory.configfields import add_fields, from_args, option
 from grpo_theory.llm.presets import EXPERIMENTS, PRESETS
 
 
@@ -32,6 +33,31 @@ def _experiments_help() -> str:
     return " ".join(lines)
 
 
+@dataclass(frozen=True)
+class ExperimentOptions:
+    """The options of ``grpo-theory experiment``."""
+
+    name: str = option(help="which experiment", choices=sorted(EXPERIMENTS))
+    preset: str = option("quick", "scale: " + "; ".join(f"{k}: {v.description}" for k, v in PRESETS.items()),
+                         choices=sorted(PRESETS))
+    seeds: tuple[int, ...] | None = option(None, "run seeds >= 0, e.g. --seeds 0 1 2 (default: the preset's)",
+                                           nargs="+")
+    device: str | None = option(None, "torch device, e.g. cpu or cuda (default: the preset's)")
+    out: str | None = option(None, "output directory (default: runs/<name> for --preset paper, else "
+                             "runs/<preset>/<name>; see --commit-results)", metavar="OUT")
+    commit_results: bool = option(False, "write to results/<name> (results/<preset>/<name>), the committed "
+                                  "results, instead of the scratch directory runs/", flag=True)
+    overwrite: bool = option(False, "replace finished runs whose config differs (without it the command "
+                             "refuses)", flag=True)
+    eta: float | None = option(None, "override the preset's 16-GRPO learning rate eta (the others use 8 eta); "
+                               "for sensitivity checks, with its own --out")
+    methods: tuple[str, ...] | None = option(None, "run only these methods, e.g. --methods 16-GRPO 2-GRPO "
+                                             "(default: all)", nargs="+")
+    keep_work: bool = option(False, "keep each run's working directory (final policy weights) under "
+                             "OUT/.work", flag=True)
+    no_progress: bool = option(False, "no tqdm progress bars", flag=True)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         _experiments_help() + " Runs go to runs/<name> (runs/<preset>/<name> for presets other than paper), a "
@@ -40,35 +66,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(unfinished runs resume from their last checkpoint); a finished run of another config is refused "
         "unless --overwrite. Every option is checked before anything runs."
     )
-    parser.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick",
-                        help="scale: " + "; ".join(f"{k}: {v.description}" for k, v in PRESETS.items()))
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="run seeds >= 0, e.g. --seeds 0 1 2 (default: the preset's)")
-    parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: the preset's)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default: runs/<name> for --preset paper, else runs/<preset>/<name>; "
-                             "see --commit-results)")
-    parser.add_argument("--commit-results", action="store_true",
-                        help="write to results/<name> (results/<preset>/<name>), the committed results, instead of "
-                             "the scratch directory runs/")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace finished runs whose config differs (without it the command refuses)")
-    parser.add_argument("--eta", type=float, default=None,
-                        help="override the preset's 16-GRPO learning rate eta (the others use 8 eta); for "
-                             "sensitivity checks, with its own --out")
-    parser.add_argument("--methods", nargs="+", default=None,
-                        help="run only these methods, e.g. --methods 16-GRPO 2-GRPO (default: all)")
-    parser.add_argument("--keep-work", action="store_true",
-                        help="keep each run's working directory (final policy weights) under OUT/.work")
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+    add_fields(parser, ExperimentOptions)
 
 
-def validate(args: argparse.Namespace):
+def validate(args: ExperimentOptions):
     """The preset (with ``--eta``) and the output directory, after checking every option; raises ConfigError."""
     import math
 
-    from grpo_theory.llm.config import ConfigError, check_runnable
+    from grpo_theory.llm.config import ConfigError
+    from grpo_theory.llm.runnable import check_runnable
 
     if args.out is not None and args.commit_results:
         raise ConfigError([("--out", str(args.out), "give either --out or --commit-results, not both")])
@@ -81,7 +87,7 @@ def validate(args: argparse.Namespace):
         bad = [s for s in args.seeds if s < 0]
         if bad:
             raise ConfigError([("--seeds", bad[0], "must be integers >= 0")])
-    out = args.out or default_out(args.name, args.preset, commit_results=args.commit_results)
+    out = Path(args.out) if args.out else default_out(args.name, args.preset, commit_results=args.commit_results)
     runs = EXPERIMENTS[args.name](preset.with_base(device=args.device or preset.base.device))
     if args.methods:
         unknown = [m for m in args.methods if m not in runs]
@@ -101,8 +107,9 @@ def validate(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from grpo_theory.llm.experiment import run_experiment
 
-    preset, out = validate(args)
-    run_experiment(args.name, preset, seeds=args.seeds, device=args.device, out=out,
-                   progress=not args.no_progress, methods=args.methods, keep_work=args.keep_work,
-                   overwrite=args.overwrite)
+    o = from_args(args, ExperimentOptions)
+    preset, out = validate(o)
+    run_experiment(o.name, preset, seeds=None if o.seeds is None else list(o.seeds), device=o.device, out=out,
+                   progress=not o.no_progress, methods=None if o.methods is None else list(o.methods),
+                   keep_work=o.keep_work, overwrite=o.overwrite)
     return 0

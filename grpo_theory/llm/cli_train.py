@@ -5,7 +5,7 @@ Every field of :class:`~grpo_theory.llm.config.TrainConfig` is an option (``--gr
 ``config.json`` a run writes), and options given on the command line override it.
 
 Everything is validated before anything is written (:func:`~grpo_theory.llm.config.config_problems`,
-:func:`~grpo_theory.llm.config.check_runnable`); a bad option is one line naming it, exit status 2.
+:func:`~grpo_theory.llm.runnable.check_runnable`); a bad option is one line naming it, exit status 2.
 An out-dir that holds a finished run is never replaced silently: the same config is "done, skipped",
 another config is refused (both hashes named) unless ``--overwrite``.
 """
@@ -14,9 +14,27 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+from grpo_theory.configfields import add_fields, option
 from grpo_theory.llm.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """The options of ``grpo-theory train`` besides the run's :class:`TrainConfig` fields."""
+
+    config: str | None = option(None, "JSON file with TrainConfig fields (a run's config.json works); "
+                                "options override it", metavar="PATH")
+    resume: bool = option(False, "continue a killed run from OUT_DIR/checkpoint.pt (written every "
+                          "generation batch by default) to the same result as an uninterrupted run; a "
+                          "finished run is not repeated. Give the run's options again: nothing to resume, "
+                          "or other options, is an error", flag=True)
+    overwrite: bool = option(False, "replace a finished run in OUT_DIR (without it, a finished run of the "
+                             "same config is reported as done and skipped, and one of another config is "
+                             "refused)", flag=True)
+    no_progress: bool = option(False, "no tqdm progress bar", flag=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,16 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "OUT_DIR/log.jsonl (one line per optimizer step, see grpo_theory/llm/METRICS.md), resumable "
         "checkpoints, OUT_DIR/result.json and the final policy in OUT_DIR/final/."
     )
-    parser.add_argument("--config", type=Path, default=None,
-                        help="JSON file with TrainConfig fields (a run's config.json works); options override it")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue a killed run from OUT_DIR/checkpoint.pt (written every generation batch by "
-                             "default) to the same result as an uninterrupted run; a finished run is not repeated. "
-                             "Give the run's options again: nothing to resume, or other options, is an error")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace a finished run in OUT_DIR (without it, a finished run of the same config is "
-                             "reported as done and skipped, and one of another config is refused)")
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    add_fields(parser, TrainOptions)
     add_config_arguments(parser)
 
 
@@ -44,16 +53,17 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
     base = TrainConfig()
     if args.config is not None:
-        if not args.config.is_file():
-            raise ConfigError([("--config", str(args.config), "no such file")])
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError([("--config", str(path), "no such file")])
         try:
-            data = read_json(args.config)
+            data = read_json(path)
         except CorruptFileError as e:
-            raise ConfigError([("--config", str(args.config), str(e).removeprefix(f"{args.config} "))]) from None
+            raise ConfigError([("--config", str(path), str(e).removeprefix(f"{path} "))]) from None
         if isinstance(data, dict) and isinstance(data.get("config"), dict):
             data = data["config"]  # a run's config.json / result.json
         if not isinstance(data, dict):
-            raise ConfigError([("--config", str(args.config), "must hold a JSON object of TrainConfig fields")])
+            raise ConfigError([("--config", str(path), "must hold a JSON object of TrainConfig fields")])
         base = TrainConfig.from_dict(data)
     return config_from_args(args, base)
 
@@ -85,7 +95,7 @@ def finished_run(cfg: TrainConfig, overwrite: bool) -> dict | None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from grpo_theory.llm.config import check_checkpoint_file, check_runnable
+    from grpo_theory.llm.runnable import check_checkpoint_file, check_runnable
     from grpo_theory.llm.trainer import CHECKPOINT_NAME, ResumeError, train
 
     try:

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from grpo_theory.configfields import option
 from grpo_theory.llm.config import TrainConfig
 
 #: Name of the reference method that retention, rollout and time ratios are relative to.
@@ -52,51 +53,39 @@ WARMUP_STEPS = 10
 
 @dataclass(frozen=True)
 class Sweep:
-    """The learning-rate sweep of a preset (on the validation split, never on test).
+    """The learning-rate sweep of a preset (on the validation split, never on test); the batch shapes are
+    the preset's."""
 
-    grid_16: absolute candidate lrs of 16-GRPO; its choice is eta.
-    multipliers: candidates of every 2-rollout method as multiples of eta; (1, sqrt 8, 8) are the
-        no-scaling, square-root and linear rules for an 8x larger prompt batch, 1/2 and 16 bracket them.
-    train_size, epochs: the sweep's (shorter) schedule; the batch shapes are the preset's.
-    eval_size: validation problems.
-    """
-
-    grid_16: tuple[float, ...]
-    multipliers: tuple[float, ...] = (0.5, 1.0, math.sqrt(8.0), 8.0, 16.0)
-    train_size: int = 0
-    epochs: int = 0
-    eval_size: int = 500
+    grid_16: tuple[float, ...] = option(help="absolute candidate lrs of 16-GRPO; its choice is eta")
+    multipliers: tuple[float, ...] = option((0.5, 1.0, math.sqrt(8.0), 8.0, 16.0), "candidates of every "
+                                            "2-rollout method as multiples of eta; (1, sqrt 8, 8) are the "
+                                            "no-scaling, square-root and linear rules for an 8x larger prompt "
+                                            "batch, 1/2 and 16 bracket them")
+    train_size: int = option(0, "training prompts of the sweep's (shorter) schedule (0 = the preset's)")
+    epochs: int = option(0, "epochs of the sweep's schedule (0 = the preset's)")
+    eval_size: int = option(500, "validation problems")
 
 
 @dataclass(frozen=True)
 class Preset:
-    """One experiment scale.
+    """One experiment scale."""
 
-    name: preset name (``quick``, ``full``, ``paper``, ``gpu``).
-    description: what it is for and what it costs.
-    base: TrainConfig shared by every run (task, data, epochs, evaluation, clip, warm-up, device ...).
-    lr: eta, the 16-GRPO learning rate.
-    lrs: learning rate per swept method (see :data:`SWEPT`); a method missing here uses the paper's
-        linear rule (eta for 16-GRPO, 8 eta for the 2-rollout methods).
-    prompts_16: P, prompts per 16-GRPO mini-batch; 2-GRPO takes 8P.
-    seeds: default run seeds.
-    pretrain: keyword arguments of ``PretrainConfig`` for the start checkpoint (``base.policy == "tiny"``).
-    eval_points: evaluations per run at fixed fractions of its steps (0 = only at the end).
-    sweep: the learning-rate sweep, or None.
-    checkpoint_every: optimizer steps between resumable checkpoints of each run.
-    """
-
-    name: str
-    description: str
-    base: TrainConfig
-    lr: float
-    lrs: Mapping[str, float] = field(default_factory=dict)
-    prompts_16: int = 32
-    seeds: tuple[int, ...] = (0, 1, 2)
-    pretrain: dict[str, Any] = field(default_factory=dict)
-    eval_points: int = 10
-    sweep: Sweep | None = None
-    checkpoint_every: int = 0
+    name: str = option(help="preset name ('quick', 'full', 'paper', 'gpu')")
+    description: str = option(help="what it is for and what it costs")
+    base: TrainConfig = option(  # noqa: RUF009 (option is dataclasses.field with a help text)
+        help="TrainConfig shared by every run (task, data, epochs, evaluation, clip, warm-up, device ...)")
+    lr: float = option(help="eta, the 16-GRPO learning rate")
+    lrs: Mapping[str, float] = option(
+        help="learning rate per swept method (see SWEPT); a method missing here uses the paper's linear "
+             "rule (eta for 16-GRPO, 8 eta for the 2-rollout methods)", factory=dict)
+    prompts_16: int = option(32, "P, prompts per 16-GRPO mini-batch; 2-GRPO takes 8P")
+    seeds: tuple[int, ...] = option((0, 1, 2), "default run seeds")
+    pretrain: dict[str, Any] = option(  # noqa: RUF009 (option is dataclasses.field, with a factory)
+        help="keyword arguments of PretrainConfig for the start checkpoint (base.policy == 'tiny')",
+        factory=dict)
+    eval_points: int = option(10, "evaluations per run at fixed fractions of its steps (0 = only at the end)")
+    sweep: Sweep | None = option(None, "the learning-rate sweep, or None")  # noqa: RUF009 (a field)
+    checkpoint_every: int = option(0, "optimizer steps between resumable checkpoints of each run")
 
     def with_base(self, **changes: Any) -> Preset:
         return replace(self, base=self.base.replace(**changes))

@@ -23,13 +23,14 @@ import copy
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from grpo_theory.artifacts import repo_root, sha256_file
+from grpo_theory.configfields import option
 from grpo_theory.llm.evaluate import greedy_correct
 from grpo_theory.llm.model import build_model, n_params
 from grpo_theory.llm.policy import Policy
@@ -58,38 +59,30 @@ META_FILE = "meta.json"
 class PretrainConfig:
     """Everything that determines the start checkpoint (with the same software, the weights are a function of it)."""
 
-    task: str = "addition"
-    """Task name (see ``grpo_theory.llm.tasks.make_task``)."""
-    task_kwargs: dict = field(default_factory=dict)
-    """Task options, e.g. ``{"n_digits": 2}``; empty means the task's defaults."""
-    seed: int = 0
-    """Seeds the initialization and the stream of training problems."""
-    size: str = "tiny"
-    """Model size, see ``grpo_theory.llm.model.SIZES``."""
-    lr: float = 1e-3
-    """AdamW learning rate (constant, betas 0.9/0.98, no weight decay)."""
-    batch_size: int = 256
-    """Problems per optimizer step."""
-    grad_clip: float = 1.0
-    """Global gradient-norm clip."""
-    window_lo: float = 0.30
-    """Stop once the held-out greedy accuracy is at least this ..."""
-    window_hi: float = 0.60
-    """... and at most this (the first evaluation inside the window wins)."""
-    max_steps: int = 4000
-    """Give up (error) if the window is not reached after this many steps."""
-    eval_every: int = 25
-    """Steps between held-out evaluations."""
-    eval_n: int = 500
-    """Validation problems: the last ``eval_n`` of the evaluation pool, disjoint from the first
-    ``EVAL_POOL - eval_n`` problems that RL evaluation uses, so stopping does not peek at the test set."""
-    device: str = "cpu"
-    """Torch device."""
-    threads: int = 1
-    """``torch.set_num_threads`` on CPU. One thread is the fastest for a 1M-parameter model on a shared 2-core
-    machine (a second intra-op thread mostly waits), and the committed checkpoint was made with it."""
-    out_dir: str | None = None
-    """Checkpoint directory; default ``results/checkpoints/<task>-<size>-seed<seed>``."""
+    task: str = option("addition", "task (see grpo_theory.llm.tasks.make_task)",
+                       choices=("addition", "countdown"))
+    task_kwargs: dict = option(  # noqa: RUF009 (option is dataclasses.field, with a factory)
+        help="task options, e.g. {'n_digits': 2}; empty means the task's defaults", factory=dict)
+    seed: int = option(0, "initialization and data seed (the stream of training problems)")
+    size: str = option("tiny", "model size (grpo_theory.llm.model.SIZES): tiny ~1M, small ~6M, gpu ~14M "
+                       "params", choices=("tiny", "small", "gpu"))
+    lr: float = option(1e-3, "AdamW learning rate (constant, betas 0.9/0.98, no weight decay)")
+    batch_size: int = option(256, "problems per optimizer step")
+    grad_clip: float = option(1.0, "global gradient-norm clip")
+    window_lo: float = option(0.30, "stop at the first evaluation with held-out greedy accuracy >= this ...")
+    window_hi: float = option(0.60, "... and <= this; a jump past it rewinds to the last evaluation and "
+                              "evaluates 5x more often")
+    max_steps: int = option(4000, "fail if the window is not reached after this many steps")
+    eval_every: int = option(25, "steps between held-out evaluations")
+    eval_n: int = option(500, "validation problems: the last eval_n of the evaluation pool, disjoint from the "
+                         "first EVAL_POOL - eval_n problems that RL evaluation uses, so stopping does not "
+                         "peek at the test set")
+    device: str = option("cpu", "torch device ('cpu', 'cuda', 'cuda:N', 'mps')")
+    threads: int = option(1, "torch.set_num_threads on CPU. One thread is the fastest for a 1M-parameter "
+                          "model on a shared 2-core machine (a second intra-op thread mostly waits), and "
+                          "the committed checkpoint was made with it")
+    out_dir: str | None = option(None, "checkpoint directory (default: "
+                                 "results/checkpoints/<task>-<size>-seed<seed>)")
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.window_lo <= self.window_hi <= 1.0:
@@ -141,69 +134,17 @@ def _pretrain(cfg: PretrainConfig, progress: bool) -> Path:
     task = make_task(cfg.task, **cfg.task_kwargs)
     tok = char_tokenizer()
     policy = Policy(build_model(len(tok), cfg.size, seed=cfg.seed), tok, device=cfg.device)
-    model = policy.model
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=0.0)
     val = validation_problems(task, cfg.eval_n)
-    stream = problem_stream(task, cfg.seed, cfg.batch_size)
-
-    def snapshot() -> dict:
-        # the data stream is a generator whose state lives in its random.Random; deepcopy captures both
-        return {"model": copy.deepcopy(model.state_dict()), "opt": copy.deepcopy(opt.state_dict()),
-                "stream": copy.deepcopy(stream)}
-
-    eval_every = cfg.eval_every
-    history: list[dict] = []
     t0 = time.perf_counter()
-    step, last_eval_step, snap = 0, 0, snapshot()
-    acc = 0.0
-    bar = tqdm(total=cfg.max_steps, desc=f"pretrain {cfg.task}", disable=not progress)
-    while True:
-        if step >= cfg.max_steps:
-            bar.close()
-            raise RuntimeError(
-                f"held-out accuracy {acc:.3f} did not reach [{cfg.window_lo}, {cfg.window_hi}] in {cfg.max_steps} "
-                "steps; raise max_steps or lr"
-            )
-        model.train()
-        loss = sft_loss(policy, task, next(stream))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        model.eval()
-        step += 1
-        bar.update(1)
-        if step % eval_every:
-            continue
-        acc = sum(greedy_correct(policy, task, val)) / len(val)
-        history.append({"step": step, "loss": round(loss.item(), 5), "val_acc": acc,
-                        "wall_s": round(time.perf_counter() - t0, 2)})
-        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{acc:.3f}")
-        if cfg.window_lo <= acc <= cfg.window_hi:
-            break
-        if acc > cfg.window_hi:
-            if eval_every == 1:
-                bar.close()
-                raise RuntimeError(f"accuracy jumped past the window in one step at step {step}; lower lr")
-            # Overshoot: go back to the last evaluation below the window and evaluate more often.
-            model.load_state_dict(snap["model"])
-            opt.load_state_dict(snap["opt"])
-            stream = copy.deepcopy(snap["stream"])
-            bar.update(last_eval_step - step)
-            step, eval_every = last_eval_step, max(1, eval_every // 5)
-            history[-1]["rolled_back_to"] = step
-            continue
-        last_eval_step, snap = step, snapshot()
-    bar.close()
-    wall = time.perf_counter() - t0
+    step, acc, history = _train_into_window(cfg, policy, task, val, progress, t0)
     meta = {
         "config": cfg.identity(),
         "task": {"name": task.name, **asdict(task)},  # type: ignore[call-overload]
-        "model": {"size": cfg.size, "n_params": n_params(model), "class": type(model).__name__},
+        "model": {"size": cfg.size, "n_params": n_params(policy.model), "class": type(policy.model).__name__},
         "steps": step,
         "val_acc": acc,
         "val_n": len(val),
-        "wall_s": round(wall, 2),
+        "wall_s": round(time.perf_counter() - t0, 2),
         "device": cfg.device,
         "threads": cfg.threads,
         "history": history,
@@ -216,6 +157,60 @@ def _pretrain(cfg: PretrainConfig, progress: bool) -> Path:
         return {META_FILE: json.dumps(meta, indent=1) + "\n"}
 
     return policy.save(cfg.path, extra_files=with_meta)
+
+
+def _train_into_window(cfg: PretrainConfig, policy: Policy, task: Task, val: list[Problem], progress: bool,
+                       t0: float) -> tuple[int, float, list[dict]]:
+    """SFT steps until the validation accuracy first lies in the window: ``(steps, accuracy, history)``.
+
+    An evaluation above the window rewinds to the last one below it (weights, optimizer and data stream)
+    and evaluates 5x more often from there; ``RuntimeError`` if ``max_steps`` pass first.
+    """
+    model = policy.model
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=0.0)
+    stream = problem_stream(task, cfg.seed, cfg.batch_size)
+
+    def snapshot() -> dict:
+        # the data stream is a generator whose state lives in its random.Random; deepcopy captures both
+        return {"model": copy.deepcopy(model.state_dict()), "opt": copy.deepcopy(opt.state_dict()),
+                "stream": copy.deepcopy(stream)}
+
+    eval_every, history = cfg.eval_every, []
+    step, last_eval_step, snap, acc = 0, 0, snapshot(), 0.0
+    with tqdm(total=cfg.max_steps, desc=f"pretrain {cfg.task}", disable=not progress) as bar:
+        while True:
+            if step >= cfg.max_steps:
+                raise RuntimeError(f"held-out accuracy {acc:.3f} did not reach [{cfg.window_lo}, "
+                                   f"{cfg.window_hi}] in {cfg.max_steps} steps; raise max_steps or lr")
+            model.train()
+            loss = sft_loss(policy, task, next(stream))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            model.eval()
+            step += 1
+            bar.update(1)
+            if step % eval_every:
+                continue
+            acc = sum(greedy_correct(policy, task, val)) / len(val)
+            history.append({"step": step, "loss": round(loss.item(), 5), "val_acc": acc,
+                            "wall_s": round(time.perf_counter() - t0, 2)})
+            bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{acc:.3f}")
+            if cfg.window_lo <= acc <= cfg.window_hi:
+                return step, acc, history
+            if acc <= cfg.window_hi:
+                last_eval_step, snap = step, snapshot()
+                continue
+            if eval_every == 1:
+                raise RuntimeError(f"accuracy jumped past the window in one step at step {step}; lower lr")
+            # Overshoot: go back to the last evaluation below the window and evaluate more often.
+            model.load_state_dict(snap["model"])
+            opt.load_state_dict(snap["opt"])
+            stream = copy.deepcopy(snap["stream"])
+            bar.update(last_eval_step - step)
+            step, eval_every = last_eval_step, max(1, eval_every // 5)
+            history[-1]["rolled_back_to"] = step
 
 
 def verify_checkpoint(path: str | Path) -> dict:

@@ -10,15 +10,12 @@ files written.
 from __future__ import annotations
 
 import argparse
-import ast
-import dataclasses
 import importlib
-import inspect
-import itertools
 import json
-import textwrap
-import typing
+from dataclasses import dataclass
 from typing import Any
+
+from grpo_theory.configfields import add_fields, given, option
 
 #: name -> (module, config class, one-line help)
 EXPERIMENTS: dict[str, tuple[str, str, str]] = {
@@ -43,69 +40,34 @@ def _config_class(name: str):
     return getattr(importlib.import_module(module), cls)
 
 
-def _field_parser(tp: Any):
-    """An argparse ``type`` for a dataclass field annotation (str, int, float, bool, tuples, optionals)."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is tuple:
-        inner = _field_parser(args[0])
-        return lambda s: tuple(inner(x) for x in s.split(",") if x.strip())
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return _field_parser(next(a for a in args if a is not type(None)))
-    if tp is bool:
-        def parse_bool(s: str) -> bool:
-            v = s.strip().lower()
-            if v in ("1", "true", "yes", "on"):
-                return True
-            if v in ("0", "false", "no", "off"):
-                return False
-            raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
-        return parse_bool
-    return tp
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of every ``grpo-theory realcheck <name>`` besides its config's fields."""
 
-
-def field_docs(cls: type) -> dict[str, str]:
-    """The docstring written under each field of a dataclass (read from its source), by field name."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    except (OSError, TypeError):
-        return {}
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs = {}
-    for a, b in itertools.pairwise(body):
-        if (isinstance(a, ast.AnnAssign) and isinstance(a.target, ast.Name) and isinstance(b, ast.Expr)
-                and isinstance(b.value, ast.Constant) and isinstance(b.value.value, str)):
-            docs[a.target.id] = " ".join(b.value.value.split())
-    return docs
+    out: str | None = option(None, "output directory (default: runs/realcheck/<name>, a scratch directory "
+                             "ignored by git)", metavar="OUT")
+    commit_results: bool = option(False, "write to results/realcheck/<name>, the committed results (drawn "
+                                  "by make figures)", flag=True)
+    overwrite: bool = option(False, "replace a finished result of another config in the output directory "
+                             "(else refused; the same config is reported as done and skipped)", flag=True)
+    quiet: bool = option(False, "no progress bars", flag=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One subcommand per experiment, one option per config field (help = the field's docstring)."""
+    """One subcommand per experiment, one option per config field (help = the field's help)."""
     sub = parser.add_subparsers(dest="experiment", metavar="NAME", required=True)
     for name, (_module, _cls, help_) in EXPERIMENTS.items():
         aliases = [name.replace("_", "-")] if "_" in name else []
         p = sub.add_parser(name, aliases=aliases, help=help_, description=help_)
-        p.add_argument("--out", default=None,
-                       help=f"output directory (default: runs/realcheck/{name}, a scratch directory ignored by git)")
-        p.add_argument("--commit-results", action="store_true",
-                       help=f"write to results/realcheck/{name}, the committed results (drawn by make figures)")
-        p.add_argument("--overwrite", action="store_true",
-                       help="replace a finished result of another config in the output directory (else refused; "
-                            "the same config is reported as done and skipped)")
-        p.add_argument("--quiet", action="store_true", help="no progress bars")
-        cls = _config_class(name)
-        hints = typing.get_type_hints(cls)
-        docs = field_docs(cls)
-        for f in dataclasses.fields(cls):
-            p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None,
-                           type=_field_parser(hints[f.name]), metavar=f.name.upper(),
-                           help=f"{docs.get(f.name, '')} (default: {f.default!r})")
+        add_fields(p, RunOptions)
+        add_fields(p, _config_class(name), title=f"check configuration ({_config_class(name).__name__})")
 
 
 def run(args: argparse.Namespace) -> int:
     name = ALIASES.get(args.experiment, args.experiment)
     module = importlib.import_module(EXPERIMENTS[name][0])
     cls = _config_class(name)
-    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
+    changes = given(args, cls)
     cfg = _build(cls, name, changes)
     out = _out_dir(name, args)
     saved = _finished(cfg, out, args.overwrite)
@@ -136,7 +98,8 @@ def _build(cls, name: str, changes: dict[str, Any]):
     """The experiment's config; every invalid option is a one-line ConfigError (nothing has run yet)."""
     import math
 
-    from grpo_theory.llm.config import ConfigError, _check_policy
+    from grpo_theory.llm.config import ConfigError
+    from grpo_theory.llm.runnable import check_policy
 
     for key, v in changes.items():
         lo, why = MINIMA.get((name, key), (1, "must be >= 1") if key.startswith("n_") else (None, ""))
@@ -152,7 +115,7 @@ def _build(cls, name: str, changes: dict[str, Any]):
     model = getattr(cfg, "model", None)
     if isinstance(model, str):
         try:
-            _check_policy(model)
+            check_policy(model)
         except ConfigError as e:
             raise ConfigError([("model", *e.problems[0][1:])]) from None
     return cfg

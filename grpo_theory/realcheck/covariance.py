@@ -40,6 +40,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from grpo_theory.configfields import option
 from grpo_theory.realcheck._common import (
     Sketch,
     env_snapshot,
@@ -50,6 +51,7 @@ from grpo_theory.realcheck._common import (
     write_csv,
     write_json,
 )
+from grpo_theory.realcheck.config import CheckConfig
 from grpo_theory.vocab import SCORE_KINDS
 
 Tensor = torch.Tensor
@@ -57,31 +59,16 @@ NAME = "covariance"
 
 
 @dataclass(frozen=True)
-class CovarianceConfig:
+class CovarianceConfig(CheckConfig):
     """R8/R9 experiment configuration."""
 
-    model: str = "tiny"
-    """Policy: 'tiny', 'smollm2' or a checkpoint directory."""
-    task: str = "addition"
-    """Task (exact-match reward)."""
-    n_prompts: int = 100
-    """Q: prompts (training problems, not filtered by difficulty)."""
-    n_responses: int = 10
-    """n: responses per prompt."""
-    kinds: tuple[str, ...] = SCORE_KINDS
-    """Score functions to measure."""
-    exact: bool = True
-    """Exact gradients (False: count sketch of size ``sketch_dim``)."""
-    sketch_dim: int = 4096
-    """Sketch size when ``exact`` is False."""
-    n_permutations: int = 2000
-    """Random permutations for the baseline."""
-    max_new_tokens: int = 0
-    """Completion cap; 0 = the task's own."""
-    seed: int = 0
-    """Seed of the prompts, the sampling and the permutations."""
-    threads: int = 1
-    """torch CPU threads (1 is fastest for small models on a shared machine; at most 2 here)."""
+    n_prompts: int = option(100, "Q: prompts (training problems, not filtered by difficulty)")
+    n_responses: int = option(10, "n: responses per prompt")
+    kinds: tuple[str, ...] = option(SCORE_KINDS, "Score functions to measure")
+    exact: bool = option(True, "Exact gradients (False: count sketch of size sketch_dim)")
+    sketch_dim: int = option(4096, "Sketch size when exact is False")
+    n_permutations: int = option(2000, "Random permutations for the baseline")
+    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own")
 
 
 @dataclass

@@ -46,6 +46,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from grpo_theory.configfields import option
 from grpo_theory.losses import grpo_loss, two_grpo_loss
 from grpo_theory.realcheck._common import (
     Sketch,
@@ -57,6 +58,7 @@ from grpo_theory.realcheck._common import (
     write_csv,
     write_json,
 )
+from grpo_theory.realcheck.config import CheckConfig
 
 Tensor = torch.Tensor
 NAME = "direction_invariance"
@@ -64,39 +66,23 @@ Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
-class DirectionConfig:
+class DirectionConfig(CheckConfig):
     """R6 experiment configuration."""
 
-    model: str = "tiny"
-    """Policy: 'tiny', 'smollm2' or a checkpoint directory."""
-    task: str = "addition"
-    """Task (exact-match reward)."""
-    n_prompts: int = 8
-    """Prompts with intermediate p to measure."""
-    p_range: tuple[float, float] = (0.2, 0.8)
-    """Pilot p̂ must lie in this closed interval."""
-    pilot_samples: int = 32
-    """Rollouts per candidate prompt in the pilot."""
-    max_candidates: int = 1024
-    """Give up if this many candidates do not yield ``n_prompts`` intermediate prompts."""
-    rollouts_per_prompt: int = 2048
-    """N: rollouts per selected prompt."""
-    block: int = 64
-    """Rollouts per replicate block (a multiple of 16)."""
-    large_g: int = 16
-    """The large group size compared with G = 2."""
-    agg: str = "seq-mean-token-sum"
-    """Aggregation (sequence sums = exact score functions, the setting of R6)."""
-    exact: bool = True
-    """Keep the full gradients (Gram matrix exact); False = only the sketch (large models)."""
-    sketch_dim: int = 2048
-    """Count-sketch size for the projected statistics (0 = none)."""
-    max_new_tokens: int = 0
-    """Completion cap; 0 = the task's own."""
-    seed: int = 0
-    """Seed of the prompts, the pilot and the sampling."""
-    threads: int = 1
-    """torch CPU threads (1 is fastest for small models on a shared machine; at most 2 here)."""
+    n_prompts: int = option(8, "Prompts with intermediate p to measure")
+    p_range: tuple[float, float] = option((0.2, 0.8), "Pilot p̂ must lie in this closed interval")
+    pilot_samples: int = option(32, "Rollouts per candidate prompt in the pilot")
+    max_candidates: int = option(1024, "Give up if this many candidates do not yield n_prompts intermediate "
+                                 "prompts")
+    rollouts_per_prompt: int = option(2048, "N: rollouts per selected prompt")
+    block: int = option(64, "Rollouts per replicate block (a multiple of 16)")
+    large_g: int = option(16, "The large group size compared with G = 2")
+    agg: str = option("seq-mean-token-sum", "Aggregation (sequence sums = exact score functions, the "
+                      "setting of R6)")
+    exact: bool = option(True, "Keep the full gradients (Gram matrix exact); False = only the sketch (large "
+                         "models)")
+    sketch_dim: int = option(2048, "Count-sketch size for the projected statistics (0 = none)")
+    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own")
 
     def __post_init__(self) -> None:
         if self.block % self.large_g or self.block % 2:

@@ -32,37 +32,29 @@ from typing import Any
 
 import torch
 
+from grpo_theory.configfields import option
 from grpo_theory.realcheck._common import env_snapshot, load, out_dir, train_in_steps, write_csv, write_json
+from grpo_theory.realcheck.config import CheckConfig
 
 Tensor = torch.Tensor
 NAME = "discard_rate"
 
 
 @dataclass(frozen=True)
-class DiscardConfig:
+class DiscardConfig(CheckConfig):
     """R7 experiment configuration."""
 
-    model: str = "tiny"
-    """Start policy: 'tiny', 'smollm2' or a checkpoint directory."""
-    task: str = "addition"
-    """Task (exact-match reward)."""
-    steps: int = 30
-    """Optimizer steps of 2-GRPO (one generation batch each, on-policy)."""
-    prompts_per_step: int = 256
-    """Pairs per step (the paper's 2-GRPO mini-batch: 256 prompts x 2 rollouts)."""
-    lr: float = 1e-4
-    """AdamW learning rate. On-policy with 256 pairs per step, 2.4e-3 (8 x 3e-4, the linear rule) made
-    the tiny model collapse in one step (training reward 0.29 -> 0.04, discard rate -> 1); 1e-4 learns."""
-    extra_samples: int = 16
-    """m: fresh rollouts per prompt for the per-prompt estimate of P0 (>= 2)."""
-    eval_size: int = 500
-    """Held-out problems evaluated at the start and the end (0 = none)."""
-    max_new_tokens: int = 0
-    """Completion cap; 0 = the task's own."""
-    seed: int = 0
-    """Run seed (trainer seed and data seed) and the seed of the extra samples."""
-    threads: int = 1
-    """torch CPU threads (1 is fastest for small models on a shared machine; at most 2 here)."""
+    model: str = option("tiny", "Start policy: 'tiny', 'smollm2' or a checkpoint directory")
+    steps: int = option(30, "Optimizer steps of 2-GRPO (one generation batch each, on-policy)")
+    prompts_per_step: int = option(256, "Pairs per step (the paper's 2-GRPO mini-batch: 256 prompts x 2 "
+                                   "rollouts)")
+    lr: float = option(1e-4, "AdamW learning rate. On-policy with 256 pairs per step, 2.4e-3 (8 x 3e-4, the "
+                       "linear rule) made the tiny model collapse in one step (training reward 0.29 -> "
+                       "0.04, discard rate -> 1); 1e-4 learns.")
+    extra_samples: int = option(16, "m: fresh rollouts per prompt for the per-prompt estimate of P0 (>= 2)")
+    eval_size: int = option(500, "Held-out problems evaluated at the start and the end (0 = none)")
+    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own")
+    seed: int = option(0, "Run seed (trainer seed and data seed) and the seed of the extra samples")
 
     def __post_init__(self) -> None:
         if self.extra_samples < 2:

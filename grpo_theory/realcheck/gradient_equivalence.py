@@ -50,6 +50,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from grpo_theory.configfields import option
 from grpo_theory.losses import AGG_MODES, online_dpo_loss, two_grpo_loss
 from grpo_theory.realcheck._common import (
     cosine,
@@ -63,6 +64,7 @@ from grpo_theory.realcheck._common import (
     write_csv,
     write_json,
 )
+from grpo_theory.realcheck.config import CheckConfig
 
 Tensor = torch.Tensor
 NAME = "gradient_equivalence"
@@ -72,51 +74,34 @@ GRPO_CONVENTIONS: dict[str, Any] = {"std_ddof": 0, "eps": 0.0, "beta": 0.0}
 
 
 @dataclass(frozen=True)
-class GradEquivConfig:
+class GradEquivConfig(CheckConfig):
     """R4 experiment configuration."""
 
-    model: str = "tiny"
-    """Policy: 'tiny', 'smollm2' or a checkpoint directory."""
-    task: str = "addition"
-    """Task that labels the pairs (reward 1 / 0)."""
-    n_digits: int = 0
-    """Digits per operand for the addition task (0 = the task default, 3)."""
-    reward: str = "exact"
-    """'exact' (the task's exact-match reward) or 'last_number' (1 iff the last integer in the completion
-    equals the target: a lenient verifier for chat models that answer in prose)."""
-    prompt_template: str = ""
-    """If set, addition prompts are rewritten as ``prompt_template.format(a=..., b=...)`` (e.g. a question for
-    a chat model); empty = the task's own prompt."""
-    temperature: float = 1.0
-    """Sampling temperature of the pairs (the identity is about gradients at given pairs, so any sampler works;
-    chat models answer sensibly only below 1)."""
-    n_pairs: int = 32
-    """Mixed pairs (one correct, one incorrect rollout of the same prompt)."""
-    betas: tuple[float, ...] = (0.1, 1.0)
-    """DPO inverse temperatures to compare with."""
-    modes: tuple[str, ...] = AGG_MODES
-    """2-GRPO aggregation modes measured at π = π_ref."""
-    dtype: str = "float64"
-    """Weights dtype ('float64' or 'float32')."""
-    steps: tuple[int, ...] = (0, 1, 2, 4, 8, 16, 32, 64)
-    """Optimizer steps of 2-GRPO training after which the pairs are re-measured (0 = at π_ref)."""
-    train_prompts: int = 64
-    """Prompts per 2-GRPO optimizer step of the drift (128 rollouts)."""
-    train_lr: float = 1e-4
-    """AdamW learning rate of the drift (small, so that π leaves π_ref gradually: at 1e-3 one step
-    already moves the answer tokens' log-probs by about 1.6 nats each)."""
-    train_agg: str = "token-mean"
-    """Aggregation of the drift's 2-GRPO loss."""
-    max_prompts: int = 4096
-    """Give up if this many prompts do not yield ``n_pairs`` mixed pairs."""
-    max_new_tokens: int = 0
-    """Completion cap; 0 = the task's own."""
-    truncation_seed: int = 1
-    """Seed of the random truncation that makes lengths unequal."""
-    seed: int = 0
-    """Seed of the prompts and the sampling."""
-    threads: int = 1
-    """torch CPU threads (1 is fastest for small models on a shared machine; at most 2 here)."""
+    task: str = option("addition", "Task that labels the pairs (reward 1 / 0)")
+    n_digits: int = option(0, "Digits per operand for the addition task (0 = the task default, 3)")
+    reward: str = option("exact", "'exact' (the task's exact-match reward) or 'last_number' (1 iff the last "
+                         "integer in the completion equals the target: a lenient verifier for chat models "
+                         "that answer in prose)")
+    prompt_template: str = option("", "If set, addition prompts are rewritten as "
+                                  "prompt_template.format(a=..., b=...) (e.g. a question for a chat model); "
+                                  "empty = the task's own prompt.")
+    temperature: float = option(1.0, "Sampling temperature of the pairs (the identity is about gradients at "
+                                "given pairs, so any sampler works; chat models answer sensibly only below "
+                                "1)")
+    n_pairs: int = option(32, "Mixed pairs (one correct, one incorrect rollout of the same prompt)")
+    betas: tuple[float, ...] = option((0.1, 1.0), "DPO inverse temperatures to compare with")
+    modes: tuple[str, ...] = option(AGG_MODES, "2-GRPO aggregation modes measured at π = π_ref")
+    dtype: str = option("float64", "Weights dtype ('float64' or 'float32')")
+    steps: tuple[int, ...] = option((0, 1, 2, 4, 8, 16, 32, 64), "Optimizer steps of 2-GRPO training after "
+                                    "which the pairs are re-measured (0 = at π_ref)")
+    train_prompts: int = option(64, "Prompts per 2-GRPO optimizer step of the drift (128 rollouts)")
+    train_lr: float = option(1e-4, "AdamW learning rate of the drift (small, so that π leaves π_ref "
+                             "gradually: at 1e-3 one step already moves the answer tokens' log-probs by "
+                             "about 1.6 nats each)")
+    train_agg: str = option("token-mean", "Aggregation of the drift's 2-GRPO loss")
+    max_prompts: int = option(4096, "Give up if this many prompts do not yield n_pairs mixed pairs")
+    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own")
+    truncation_seed: int = option(1, "Seed of the random truncation that makes lengths unequal")
 
     def __post_init__(self) -> None:
         if max(self.steps, default=0) > 0 and (self.n_digits or self.reward != "exact" or self.prompt_template):

@@ -57,6 +57,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from grpo_theory.configfields import option
 from grpo_theory.losses import grpo_loss, rloo_loss
 from grpo_theory.realcheck._common import (
     Sketch,
@@ -69,6 +70,7 @@ from grpo_theory.realcheck._common import (
     write_csv,
     write_json,
 )
+from grpo_theory.realcheck.config import CheckConfig
 
 Tensor = torch.Tensor
 NAME = "group_size_budget"
@@ -82,32 +84,21 @@ CACHE_FORMAT = 1
 
 
 @dataclass(frozen=True)
-class BudgetConfig:
+class BudgetConfig(CheckConfig):
     """R16 tiny-LM experiment configuration."""
 
-    model: str = "tiny"
-    """Policy: 'tiny' or a checkpoint directory (character tokenizer tasks)."""
-    task: str = "addition"
-    """Task; the binary reward is its exact match, the real-valued one the digit fraction."""
-    budgets: tuple[int, ...] = (64, 256)
-    """Rollout budgets N = B·G per step."""
-    group_sizes: tuple[int, ...] = (2, 8, 32, 4, 16, 64)
-    """Group sizes G (each cell needs G | N), measured in this order (each G is cached when done, so a run
-    cut short already spans the range)."""
-    replicates: int = 32
-    """R: independent steps per cell (at least 3)."""
-    ref_prompts: int = 1024
-    """Prompts per half of the RLOO reference estimate of ∇E[r]."""
-    ref_group: int = 8
-    """Rollouts per prompt of the reference."""
-    ref_chunk: int = 256
-    """Prompts per backward pass of the reference (memory)."""
-    sketch_dim: int = 2048
-    """Count-sketch size of the projected statistics."""
-    seed: int = 0
-    """Seed of the prompts, the sampling and the sketch."""
-    threads: int = 1
-    """torch CPU threads."""
+    model: str = option("tiny", "Policy: 'tiny' or a checkpoint directory (character tokenizer tasks)")
+    task: str = option("addition", "Task; the binary reward is its exact match, the real-valued one the "
+                       "digit fraction")
+    budgets: tuple[int, ...] = option((64, 256), "Rollout budgets N = B·G per step")
+    group_sizes: tuple[int, ...] = option((2, 8, 32, 4, 16, 64), "Group sizes G (each cell needs G | N), "
+                                          "measured in this order (each G is cached when done, so a run cut "
+                                          "short already spans the range)")
+    replicates: int = option(32, "R: independent steps per cell (at least 3)")
+    ref_prompts: int = option(1024, "Prompts per half of the RLOO reference estimate of ∇E[r]")
+    ref_group: int = option(8, "Rollouts per prompt of the reference")
+    ref_chunk: int = option(256, "Prompts per backward pass of the reference (memory)")
+    sketch_dim: int = option(2048, "Count-sketch size of the projected statistics")
 
     def __post_init__(self) -> None:
         if self.replicates < 3:

@@ -36,7 +36,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from grpo_theory.configfields import option
 from grpo_theory.realcheck._common import env_snapshot, jsonable, load, out_dir, write_csv, write_json
+from grpo_theory.realcheck.config import CheckConfig
 
 NAME = "smollm2"
 PARTS = ("prompt_family", "direction_invariance", "covariance", "discard_rate")
@@ -44,51 +46,34 @@ FAMILIES = ("compare", "add_question")
 
 
 @dataclass(frozen=True)
-class SmolChecksConfig:
+class SmolChecksConfig(CheckConfig):
     """SmolLM2 real-model checks configuration (defaults: the committed run)."""
 
-    model: str = "smollm2"
-    """Policy: 'smollm2' (or a chat-model checkpoint directory)."""
-    task: str = "compare"
-    """Task of the three checks (a name of grpo_theory.llm.tasks.make_task)."""
-    parts: tuple[str, ...] = PARTS
-    """Parts to run, in this order: prompt_family, direction_invariance, covariance, discard_rate."""
-    families: tuple[str, ...] = FAMILIES
-    """Prompt families whose p̂ distribution is measured (compare, add_question = 1-digit sums)."""
-    pilot_prompts: int = 16
-    """Prompts per family for the p̂ distribution."""
-    pilot_samples: int = 8
-    """Rollouts per prompt for p̂."""
-    r6_prompts: int = 2
-    """R6: prompts with pilot p̂ in [0.2, 0.8]."""
-    r6_pilot_samples: int = 4
-    """R6: rollouts per candidate prompt in its selection pilot."""
-    r6_rollouts: int = 96
-    """R6: rollouts per selected prompt (a multiple of r6_block, at least 3 blocks)."""
-    r6_block: int = 32
-    """R6: rollouts per replicate block (a multiple of 16)."""
-    r8_prompts: int = 12
-    """R8/R9: prompts (not filtered by difficulty)."""
-    r8_responses: int = 6
-    """R8/R9: responses per prompt."""
-    r7_steps: int = 3
-    """R7: on-policy 2-GRPO optimizer steps."""
-    r7_pairs: int = 16
-    """R7: pairs (prompts) per step."""
-    r7_lr: float = 1e-5
-    """R7: AdamW learning rate (small: a 135M model moves far per step at the tiny model's 1e-4)."""
-    r7_extra_samples: int = 6
-    """R7: fresh rollouts per prompt for the per-prompt estimate of P0."""
-    sketch_dim: int = 4096
-    """Count-sketch size of the gradients (R6, R8/R9)."""
-    grad_layers: int = 6
-    """Differentiate (and, in R7, train) only the last k decoder layers and the final norm; 0 = every
-    parameter. A coordinate restriction is a fixed linear map of the gradient, so every identity checked
-    here holds for it; it cuts the backward pass to about k/30 of the model's depth."""
-    seed: int = 0
-    """Seed of prompts, sampling and sketch."""
-    threads: int = 1
-    """torch CPU threads."""
+    model: str = option("smollm2", "Policy: 'smollm2' (or a chat-model checkpoint directory)")
+    task: str = option("compare", "Task of the three checks (a name of grpo_theory.llm.tasks.make_task)")
+    parts: tuple[str, ...] = option(PARTS, "Parts to run, in this order: prompt_family, "
+                                    "direction_invariance, covariance, discard_rate")
+    families: tuple[str, ...] = option(FAMILIES, "Prompt families whose p̂ distribution is measured "
+                                       "(compare, add_question = 1-digit sums)")
+    pilot_prompts: int = option(16, "Prompts per family for the p̂ distribution")
+    pilot_samples: int = option(8, "Rollouts per prompt for p̂")
+    r6_prompts: int = option(2, "R6: prompts with pilot p̂ in [0.2, 0.8]")
+    r6_pilot_samples: int = option(4, "R6: rollouts per candidate prompt in its selection pilot")
+    r6_rollouts: int = option(96, "R6: rollouts per selected prompt (a multiple of r6_block, at least 3 "
+                              "blocks)")
+    r6_block: int = option(32, "R6: rollouts per replicate block (a multiple of 16)")
+    r8_prompts: int = option(12, "R8/R9: prompts (not filtered by difficulty)")
+    r8_responses: int = option(6, "R8/R9: responses per prompt")
+    r7_steps: int = option(3, "R7: on-policy 2-GRPO optimizer steps")
+    r7_pairs: int = option(16, "R7: pairs (prompts) per step")
+    r7_lr: float = option(1e-5, "R7: AdamW learning rate (small: a 135M model moves far per step at the "
+                          "tiny model's 1e-4)")
+    r7_extra_samples: int = option(6, "R7: fresh rollouts per prompt for the per-prompt estimate of P0")
+    sketch_dim: int = option(4096, "Count-sketch size of the gradients (R6, R8/R9)")
+    grad_layers: int = option(6, "Differentiate (and, in R7, train) only the last k decoder layers and the "
+                              "final norm; 0 = every parameter. A coordinate restriction is a fixed linear "
+                              "map of the gradient, so every identity checked here holds for it; it cuts "
+                              "the backward pass to about k/30 of the model's depth.")
 
     def __post_init__(self) -> None:
         bad = [p for p in self.parts if p not in PARTS]

@@ -1,0 +1,152 @@
+"""Config fields that carry their own help, and the command-line options built from them.
+
+Every config of the package (the RL run, the pretraining, the experiment and realcheck commands) is a
+dataclass whose fields are made by :func:`option`: the help text lives in ``metadata["help"]``, next to
+the default, so ``--help`` cannot drift from the code. :func:`add_fields` turns the fields of one
+dataclass into argparse options and :func:`given` reads back the ones the user set:
+
+* a field named ``group_size`` is the option ``--group-size``; its help is the field's help followed by
+  ``(default: ...)``; a field without a default is a positional argument;
+* ``bool`` fields take a value (``--resample true``), unless made with ``flag=True`` (``--overwrite``);
+* ``tuple`` fields take a comma-separated list (``--betas 0.1,1``), or several words with ``nargs="+"``;
+* ``choices=(...)`` lets argparse reject any other value (and lists the allowed ones in ``--help``).
+
+Options default to ``None`` ("not given"), so a command can layer them over a base config (a preset, a
+``--config`` file). Torch-free: importing this module imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import types
+import typing
+from typing import Any
+
+#: Extra keys :func:`option` accepts (what they do: the module docstring).
+CLI_KEYS = frozenset({"choices", "nargs", "flag", "metavar", "option"})
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = None,
+           **cli: Any) -> Any:
+    """A dataclass field with its help text (``metadata["help"]``) and, optionally, argparse extras.
+
+    ``factory``: a default factory (for mutable defaults such as ``dict``). ``cli``: keys of :data:`CLI_KEYS`.
+    """
+    if not help.strip():
+        raise ValueError("a config field needs a help text")
+    unknown = set(cli) - CLI_KEYS
+    if unknown:
+        raise ValueError(f"unknown option settings {sorted(unknown)}; choose from {sorted(CLI_KEYS)}")
+    meta = {"help": " ".join(help.split()), **cli}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def help_of(f: dataclasses.Field) -> str:
+    """The help text of a field ('' if it has none)."""
+    return str(f.metadata.get("help", ""))
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def field_type(cls: type, name: str) -> Any:
+    """The annotation of field ``name`` of ``cls``, with ``X | None`` reduced to ``X``."""
+    t = _hints(cls)[name]
+    if isinstance(t, types.UnionType) or typing.get_origin(t) is typing.Union:
+        t = next(a for a in typing.get_args(t) if a is not type(None))
+    return t
+
+
+def parse_bool(s: str) -> bool:
+    """``true/false``, ``yes/no``, ``on/off``, ``1/0`` (any case); else an argparse error."""
+    v = s.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {s!r}")
+
+
+def _scalar(t: Any) -> Any:
+    return parse_bool if t is bool else t
+
+
+def _comma_list(inner: Any) -> Any:
+    def parse(s: str) -> tuple:
+        return tuple(inner(x.strip()) for x in s.split(",") if x.strip())
+
+    parse.__name__ = f"comma-separated {getattr(inner, '__name__', 'value')}"  # argparse names it on error
+    return parse
+
+
+def default_of(f: dataclasses.Field) -> Any:
+    """The field's default value (calling its factory), or ``MISSING``."""
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def describe(f: dataclasses.Field) -> str:
+    """The ``--help`` text of a field: its help, then its default (unless None, a flag, or required)."""
+    d = default_of(f)
+    if d is None or d is dataclasses.MISSING or f.metadata.get("flag"):
+        return help_of(f)
+    shown = ",".join(map(str, d)) if isinstance(d, tuple) else repr(d)
+    return f"{help_of(f)} (default: {shown})"
+
+
+def _argument(cls: type, f: dataclasses.Field) -> tuple[list[str], dict[str, Any]]:
+    """The ``add_argument`` names and keywords of one field."""
+    meta, t = f.metadata, field_type(cls, f.name)
+    kw: dict[str, Any] = {"help": describe(f).replace("%", "%%")}
+    if default_of(f) is dataclasses.MISSING:
+        names = [f.name]
+    else:
+        names = [meta.get("option", "--" + f.name.replace("_", "-"))]
+        kw.update(dest=f.name, default=None)
+    if meta.get("flag"):
+        return names, {**kw, "action": "store_true", "default": False}
+    if typing.get_origin(t) is tuple:
+        inner = _scalar(typing.get_args(t)[0])
+        if meta.get("nargs"):
+            kw.update(nargs=meta["nargs"], type=inner)
+        else:
+            kw.update(type=_comma_list(inner), metavar=f"{getattr(inner, '__name__', 'X').upper()},...")
+    else:
+        kw.update(type=_scalar(t), metavar="BOOL" if t is bool else getattr(t, "__name__", "X").upper())
+    if "choices" in meta:
+        kw.update(choices=meta["choices"], metavar=None)
+    if "metavar" in meta:
+        kw["metavar"] = meta["metavar"]
+    return names, kw
+
+
+def add_fields(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = (),
+               title: str | None = None) -> None:
+    """One option per field of the dataclass ``cls`` (except ``skip``), in field order."""
+    group: Any = parser.add_argument_group(title) if title else parser
+    for f in dataclasses.fields(cls):
+        if f.name not in skip:
+            names, kw = _argument(cls, f)
+            group.add_argument(*names, **kw)
+
+
+def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The fields of ``cls`` set on the command line (not None; flags: False unless given), lists as tuples."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        v = getattr(args, f.name, None)
+        if v is not None:
+            out[f.name] = tuple(v) if isinstance(v, list) else v
+    return out
+
+
+def from_args(args: argparse.Namespace, cls: type, **base: Any) -> Any:
+    """``cls(**base, **given)``: the options given on the command line over ``base``."""
+    return cls(**{**base, **given(args, cls)})
