@@ -27,6 +27,8 @@ from grpo_theory.montecarlo.stats import (
 )
 from grpo_theory.montecarlo.toy_policy import ToyPolicy, conditional_moments
 from grpo_theory.montecarlo.variance import sample_pair_indices
+from grpo_theory.theory import dpo_link
+from grpo_theory.vocab import AnyAggMode
 
 Tensor = torch.Tensor
 F64 = torch.float64
@@ -171,6 +173,39 @@ def _theta_gradient(policy: ToyPolicy, prompts: Tensor, ip: Tensor, im: Tensor, 
     return (c.unsqueeze(-1) * s).sum(1)
 
 
+def _r4_identity_deviations(
+    pol: ToyPolicy, prompts: Tensor, ip: Tensor, im: Tensor, beta: float, gen: torch.Generator
+) -> tuple[dict[str, float], dict[str, Tensor], dict[str, Tensor]]:
+    """Largest deviation of each per-pair relation ∇L_2GRPO = κ ∇L_DPO, κ from :mod:`grpo_theory.theory.dpo_link`.
+
+    Returns (deviations by relation, the sum-aggregation gradients at π_ref, the batch token-mean gradients).
+    """
+    factor = dpo_link.two_grpo_dpo_factor
+
+    def per_pair(agg: AnyAggMode, grads: dict[str, Tensor], sigma: Tensor | None = None) -> Tensor:
+        """``[P, 1, 1]`` κ of each pair alone (NaN where there is none); pair_gradients scales by P."""
+        ks = [factor(agg, beta, [(int(lp), int(lm))], sigma=None if sigma is None else sigma[i])
+              for i, (lp, lm) in enumerate(grads["lengths"].tolist())]
+        return torch.tensor([math.nan if k is None else float(k) for k in ks], dtype=F64).view(-1, 1, 1)
+
+    devs = {}
+    a = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-sum")
+    devs["sum agg, pi=pi_ref, 1/beta"] = float((a["two_grpo"] - per_pair("seq-mean-token-sum", a) * a["dpo"])
+                                               .abs().max())
+    b = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-mean")
+    k = per_pair("seq-mean-token-mean", b)  # 1/(βL) where |o⁺| = |o⁻| = L, none otherwise
+    equal = ~k.view(-1).isnan()
+    devs["token-mean, equal lengths, 1/(beta L)"] = float((b["two_grpo"] - k * b["dpo"])[equal].abs().max())
+    ref_theta = pol.theta + 0.5 * torch.randn(pol.theta.shape, generator=gen, dtype=F64)
+    c = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-sum", ref_theta=ref_theta)
+    kc = per_pair("seq-mean-token-sum", c, torch.sigmoid(c["delta"]))
+    devs["sum agg, pi!=pi_ref, 1/(2 beta sigma(Delta))"] = float((c["two_grpo"] - kc * c["dpo"]).abs().max())
+    t = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="token-mean")
+    kt = float(factor("token-mean", beta, t["lengths"].tolist()))  # one κ for the batch: 1/(β mean L)
+    devs["batch token-mean, one denominator, 1/(beta mean L)"] = float((t["two_grpo"] - kt * t["dpo"]).abs().max())
+    return devs, a, t
+
+
 def check_r4(n: int, seed: int) -> McResult:
     """R4: the 2-GRPO/DPO constant, by Monte Carlo, and the per-pair relations as exact identities.
 
@@ -188,24 +223,12 @@ def check_r4(n: int, seed: int) -> McResult:
     m = max(n // 8, 16)
     prompts, ip, im = sample_pair_indices(pol, m, gen)
     beta = R4_BETA
-    devs = {}
-    a = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-sum")
-    devs["sum agg, pi=pi_ref, 1/beta"] = float((a["two_grpo"] - a["dpo"] / beta).abs().max())
-    b = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-mean")
-    equal = b["lengths"][:, 0] == b["lengths"][:, 1]
-    k = 1.0 / (beta * b["lengths"][:, :1].unsqueeze(-1))  # 1/(βL), L = |o⁺|
-    devs["token-mean, equal lengths, 1/(beta L)"] = float((b["two_grpo"] - k * b["dpo"])[equal].abs().max())
-    ref_theta = pol.theta + 0.5 * torch.randn(pol.theta.shape, generator=gen, dtype=F64)
-    c = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-sum", ref_theta=ref_theta)
-    kc = (1.0 / (2 * beta * torch.sigmoid(c["delta"]))).view(-1, 1, 1)
-    devs["sum agg, pi!=pi_ref, 1/(2 beta sigma(Delta))"] = float((c["two_grpo"] - kc * c["dpo"]).abs().max())
-    t = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="token-mean")
-    mean_len = float(t["mask"].sum()) / (2 * m)
-    devs["batch token-mean, one denominator, 1/(beta mean L)"] = float((t["two_grpo"] - t["dpo"] / (beta * mean_len)).abs().max())
+    devs, a, t = _r4_identity_deviations(pol, prompts, ip, im, beta, gen)
     name = max(devs, key=devs.__getitem__)
     ident = identity_result(devs[name], IDENTITY_TOL, m, f"R4 per-pair relations (worst {name})")
     ident = with_detail(ident, "; ".join(f"{k_}: {v:.2g}" for k_, v in devs.items()))
     # the constant itself: κ̂ = mean_j ⟨ĝ_j, d_q(j)⟩ / E_q ‖d_q‖² → 1/β
+    equal = t["lengths"][:, 0] == t["lengths"][:, 1]
     mom = conditional_moments(pol, "summed")
     d = beta * 0.5 * (mom["m_plus"] - mom["m_minus"])  # (Q, D), exact, σ(0) = ½
     g_pair = -_theta_gradient(pol, prompts, ip, im, a["two_grpo"])  # objective gradient of each pair
@@ -221,8 +244,9 @@ def check_r4(n: int, seed: int) -> McResult:
         # accumulated mean of micro-batch losses; pair_gradients scales by the micro-batch's pair count
         micro += -_theta_gradient(pol, prompts[chunk], ip[chunk], im[chunk], part["two_grpo"]).sum(0) / m
     cos = float(micro @ g_dpo / (micro.norm() * g_dpo.norm()))
-    const = result(float(kappa), 1.0 / beta, float(se),
-                   f"κ̂ = E[ĝ_2GRPO]·d / ‖d‖² on {m} mixed pairs at π = π_ref (exact κ = 1/β = {1 / beta:g}); "
+    exact = float(dpo_link.two_grpo_dpo_factor("seq-mean-token-sum", beta, [(1, 1)]))  # 1/β, any lengths
+    const = result(float(kappa), exact, float(se),
+                   f"κ̂ = E[ĝ_2GRPO]·d / ‖d‖² on {m} mixed pairs at π = π_ref (exact κ = 1/β = {exact:g}); "
                    f"breaks: {float((~equal).to(F64).mean()):.0%} of pairs have unequal lengths (no single "
                    f"constant under per-sequence token-mean); two length-grouped micro-batches with their own "
                    f"token denominators: cos(∇J, ∇L_DPO) = {cos:.4f}")

@@ -51,7 +51,7 @@ import torch
 from tqdm.auto import tqdm
 
 from grpo_theory.configfields import option
-from grpo_theory.losses import AGG_MODES, online_dpo_loss, two_grpo_loss
+from grpo_theory.losses import online_dpo_loss, two_grpo_loss
 from grpo_theory.realcheck._common import (
     cosine,
     env_snapshot,
@@ -65,6 +65,7 @@ from grpo_theory.realcheck._common import (
     write_json,
 )
 from grpo_theory.realcheck.config import CheckConfig
+from grpo_theory.vocab import AGG_MODES
 
 Tensor = torch.Tensor
 NAME = "gradient_equivalence"
@@ -244,21 +245,16 @@ def margins(logp: Tensor, ref: Tensor, rewards: Tensor, mask: Tensor, beta: floa
         return beta * (pg.rejected[0] - pg.chosen[0]).double()
 
 
-def predicted_batch_ratio(mode: str, beta: float, lengths: Tensor, horizon: int) -> float | None:
-    """‖∇L_2GRPO‖/‖∇L_DPO‖ at π = π_ref for ``lengths`` ``[P, 2]``; None where the gradients are not parallel."""
-    P = lengths.shape[0]
-    if mode == "seq-mean-token-mean":
-        L = lengths.unique()
-        return 1.0 / (beta * float(L[0])) if len(L) == 1 else None
-    if mode == "seq-mean-token-sum":
-        return 1.0 / beta
-    if mode == "seq-mean-token-sum-norm":
-        return 1.0 / (beta * horizon)
-    if mode == "token-mean":
-        return 2.0 * P / (beta * float(lengths.sum()))
-    if mode == "token-sum":
-        return 2.0 * P / beta
-    raise ValueError(f"unknown mode {mode!r}")
+def predicted_batch_ratio(mode: str, beta: float, lengths: Tensor, horizon: int, dpo_logps: str = "summed",
+                          sigma: float | None = None) -> float | None:
+    """‖∇L_2GRPO‖/‖∇L_DPO‖ for ``lengths`` ``[P, 2]`` (π = π_ref unless ``sigma`` = σ(Δ) is given); None
+    where the gradients are not parallel. The constant is
+    :func:`grpo_theory.theory.dpo_link.two_grpo_dpo_factor`."""
+    from grpo_theory.theory import dpo_link
+
+    k = dpo_link.two_grpo_dpo_factor(mode, beta, lengths.tolist(), horizon=horizon, dpo_logps=dpo_logps,
+                                     sigma=sigma)
+    return None if k is None else float(k)
 
 
 def batch_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, mask: Tensor, *,
@@ -275,11 +271,11 @@ def batch_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, mask
         g_dpo_ln = dpo_grad(logp, ref, pairs.rewards, mask, b, params, length_normalize=True)
         for mode in modes:
             g = grpo_grad(logp, pairs.rewards, mask, mode, params)
-            for dpo_kind, gd in (("sum", g_dpo), ("length-normalized", g_dpo_ln)):
+            for dpo_kind, gd in (("summed", g_dpo), ("length-normalized", g_dpo_ln)):
                 if dpo_kind == "length-normalized" and mode != "seq-mean-token-mean":
                     continue
                 ratio = float(g.norm() / gd.norm())
-                pred = predicted_batch_ratio(mode, b, lengths, horizon) if dpo_kind == "sum" else 1.0 / b
+                pred = predicted_batch_ratio(mode, b, lengths, horizon, dpo_kind)
                 cos = cosine(g, gd)
                 rows.append({
                     "condition": label, "mode": mode, "beta": b, "dpo_logps": dpo_kind,
@@ -315,8 +311,9 @@ def pair_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, k: in
             gd = dpo_grad(logp, ref, rw, m, b, params)
             sig = float(torch.sigmoid(margins(logp, ref, rw, m, b))[0])
             eq = bool(L[0] == L[1])
-            pred_mean = 1.0 / (2.0 * float(L[0]) * b * sig) if eq else None
-            pred_sum = 1.0 / (2.0 * b * sig)
+            pred_mean = predicted_batch_ratio("seq-mean-token-mean", b, L.view(1, 2), 0, sigma=sig)  # None if ≠
+            pred_sum = predicted_batch_ratio("seq-mean-token-sum", b, L.view(1, 2), 0, sigma=sig)
+            assert pred_sum is not None  # seq-mean-token-sum has a constant for any lengths
             r_mean, r_sum = float(g_mean.norm() / gd.norm()), float(g_sum.norm() / gd.norm())
             rows.append({
                 "k": k, "pair": i, "beta": b, "sigma_delta": sig, "len_pos_neg_equal": eq, "length": float(L.max()),

@@ -28,12 +28,14 @@ online DPO trains (first sample taken as chosen).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sympy as sp
 
 from grpo_theory.theory.evidence import Evidence
 from grpo_theory.theory.symbols import beta
+from grpo_theory.vocab import ALL_AGG_MODES, SCORE_KINDS, AnyAggMode
 
 V = 3
 W = sp.symbols("w0:3", positive=True)  # current parameters
@@ -63,7 +65,8 @@ def sigmoid(x: sp.Expr) -> sp.Expr:
     return 1 / (1 + sp.exp(-x))
 
 
-AGGS = ("token_mean", "token_sum", "batch_token_mean")
+#: The aggregations :func:`grpo_pair_surrogate` writes out symbolically (names of ``grpo_theory.vocab``).
+AGGS: tuple[AnyAggMode, ...] = ("seq-mean-token-mean", "seq-mean-token-sum", "token-mean")
 
 
 def grpo_pair_surrogate(
@@ -71,15 +74,15 @@ def grpo_pair_surrogate(
     o_neg: Sequence[int],
     w_old: Sequence[sp.Expr],
     *,
-    agg: str = "token_mean",
+    agg: AnyAggMode = "seq-mean-token-mean",
     adv: sp.Expr = sp.S.One,
     clip: bool = False,
     at: dict | None = None,
 ) -> sp.Expr:
     """½ [A⁺ agg_t C⁺(ρ⁺_t) + A⁻ agg_t C⁻(ρ⁻_t)] with A± = ±adv.
 
-    ``agg``: "token_mean" (per sequence, then ½ Σ over the pair: seq-mean-token-mean), "token_sum"
-    (per-sequence sums, then ½ Σ), or "batch_token_mean" (all tokens of the pair divided by their count).
+    ``agg``: "seq-mean-token-mean" (token mean per sequence, then ½ Σ over the pair), "seq-mean-token-sum"
+    (per-sequence sums, then ½ Σ), or "token-mean" (all tokens of the pair divided by their count).
 
     ``clip=True`` applies the PPO clip min(Aρ, A clip(ρ, 1−ε_low, 1+ε_high)); the active branch is chosen
     by evaluating ρ at the point ``at`` (the gradient there is that branch's gradient).
@@ -98,9 +101,79 @@ def grpo_pair_surrogate(
                 clipped = r0 > 1 + EPS_HIGH if a > 0 else r0 < 1 - EPS_LOW
                 rho = r0 if clipped else rho
             terms.append(a * rho)
-        total += sum(terms) / (len(o) if agg == "token_mean" else 1)
-    # batch_token_mean (verl's default "token-mean"): Σ over all tokens / total token count, no ½ Σ_pair
-    return total / n_tokens if agg == "batch_token_mean" else total / 2
+        total += sum(terms) / (len(o) if agg == "seq-mean-token-mean" else 1)
+    # token-mean (verl's default): Σ over all tokens / total token count, no ½ Σ_pair
+    return total / n_tokens if agg == "token-mean" else total / 2
+
+
+def two_grpo_dpo_factor(
+    agg: str,
+    beta: Any,
+    lengths: Iterable[Sequence[Any]],
+    *,
+    sigma: Any = None,
+    horizon: Any = None,
+    adv: Any = 1,
+    dpo_logps: str = "summed",
+) -> Any:
+    r"""The constant κ of R4, :math:`\nabla J_{\rm 2GRPO} = \kappa\,(-\nabla\mathcal L_{\rm DPO})`, or None.
+
+    The one place the 2-GRPO ↔ DPO factor is written; everything else (the Monte Carlo check, the
+    real-model check, the figures) calls this. Setting: P mixed pairs :math:`(o^+_i, o^-_i)` with
+    lengths ``lengths`` ``[(|o⁺_i|, |o⁻_i|)]``; 2-GRPO objective J of the batch aggregated by ``agg`` (one of
+    ``vocab.ALL_AGG_MODES``),
+    advantages A± = ±``adv`` (1: population std, 1/√2: sample std), ratio 1, no clip, no KL;
+    :math:`\mathcal L_{\rm DPO}` the mean over the pairs of :math:`-\log\sigma(\beta u_i)` with summed
+    (or, ``dpo_logps="length-normalized"``, length-normalized) log-probs; every pair's
+    :math:`\sigma(\Delta_i)` equal to ``sigma`` (default ½: π = π_ref). With
+    :math:`v_i = \nabla\log\pi(o^+_i) - \nabla\log\pi(o^-_i)`, :math:`-\nabla\mathcal L_{\rm DPO} =
+    \frac{\beta\sigma}{P}\sum_i v_i` and, N = Σ lengths, C = ``horizon`` (the padded width):
+
+    ========================== ==============================================================
+    ``seq-mean-token-mean``     a/(2βσL) if every length is L, else None (not parallel)
+    ``seq-mean-token-sum``      a/(2βσ)
+    ``seq-mean-token-sum-norm`` a/(2βσC)
+    ``token-mean``              aP/(βσN)   (any lengths)
+    ``token-sum``               aP/(βσ)
+    ``prompt-mean-token-mean``  a/(βσn) if every pair has n = |o⁺| + |o⁻| tokens, else None
+    ========================== ==============================================================
+
+    Length-normalized DPO divides each :math:`\nabla\log\pi(o)` by |o|: then ``seq-mean-token-mean``
+    gives a/(2βσ) for any lengths, and the other modes give L × their summed-DPO κ if every length is L
+    (else None). Numbers in, numbers out: floats, sympy expressions or tensors (for ``sigma`` per pair,
+    pass one pair per call). Checked symbolically by :func:`check_R4` and against the loss library's
+    autograd gradients in ``tests/theory/test_dpo_link.py``.
+    """
+    pairs = [(int(a), int(b)) for a, b in lengths]
+    if agg not in ALL_AGG_MODES:
+        raise ValueError(f"agg must be one of {ALL_AGG_MODES}, got {agg!r}")
+    if dpo_logps not in SCORE_KINDS:
+        raise ValueError(f"dpo_logps must be one of {SCORE_KINDS}, got {dpo_logps!r}")
+    if not pairs or min(min(p) for p in pairs) < 1:
+        raise ValueError(f"lengths must be a non-empty list of (|o+|, |o-|) pairs of lengths >= 1, got {pairs}")
+    if agg == "seq-mean-token-sum-norm" and horizon is None:
+        raise ValueError("horizon (the padded width C) is required for agg 'seq-mean-token-sum-norm'")
+    two_sigma = 1 if sigma is None else 2 * sigma  # 2σ(Δ) = 1 at π = π_ref
+    n_pairs, n_tokens = len(pairs), sum(a + b for a, b in pairs)
+    one_length = {x for p in pairs for x in p}
+    if dpo_logps == "length-normalized":
+        if agg == "seq-mean-token-mean":
+            return adv / (beta * two_sigma)
+        if len(one_length) != 1:
+            return None
+        return one_length.pop() * two_grpo_dpo_factor(agg, beta, pairs, sigma=sigma, horizon=horizon, adv=adv)
+    if agg == "seq-mean-token-mean":
+        return adv / (beta * two_sigma * one_length.pop()) if len(one_length) == 1 else None
+    if agg == "seq-mean-token-sum":
+        return adv / (beta * two_sigma)
+    if agg == "seq-mean-token-sum-norm":
+        return adv / (beta * two_sigma * horizon)
+    if agg == "token-mean":
+        return 2 * adv * n_pairs / (beta * two_sigma * n_tokens)
+    if agg == "token-sum":
+        return 2 * adv * n_pairs / (beta * two_sigma)
+    per_pair = {a + b for a, b in pairs}  # prompt-mean-token-mean: one prompt per pair
+    return 2 * adv / (beta * two_sigma * per_pair.pop()) if len(per_pair) == 1 else None
 
 
 def dpo_loss(o_pos: Sequence[int], o_neg: Sequence[int], w_ref: Sequence[sp.Expr]) -> sp.Expr:
@@ -119,7 +192,8 @@ def check_constant_at_reference() -> Evidence:
     ev = Evidence("constant 1/(βL) at π = π_ref")
     gJ = grad(grpo_pair_surrogate(O_POS, O_NEG, U)).subs(SAME)
     gD = -grad(dpo_loss(O_POS, O_NEG, U)).subs(SAME)
-    ev.zero_vec("∇J − (−∇L_DPO)/(βL)", gJ - gD / (beta * 2))
+    ev.zero_vec("∇J − (−∇L_DPO)/(βL)", gJ - gD * two_grpo_dpo_factor(AGGS[0], beta, [(2, 2)]))
+    ev.zero("κ = 1/(βL)", two_grpo_dpo_factor(AGGS[0], beta, [(2, 2)]) - 1 / (2 * beta))
     return ev
 
 
@@ -131,16 +205,19 @@ def check_constant_away_from_reference() -> Evidence:
     gD = (-grad(dpo_loss(o_pos, o_neg, w_ref))).subs(AT_REF)
     delta = beta * ((seq_logp(o_neg) - seq_logp(o_neg, w_ref)) - (seq_logp(o_pos) - seq_logp(o_pos, w_ref)))
     ev = Evidence("constant 1/(2Lβσ(Δ)) away from π_ref")
-    ev.zero_vec("∇J − (−∇L_DPO)/(2Lβσ(Δ))", gJ - gD / (2 * L * beta * sigmoid(delta.subs(AT_REF))))
+    kappa = two_grpo_dpo_factor(AGGS[0], beta, [(L, L)], sigma=sigmoid(delta.subs(AT_REF)))
+    ev.zero_vec("∇J − (−∇L_DPO)/(2Lβσ(Δ))", gJ - gD * kappa)
     return ev
 
 
 def check_sum_aggregation_any_lengths() -> Evidence:
     """Token-sum aggregation: ∇J = (1/β)(−∇L_DPO) at π = π_ref for |o⁺| ≠ |o⁻|."""
     o_pos, o_neg = (0,), (2, 1, 2)
-    gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U, agg="token_sum")).subs(SAME)
+    gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U, agg="seq-mean-token-sum")).subs(SAME)
+    kappa = two_grpo_dpo_factor("seq-mean-token-sum", beta, [(len(o_pos), len(o_neg))])
     ev = Evidence("token-sum aggregation, any lengths")
-    ev.zero_vec("∇J − (−∇L_DPO)/β", gJ - (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) / beta)
+    ev.zero_vec("∇J − (−∇L_DPO)/β", gJ - (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) * kappa)
+    ev.zero("κ = 1/β", kappa - 1 / beta)
     return ev
 
 
@@ -150,18 +227,22 @@ def check_batch_token_mean_any_lengths() -> Evidence:
     Over a batch of P mixed pairs with N tokens in all this is 1/(β L̄), L̄ = N/(2P) the mean length.
     """
     o_pos, o_neg = (0,), (2, 1, 2)
-    gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U, agg="batch_token_mean")).subs(SAME)
+    gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U, agg="token-mean")).subs(SAME)
     n = len(o_pos) + len(o_neg)
+    kappa = two_grpo_dpo_factor("token-mean", beta, [(len(o_pos), len(o_neg))])
     ev = Evidence("batch token-mean, any lengths")
-    ev.zero_vec("∇J − 2(−∇L_DPO)/(βN)", gJ - 2 * (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) / (beta * n))
+    ev.zero_vec("∇J − 2(−∇L_DPO)/(βN)", gJ - (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME) * kappa)
+    ev.zero("κ = 2/(βN)", kappa - 2 / (beta * n))
     return ev
 
 
 def check_sample_std_constant() -> Evidence:
     """Sample std (A± = ±1/√2): the constant at π = π_ref becomes 1/(√2 βL)."""
     gJ = grad(grpo_pair_surrogate(O_POS, O_NEG, U, adv=1 / sp.sqrt(2))).subs(SAME)
+    kappa = two_grpo_dpo_factor(AGGS[0], beta, [(2, 2)], adv=1 / sp.sqrt(2))
     ev = Evidence("sample std constant")
-    ev.zero_vec("∇J − (−∇L_DPO)/(√2 βL)", gJ - (-grad(dpo_loss(O_POS, O_NEG, U))).subs(SAME) / (sp.sqrt(2) * beta * 2))
+    ev.zero_vec("∇J − (−∇L_DPO)/(√2 βL)", gJ - (-grad(dpo_loss(O_POS, O_NEG, U))).subs(SAME) * kappa)
+    ev.zero("κ = 1/(√2 βL)", kappa - 1 / (sp.sqrt(2) * beta * 2))
     return ev
 
 
@@ -170,6 +251,8 @@ def check_unequal_lengths_break_token_mean() -> Evidence:
     gJ = grad(grpo_pair_surrogate(o_pos, o_neg, U)).subs(SAME).subs(AT_REF)
     gD = (-grad(dpo_loss(o_pos, o_neg, U))).subs(SAME).subs(AT_REF)
     ev = Evidence("unequal lengths under token-mean")
+    kappa = two_grpo_dpo_factor(AGGS[0], beta, [(len(o_pos), len(o_neg))])
+    ev.add("no κ for unequal lengths under seq-mean-token-mean", kappa is None, f"κ = {kappa}")
     ev.not_parallel("∇J not parallel to −∇L_DPO", gJ, gD)
     return ev
 
@@ -235,12 +318,14 @@ def check_micro_batch_normalization() -> Evidence:
     ev = Evidence("micro-batch token normalization")
     pairs = (((0,), (2,)), ((1, 0, 1), (2, 2, 0)))
     n_total = sum(len(a) + len(b) for a, b in pairs)
-    one_denominator = sum(2 * grpo_pair_surrogate(a, b, U, agg="token_sum") for a, b in pairs) / n_total
-    per_micro = sum(grpo_pair_surrogate(a, b, U, agg="batch_token_mean") for a, b in pairs)
+    one_denominator = sum(2 * grpo_pair_surrogate(a, b, U, agg="seq-mean-token-sum") for a, b in pairs) / n_total
+    per_micro = sum(grpo_pair_surrogate(a, b, U, agg="token-mean") for a, b in pairs)
     gD = sum(((-grad(dpo_loss(a, b, U))).subs(SAME).subs(AT_REF) for a, b in pairs), sp.zeros(V, 1))
     g_one = grad(one_denominator).subs(SAME).subs(AT_REF)
     g_micro = grad(per_micro).subs(SAME).subs(AT_REF)
-    ev.zero_vec(f"one denominator N = {n_total}: ∇J = 2(−∇L_DPO)/(βN)", g_one - 2 * gD / (beta * n_total))
+    # gD sums the pairs' DPO gradients; two_grpo_dpo_factor's L_DPO is their mean (hence / P)
+    kappa = two_grpo_dpo_factor("token-mean", beta, [(len(a), len(b)) for a, b in pairs]) / len(pairs)
+    ev.zero_vec(f"one denominator N = {n_total}: ∇J = 2(−∇L_DPO)/(βN)", g_one - gD * kappa)
     ev.not_parallel("per-micro-batch denominators: ∇J not parallel to DPO's", g_micro, gD)
     return ev
 

@@ -11,8 +11,9 @@ import pytest
 import sympy as sp
 import torch
 
-from grpo_theory.losses import dpo_loss, sequence_logps, two_grpo_loss
+from grpo_theory.losses import dpo_loss, online_dpo_loss, sequence_logps, two_grpo_loss
 from grpo_theory.theory import dpo_link as d
+from grpo_theory.vocab import ALL_AGG_MODES, SCORE_KINDS
 
 
 def test_two_grpo_gradient_equals_dpo_gradient_over_beta_L_at_reference():
@@ -140,3 +141,72 @@ def test_loss_library_gradient_accumulation_with_per_micro_batch_token_mean_is_n
     cos = lambda a, b: float((a * b).sum() / (a.norm() * b.norm()))  # noqa: E731
     assert abs(cos(g_whole, g_dpo) - 1.0) < 1e-12
     assert cos(g_acc, g_dpo) < 1.0 - 1e-3, cos(g_acc, g_dpo)  # pair weights (2/3)/13 vs (1/3)/8 differ
+
+
+# ------------------------------------------------ two_grpo_dpo_factor against the loss library's autograd
+
+FACTOR_LENGTHS = {
+    "equal": [[3, 3], [3, 3], [3, 3]],
+    "unequal": [[1, 4], [3, 2], [4, 4]],
+    "equal pair totals": [[1, 3], [2, 2], [3, 1]],
+}
+
+
+def _library_gradients(lengths, mode, dpo_logps, *, std_ddof=0, beta=0.3, ref_shift=0.0):
+    """Gradients w.r.t. the per-token log-probs ``[P, 2, T]`` of 2-GRPO (ratio 1) and online DPO."""
+    gen = torch.Generator().manual_seed(3)
+    lengths = torch.tensor(lengths)
+    P, T = lengths.shape[0], int(lengths.max()) + 1  # one padded column: C = T differs from every length
+    mask = (torch.arange(T) < lengths[..., None]).to(torch.float64)
+    logp = (-torch.rand(P, 2, T, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    ref = logp.detach().clone()
+    ref[:, 0] -= ref_shift  # π(o⁺) above π_ref(o⁺): σ(Δ) < ½
+    rewards = torch.tensor([[1.0, 0.0]], dtype=torch.float64).expand(P, 2)
+    horizon = float(T) if mode == "seq-mean-token-sum-norm" else None
+    grpo = two_grpo_loss(logp, logp.detach(), rewards, mask, loss_agg_mode=mode, std_ddof=std_ddof, eps=0.0,
+                         horizon=horizon).loss
+    (g_grpo,) = torch.autograd.grad(grpo, logp)
+    dpo = online_dpo_loss(logp, logp.detach(), rewards, mask, ref_logp=ref, beta=beta,
+                          length_normalize=dpo_logps == "length-normalized").loss
+    (g_dpo,) = torch.autograd.grad(dpo, logp)
+    norm = mask.sum(-1) if dpo_logps == "length-normalized" else torch.ones(P, 2, dtype=torch.float64)
+    u = ((logp.detach() - ref) * mask).sum(-1) / norm
+    sigma = torch.sigmoid(beta * (u[:, 1] - u[:, 0]))  # σ(Δ), Δ = β[(log π/π_ref)(o⁻) − (log π/π_ref)(o⁺)]
+    return g_grpo, g_dpo, T, sigma
+
+
+@pytest.mark.parametrize("dpo_logps", SCORE_KINDS)
+@pytest.mark.parametrize("mode", ALL_AGG_MODES)
+@pytest.mark.parametrize("case", list(FACTOR_LENGTHS))
+def test_factor_matches_the_loss_library_at_reference(case, mode, dpo_logps):
+    lengths = FACTOR_LENGTHS[case]
+    g_grpo, g_dpo, T, _ = _library_gradients(lengths, mode, dpo_logps)
+    kappa = d.two_grpo_dpo_factor(mode, 0.3, lengths, horizon=T, dpo_logps=dpo_logps)
+    if kappa is None:  # no constant: the two gradients are not parallel
+        cos = float((g_grpo * g_dpo).sum() / (g_grpo.norm() * g_dpo.norm()))
+        assert cos < 1 - 1e-3, (case, mode, dpo_logps, cos)
+    else:
+        torch.testing.assert_close(g_grpo, kappa * g_dpo, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(("mode", "dpo_logps"), [("seq-mean-token-sum", "summed"),
+                                                 ("seq-mean-token-mean", "summed"),
+                                                 ("seq-mean-token-mean", "length-normalized"),
+                                                 ("token-mean", "summed")])
+def test_factor_matches_the_loss_library_away_from_reference_one_pair_sample_std(mode, dpo_logps):
+    lengths = [[3, 3]]
+    g_grpo, g_dpo, _, sigma = _library_gradients(lengths, mode, dpo_logps, std_ddof=1, ref_shift=0.7)
+    assert abs(float(sigma[0]) - 0.5) > 0.01  # really away from π_ref
+    kappa = d.two_grpo_dpo_factor(mode, 0.3, lengths, sigma=float(sigma[0]), adv=2**-0.5, dpo_logps=dpo_logps)
+    torch.testing.assert_close(g_grpo, kappa * g_dpo, rtol=1e-12, atol=1e-14)
+
+
+def test_factor_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="agg must be one of"):
+        d.two_grpo_dpo_factor("token_mean", 0.1, [(1, 1)])
+    with pytest.raises(ValueError, match="dpo_logps must be one of"):
+        d.two_grpo_dpo_factor("token-mean", 0.1, [(1, 1)], dpo_logps="sum")
+    with pytest.raises(ValueError, match="horizon"):
+        d.two_grpo_dpo_factor("seq-mean-token-sum-norm", 0.1, [(1, 1)])
+    with pytest.raises(ValueError, match="lengths"):
+        d.two_grpo_dpo_factor("token-mean", 0.1, [])

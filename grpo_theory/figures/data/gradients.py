@@ -29,6 +29,7 @@ from grpo_theory.figures.paths import REPO_ROOT
 from grpo_theory.losses import online_dpo_loss, two_grpo_loss
 from grpo_theory.montecarlo.tabular import enumerate_responses, tabular_policy
 from grpo_theory.montecarlo.toy_policy import conditional_probs, sample_indices
+from grpo_theory.theory import dpo_link
 
 Tensor = torch.Tensor
 
@@ -99,14 +100,19 @@ def compare_at(toy: TabularToy, theta: Tensor, pairs: tuple[Tensor, Tensor], var
     g_grpo, g_dpo = _flat_grad(grpo, th), _flat_grad(dpo, th)
     cos = float(g_grpo @ g_dpo / (g_grpo.norm() * g_dpo.norm()))
     ratio = float(g_grpo.norm() / g_dpo.norm())
-    # Per pair: the ratio predicted by 1/(2 beta sigma(Delta)) (sum / length-normalized variants).
+    # Per pair: the factor of theory.dpo_link (1/(2βσ(Δ)) for the sum and length-normalized variants; none for
+    # per-sequence token-mean against summed DPO with |o⁺| ≠ |o⁻|: such pairs are skipped).
     with torch.no_grad():
         norm = mask.sum(-1) if variant["length_normalize"] else torch.ones_like(mask.sum(-1))
         u = ((logp.detach() - ref) * mask).sum(-1) / norm  # (P, 2)
         delta = beta * (u[:, 1] - u[:, 0])  # Δ = β[(log π/π_ref)(o⁻) − (log π/π_ref)(o⁺)]
-        predicted = 1.0 / (2.0 * beta * torch.sigmoid(delta))  # (P,)
+    logps_kind = "length-normalized" if variant["length_normalize"] else "summed"
+    predicted = [dpo_link.two_grpo_dpo_factor(variant["agg"], beta, [lens], sigma=sig, dpo_logps=logps_kind)
+                 for lens, sig in zip(mask.sum(-1).tolist(), torch.sigmoid(delta).tolist())]
     dev = 0.0
     for i in range(min(P, 8)):
+        if predicted[i] is None:
+            continue
         thi = theta.clone().requires_grad_(True)
         lpi, mi = toy.token_logp(thi, prompts[i : i + 1], resp[i : i + 1])
         refi, _ = toy.token_logp(toy.theta_ref, prompts[i : i + 1], resp[i : i + 1])

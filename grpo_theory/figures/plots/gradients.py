@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from grpo_theory.figures import style
+from grpo_theory.theory import dpo_link
 
 FLOOR = 1e-17  # 1 - cos and relative errors are drawn at least at this value (float64 rounding)
 
@@ -28,6 +29,7 @@ def _real_rows(real: list[dict[str, Any]]) -> list[dict[str, Any]]:
         model = str(res.get("config", {}).get("model", rec["file"]))
         model = Path(model).name or model
         pred = {}
+        lengths = (res.get("pairs") or {}).get("lengths")
         for r in res.get("at_reference", []):
             if (r.get("condition", "sampled lengths") == "sampled lengths" and r.get("predicted_ratio")
                     and r.get("dpo_logps", "summed") == "summed"):  # the drift rows use summed DPO log-probs
@@ -37,7 +39,9 @@ def _real_rows(real: list[dict[str, Any]]) -> list[dict[str, Any]]:
             groups.setdefault((r["mode"], float(r["beta"])), []).append(r)
         for (mode, beta), rows in sorted(groups.items()):
             rows = sorted(rows, key=lambda r: r["k"])
-            p = pred.get((mode, beta), 1.0 / beta if mode == "seq-mean-token-sum" else None)
+            p = pred.get((mode, beta))
+            if p is None and lengths:  # no at-reference row: the constant of theory.dpo_link for these pairs
+                p = dpo_link.two_grpo_dpo_factor(mode, beta, lengths)
             series.append({
                 "model": model,
                 "key": f"{mode.replace('seq-mean-', '')}, β = {beta:g}",
