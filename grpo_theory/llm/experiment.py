@@ -123,12 +123,7 @@ def run_experiment(
     t0 = time.perf_counter()
     policy_spec = resolve_policy(preset, device, progress)
     p = preset.with_base(policy=policy_spec, device=device, checkpoint_every=preset.checkpoint_every)
-    runs = EXPERIMENTS[experiment](p)
-    if methods:
-        unknown = set(methods) - set(runs)
-        if unknown:
-            raise ValueError(f"unknown methods {sorted(unknown)}; {experiment} has {list(runs)}")
-        runs = {k: v for k, v in runs.items() if k in methods}
+    runs = _select_runs(experiment, p, methods)
     reference = reference_of(experiment, list(runs))
     if not overwrite:
         _refuse_conflicts(out, runs, seeds, work)
@@ -142,25 +137,12 @@ def run_experiment(
 
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
     for seed in seeds:
-        start_eval = _start_eval(next(iter(runs.values())).replace(seed=seed), out / f"start_eval_s{seed}.json", task)
+        start_path = out / f"start_eval_s{seed}.json"
+        start_eval = _start_eval(next(iter(runs.values())).replace(seed=seed), start_path, task)
         for name, base_cfg in runs.items():
-            run_id = f"{slug(name)}_s{seed}"
-            cfg = base_cfg.replace(seed=seed, out_dir=str(work / run_id))
-            res_path = out / "runs" / f"{run_id}.json"
-            if res_path.exists():
-                saved = read_json(res_path)
-                if saved.get("config_hash") == config_hash(cfg):
-                    log(f"[{experiment}/{preset.name}] {name} seed {seed}: done, skipped")
-                    results[name].append(saved)
-                    continue
-            log(f"[{experiment}/{preset.name}] {name} seed {seed}")
-            res = train(cfg, resume=True, progress=progress, start_eval=start_eval, task=task)
-            atomic_write_bytes(out / "runs" / f"{run_id}.jsonl", (Path(cfg.out_dir) / LOG_NAME).read_bytes())
-            atomic_write_json(res_path, portable(res))
-            if not keep_work:
-                shutil.rmtree(cfg.out_dir, ignore_errors=True)
-            results[name].append(res)
-            log(f"    {_one_line(res)}")
+            tag = f"[{experiment}/{preset.name}] {name} seed {seed}"
+            results[name].append(_one_run(base_cfg, seed, out, name, tag, start_eval, log=log,
+                                          progress=progress, task=task, keep_work=keep_work))
 
     summary = summarize(results, reference)
     summary.update(experiment_extras(experiment, summary, results, runs, preset, out))
@@ -174,6 +156,39 @@ def run_experiment(
     log("")
     log(table)
     return summary
+
+
+def _select_runs(experiment: str, p: Preset, methods: list[str] | None) -> dict[str, TrainConfig]:
+    """The experiment's runs under preset ``p``, only ``methods`` if given (``ValueError`` on unknown ones)."""
+    runs = EXPERIMENTS[experiment](p)
+    if methods:
+        unknown = set(methods) - set(runs)
+        if unknown:
+            raise ValueError(f"unknown methods {sorted(unknown)}; {experiment} has {list(runs)}")
+        runs = {k: v for k, v in runs.items() if k in methods}
+    return runs
+
+
+def _one_run(base_cfg: TrainConfig, seed: int, out: Path, name: str, tag: str, start_eval: dict[str, float],
+             *, log, progress: bool, task, keep_work: bool) -> dict[str, Any]:
+    """One (method, seed): its saved result when it has this config hash, else trained (resuming from its
+    checkpoint under ``out/.work``), with its log and result copied to ``out/runs/``."""
+    run_id = f"{slug(name)}_s{seed}"
+    cfg = base_cfg.replace(seed=seed, out_dir=str(out / ".work" / run_id))
+    res_path = out / "runs" / f"{run_id}.json"
+    if res_path.exists():
+        saved = read_json(res_path)
+        if saved.get("config_hash") == config_hash(cfg):
+            log(f"{tag}: done, skipped")
+            return saved
+    log(tag)
+    res = train(cfg, resume=True, progress=progress, start_eval=start_eval, task=task)
+    atomic_write_bytes(out / "runs" / f"{run_id}.jsonl", (Path(cfg.out_dir) / LOG_NAME).read_bytes())
+    atomic_write_json(res_path, portable(res))
+    if not keep_work:
+        shutil.rmtree(cfg.out_dir, ignore_errors=True)
+    log(f"    {_one_line(res)}")
+    return res
 
 
 def experiment_extras(experiment: str, summary: dict[str, Any], results: dict[str, list[dict[str, Any]]],

@@ -127,21 +127,38 @@ def _centered_cross(M: Tensor) -> float:
     return float((M.diagonal().sum() - M.sum() / Q) / (Q - 1))
 
 
+def _score_identity(sums: list[_PromptSums]) -> dict[str, float | None]:
+    """R9, E[g|q] = 0: the mean unbiased ||E[g|q]||² over prompts, its s.e. and z, and its size relative to
+    E||g||²."""
+    u_m, u_se = _mean_se([s.mean_all_sq_u for s in sums])
+    e_sq = sum(s.sq_norm_sum for s in sums) / sum(s.n for s in sums)
+    return {
+        "mean_u_sq_norm_E_g_given_q": u_m, "se": u_se, "z": u_m / u_se if u_m is not None and u_se else None,
+        "mean_sq_norm_g": e_sq, "relative_to_mean_sq_norm": u_m / e_sq if u_m is not None and e_sq else None,
+    }
+
+
+def _permuted_covariances(Mpn: Tensor, n_perm: int, seed: int) -> list[float]:
+    """The across-prompt covariance with the negatives' prompts shuffled (``n_perm`` seeded permutations):
+    the null distribution of a covariance that only pairs a prompt's positives with its own negatives."""
+    gen = random.Random(seed)
+    vals = []
+    for _ in range(n_perm):
+        idx = list(range(Mpn.shape[0]))
+        gen.shuffle(idx)
+        vals.append(_centered_cross(Mpn[:, idx]))
+    return vals
+
+
 def kind_statistics(sums: list[_PromptSums], mpos: list[Tensor], mneg: list[Tensor], n_perm: int,
                     seed: int) -> dict[str, Any]:
     """Across-prompt, within-prompt and total statistics for one score kind (see the module docstring)."""
     mixed = [s for s in sums if 0 < s.k < s.n]
     Qm = len(mixed)
-    out: dict[str, Any] = {"prompts": len(sums), "mixed_prompts": Qm}
-    # R9: E[g|q] = 0
-    u_m, u_se = _mean_se([s.mean_all_sq_u for s in sums])
-    e_sq = sum(s.sq_norm_sum for s in sums) / sum(s.n for s in sums)
-    out["score_identity"] = {
-        "mean_u_sq_norm_E_g_given_q": u_m, "se": u_se, "z": u_m / u_se if u_m is not None and u_se else None,
-        "mean_sq_norm_g": e_sq, "relative_to_mean_sq_norm": u_m / e_sq if u_m is not None and e_sq else None,
-    }
+    out: dict[str, Any] = {"prompts": len(sums), "mixed_prompts": Qm, "score_identity": _score_identity(sums)}
     inn_m, inn_se = _mean_se([s.pos_neg_inner for s in mixed])
-    out["pos_neg_inner_within_prompt"] = {"mean": inn_m, "se": inn_se, "z": inn_m / inn_se if inn_m is not None and inn_se else None}
+    out["pos_neg_inner_within_prompt"] = {"mean": inn_m, "se": inn_se,
+                                          "z": inn_m / inn_se if inn_m is not None and inn_se else None}
     if Qm < 3:
         out["note"] = "fewer than 3 mixed prompts: no across-prompt statistics"
         return out
@@ -149,12 +166,7 @@ def kind_statistics(sums: list[_PromptSums], mpos: list[Tensor], mneg: list[Tens
     Mpn, Mpp, Mnn = P @ N.T, P @ P.T, N @ N.T
     cov = _centered_cross(Mpn)
     var_pos_q, var_neg_q = _centered_cross(Mpp), _centered_cross(Mnn)
-    gen = random.Random(seed)
-    perm_vals = []
-    for _ in range(n_perm):
-        idx = list(range(Qm))
-        gen.shuffle(idx)
-        perm_vals.append(_centered_cross(Mpn[:, idx]))
+    perm_vals = _permuted_covariances(Mpn, n_perm, seed)
     pm = sum(perm_vals) / n_perm
     psd = math.sqrt(sum((x - pm) ** 2 for x in perm_vals) / (n_perm - 1))
     vpos, _ = _mean_se([s.v_pos for s in mixed])
@@ -174,7 +186,8 @@ def kind_statistics(sums: list[_PromptSums], mpos: list[Tensor], mneg: list[Tens
             "permuted_frac_ge_observed": sum(x >= cov for x in perm_vals) / n_perm,
             "var_pos_of_means": var_pos_q, "var_neg_of_means": var_neg_q,
             "var_pos_of_means_debiased": var_pos_q_debiased, "var_neg_of_means_debiased": var_neg_q_debiased,
-            "corr_of_means": cov / math.sqrt(var_pos_q * var_neg_q) if var_pos_q > 0 and var_neg_q > 0 else None,
+            "corr_of_means": (cov / math.sqrt(var_pos_q * var_neg_q) if var_pos_q > 0 and var_neg_q > 0
+                              else None),
         },
         "within_prompts": {
             "mean_var_pos": vpos, "mean_var_neg": vneg, "mean_cov_pos_neg": wcov, "cov_se": wcov_se,
