@@ -3,6 +3,8 @@
 Data are cached under ``paper_figures/data/`` (one JSON per figure, keyed by its config hash), so a
 second run only redraws; ``--recompute`` ignores the cache. A corrupt cache file is recomputed with a
 one-line warning; a corrupt results file stops the run with an error naming it (exit status 2).
+Figures only read results, they never train: a figure whose results are missing is skipped with a
+one-line error naming the command that makes them, the others are drawn, and the exit status is 2.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def first_corrupt_result(root: Path | None = None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grpo_theory.figures", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m grpo_theory.figures",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated figure ids, e.g. F1,F3 (default: all)")
     parser.add_argument("--recompute", action="store_true", help="ignore cached data and recompute it")
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
+    from grpo_theory.figures.data.results import MissingResultsError
     from grpo_theory.figures.paths import PAPER_FIGURES
     from grpo_theory.figures.registry import BY_ID, FIGURES, build
 
@@ -59,11 +63,13 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     bar = tqdm(figs, desc="figures", unit="fig", file=sys.stderr)
-    rows = []
+    rows, missing = [], []
     for fig in bar:
         bar.set_postfix_str(fig.fid)
         try:
             rows.append(build(fig, recompute=args.recompute))
+        except MissingResultsError as e:
+            missing.append(f"error: {fig.fid} not drawn: {e}")
         except (CorruptFileError, json.JSONDecodeError, UnicodeDecodeError) as e:
             bar.close()
             bad = first_corrupt_result()
@@ -75,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         names = ", ".join(p.name for p in r["paths"])
         print(f"{r['fid']:4s} data {r['data_s']:6.1f} s ({how:8s}) plot {r['plot_s']:5.1f} s  -> {names}")
     print(f"{len(rows)} figures in {time.perf_counter() - t0:.1f} s, written to {PAPER_FIGURES}")
-    return 0
+    for line in missing:
+        print(line, file=sys.stderr)
+    return 2 if missing else 0
 
 
 if __name__ == "__main__":

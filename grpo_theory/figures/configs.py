@@ -17,13 +17,16 @@ from grpo_theory.vocab import SCORE_KINDS
 #: Source files the computed (non-``results/``) figure data depend on: editing any of them
 #: invalidates the cache of the theory and toy figures.
 CODE_DEPS = ("losses", "montecarlo", "theory", "figures/data")
+#: Modules of figures/data that only read results/ (for F6-F10, F12, T1), left out of that hash.
+RESULTS_READERS = ("figures/data/llm.py", "figures/data/results.py", "figures/data/headline.py")
 
 
 def code_fingerprint() -> str:
     """Content hash of the modules listed in :data:`CODE_DEPS`."""
     pkg = Path(__file__).resolve().parents[1]
-    # figures/data/llm.py only reads results/ and keys its own figures; it does not feed F1-F5.
-    return fingerprint([f for d in CODE_DEPS for f in (pkg / d).glob("*.py") if f.name != "llm.py"])
+    # The results readers (RESULTS_READERS) key their own figures; they do not feed F1-F5.
+    return fingerprint([f for d in CODE_DEPS for f in (pkg / d).glob("*.py")
+                        if f"{d}/{f.name}" not in RESULTS_READERS])
 
 
 F1_CONFIG: dict[str, Any] = {

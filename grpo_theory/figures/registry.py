@@ -17,6 +17,7 @@ from typing import Any
 from grpo_theory.figures import cache, configs
 from grpo_theory.figures.data import headline as headline_data
 from grpo_theory.figures.data import llm as llm_data
+from grpo_theory.figures.data import results as results_data
 from grpo_theory.figures.paths import DATA_DIR, PAPER_FIGURES
 from grpo_theory.figures.plots import gradients as gradients_plots
 from grpo_theory.figures.plots import headline as headline_plots
@@ -87,9 +88,9 @@ def _figures() -> list[Figure]:
         Figure("F7", "F7_group_size_ablation", "group-size ablation G = 2, 4, 8, 16 at a fixed number of prompts per mini-batch",
                "v3 Table 4 / Fig. 4",
                llm_data.group_size_ablation, llm_plots.plot_group_size_ablation,
-               lambda: llm_data.experiment_config("ablation")),
+               lambda: results_data.experiment_config("ablation")),
         Figure("F8", "F8_pass_at_k", "Pass@k vs k of the final policies", "v3 Fig. 2",
-               llm_data.pass_at_k, llm_plots.plot_pass_at_k, lambda: llm_data.experiment_config("headline")),
+               llm_data.pass_at_k, llm_plots.plot_pass_at_k, lambda: results_data.experiment_config("headline")),
         Figure("F9", "F9_discard_rate", "2-GRPO discard rate per step vs E_q[p²+(1-p)²], r̄-formula, printed formula",
                "R7; v3 Table 3 / App. D.3",
                llm_data.discard_rate, llm_plots.plot_discard_rate, llm_data.f9_config),

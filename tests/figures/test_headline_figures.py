@@ -36,10 +36,9 @@ def _write(tmp_path):
     return d
 
 
-def test_headline_curves_have_bootstrap_bands(tmp_path, monkeypatch):
+def test_headline_curves_have_bootstrap_bands(tmp_path):
     d = _write(tmp_path)
-    monkeypatch.setattr(data, "REPO_ROOT", tmp_path)
-    out = data.headline_curves({"experiment": "headline", "dir": d.name, "label": "synthetic"}, n_boot=200)
+    out = data.headline_curves({"experiment": "headline", "dir": str(d), "label": "synthetic"}, n_boot=200)
     c16, c2 = out["methods"]["16-GRPO"], out["methods"]["2-GRPO"]
     assert c16["step"] == [0.0, 8.0, 16.0] and c2["step"] == [0.0, 1.0, 2.0]
     # cumulative training CPU: 1 s per step, evaluation excluded

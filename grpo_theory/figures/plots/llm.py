@@ -1,4 +1,4 @@
-"""F6-F9 and T1: the small-LLM experiment (mean over seeds, bands and bars ± 1 std over seeds)."""
+"""F7-F9 and T1: the small-LLM experiment (mean over seeds, bars ± 1 std over seeds)."""
 
 from __future__ import annotations
 
@@ -21,43 +21,6 @@ def _empty(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
     ax.set_xticks([])
     ax.set_yticks([])
-
-
-def _metric_label(data: dict[str, Any]) -> str:
-    k = data.get("k") or "k"
-    return f"held-out Mean@{k}" if data.get("metric", "").endswith("mean_at_k") else "held-out greedy accuracy"
-
-
-def plot_training_curves(data: dict[str, Any], stem: Path) -> list[Path]:
-    """F6: accuracy vs training wall-clock (left) and vs rollouts (right)."""
-    fig, axes = style.figure(2, 1)
-    a, b = axes[0]
-    for ax in (a, b):
-        style.decorate(ax)
-    if not data["methods"]:
-        _empty(a, "no headline results")
-        _empty(b, "no headline results")
-        return style.save(fig, stem)
-    for name, d in data["methods"].items():
-        c = d["curve"]
-        color = style.method_color(name)
-        mean, std = np.asarray(c["mean"]), np.asarray(c["std"])
-        n = int(c["seeds"][0])
-        for ax, x in ((a, np.asarray(c["minutes"])), (b, np.asarray(c["rollouts"]) / 1000.0)):
-            ax.plot(x, mean, "o-", ms=2.2, color=color, label=f"{name} (n = {n})")
-            if n > 1:
-                ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, lw=0)
-    a.set_xlabel("training wall-clock (min, evaluation excluded)")
-    b.set_xlabel("rollouts generated (thousands)")
-    a.set_ylabel(_metric_label(data))
-    a.legend(loc="lower right")
-    n_eval = max(len(d["curve"]["mean"]) for d in data["methods"].values())
-    style.note(b, _source_note(data) + f"\nmean ± 1 std over seeds; {n_eval} evaluations per run", loc="lower right")
-    if "quick" in data.get("label", ""):
-        fig.suptitle("quick preset (smoke-scale run, not the headline experiment)", color="C3", fontsize=7)
-    style.panel_label(a, "a")
-    style.panel_label(b, "b")
-    return style.save(fig, stem)
 
 
 def plot_group_size_ablation(data: dict[str, Any], stem: Path) -> list[Path]:
