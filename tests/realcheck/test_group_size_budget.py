@@ -12,6 +12,7 @@ import math
 import pytest
 import torch
 
+from grpo_theory.realcheck import budget_statistics as bs
 from grpo_theory.realcheck import group_size_budget as gb
 
 
@@ -150,10 +151,10 @@ def test_leave_one_out_updates_match_the_direct_computation():
     t1, t2 = torch.randn(6, generator=gen, dtype=torch.float64), torch.randn(6, generator=gen, dtype=torch.float64)
     K, a, b, tt = V @ V.T, V @ t1, V @ t2, float(t1 @ t2)
     cell = torch.tensor([True] * 5 + [False] * 4)
-    loo = gb._targets_loo(K, a, b, tt, cell)
+    loo = bs._targets_loo(K, a, b, tt, cell)
     worst = 0.0
     for r in range(9):
-        direct = gb._targets(K, a, b, tt, torch.tensor([i for i in range(9) if i != r]), cell)
+        direct = bs._targets(K, a, b, tt, torch.tensor([i for i in range(9) if i != r]), cell)
         for k, v in direct.items():
             worst = max(worst, abs(loo[k][r].item() - v) / max(1.0, abs(v)))
     assert worst < 1e-12, worst
