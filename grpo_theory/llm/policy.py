@@ -1,17 +1,14 @@
 """The policy: any Hugging Face causal LM + tokenizer, with batched sampling and per-token log-probs.
 
-Layout of a batch of rollouts (B rows, prompt-major: the ``n`` rollouts of prompt ``j`` are rows
-``j*n .. j*n+n-1``)::
-
-    prompt_ids      [B, Tp]  left padded  (pad pad 1 2 3 + 4 5 6 =)
-    completion_ids  [B, T]   right padded after <eos>  (0 5 7 9 <eos> pad pad)
-    completion_mask [B, T]   1 for generated tokens up to and including the first <eos>, 0 after
+Batches of rollouts are :class:`~grpo_theory.llm.completions.Rollouts` (B rows, prompt-major; prompts
+left padded, completions right padded after <eos>, ``completion_mask`` 1 up to and including it).
 
 ``token_logprobs`` returns ``log π_T(o_t | prompt, o_<t)`` for every completion position, shape ``[B, T]``,
-0 where ``completion_mask`` is 0, where ``π_T = softmax(logits / T)`` (``T = 1``: the model distribution). The RL
-losses need the log-probs of the distribution that sampled the rollouts, so a trainer passes its sampling
-temperature; top-p truncation is not modelled (training rejects ``top_p < 1``). Position ids are ``cumsum(attention_mask) - 1``, which is what HF ``generate``
-uses, so left padding does not change any log-prob.
+0 where ``completion_mask`` is 0, where ``π_T = softmax(logits / T)`` (``T = 1``: the model distribution).
+The RL losses need the log-probs of the distribution that sampled the rollouts, so a trainer passes its
+sampling temperature; top-p truncation is not modelled (training rejects ``top_p < 1``). Position ids are
+``cumsum(attention_mask) - 1``, which is what HF ``generate`` uses, so left padding does not change any
+log-prob.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -31,123 +28,20 @@ from transformers import (
     LogitsProcessorList,
 )
 
+from grpo_theory.llm.completions import Rollouts, completion_mask_from_ids
+
 Tensor = torch.Tensor
 POLICY_FILE = "policy.json"
-
-
-@dataclass
-class Rollouts:
-    """A batch of prompts and their sampled completions (tensors on one device).
-
-    prompt_ids: [B, Tp] long, left padded with ``pad_id``.
-    prompt_mask: [B, Tp] long, 1 on prompt tokens, 0 on padding.
-    completion_ids: [B, T] long, right padded with ``pad_id`` after the first <eos>.
-    completion_mask: [B, T] long, 1 on generated tokens up to and including the first <eos>.
-    texts: B decoded completions, cut before the first <eos> (other special tokens kept as text).
-    prompts: B task prompts (before ``format_prompt``), one per row.
-    gen_logprobs: [B, T] float32 log-probs ``log softmax(logits / temperature)`` of the sampled tokens, recorded
-        while sampling (0 where masked; temperature 1 for greedy decoding; top-p truncation not applied), or None.
-    pad_id: the padding token id, needed to concatenate batches of different widths.
-    """
-
-    prompt_ids: Tensor
-    prompt_mask: Tensor
-    completion_ids: Tensor
-    completion_mask: Tensor
-    texts: list[str]
-    prompts: list[str]
-    gen_logprobs: Tensor | None = None
-    pad_id: int = 0
-
-    def __post_init__(self) -> None:
-        B = self.prompt_ids.shape[0]
-        if self.prompt_ids.shape != self.prompt_mask.shape:
-            raise ValueError(f"prompt_ids {tuple(self.prompt_ids.shape)} and prompt_mask {tuple(self.prompt_mask.shape)} differ")
-        if self.completion_ids.shape != self.completion_mask.shape:
-            raise ValueError(
-                f"completion_ids {tuple(self.completion_ids.shape)} and completion_mask "
-                f"{tuple(self.completion_mask.shape)} differ"
-            )
-        if self.completion_ids.shape[0] != B or len(self.texts) != B or len(self.prompts) != B:
-            raise ValueError(
-                f"row counts differ: prompt_ids {B}, completion_ids {self.completion_ids.shape[0]}, "
-                f"texts {len(self.texts)}, prompts {len(self.prompts)}"
-            )
-        if self.gen_logprobs is not None and self.gen_logprobs.shape != self.completion_ids.shape:
-            raise ValueError(f"gen_logprobs {tuple(self.gen_logprobs.shape)} must match completion_ids")
-
-    def __len__(self) -> int:
-        return self.prompt_ids.shape[0]
-
-    @property
-    def lengths(self) -> Tensor:
-        """[B] number of completion tokens (including <eos>)."""
-        return self.completion_mask.sum(-1)
-
-    def select(self, rows: Sequence[int] | Tensor) -> Rollouts:
-        """The rows ``rows`` (in that order, repeats allowed), e.g. to keep or resample groups."""
-        idx = torch.as_tensor(rows, dtype=torch.long)
-        if idx.ndim != 1:
-            raise ValueError(f"rows must be 1-D, got shape {tuple(idx.shape)}")
-        if len(idx) and (int(idx.min()) < -len(self) or int(idx.max()) >= len(self)):
-            raise ValueError(f"row index out of range for {len(self)} rows")
-        il = idx.tolist()
-        dev = self.prompt_ids.device
-        idx = idx.to(dev)
-        return Rollouts(
-            prompt_ids=self.prompt_ids[idx],
-            prompt_mask=self.prompt_mask[idx],
-            completion_ids=self.completion_ids[idx],
-            completion_mask=self.completion_mask[idx],
-            texts=[self.texts[i] for i in il],
-            prompts=[self.prompts[i] for i in il],
-            gen_logprobs=None if self.gen_logprobs is None else self.gen_logprobs[idx],
-            pad_id=self.pad_id,
-        )
-
-    @staticmethod
-    def cat(parts: Sequence[Rollouts]) -> Rollouts:
-        """Concatenate rows; prompts are re-padded on the left and completions on the right to a common width."""
-        if not parts:
-            raise ValueError("nothing to concatenate")
-        pad = parts[0].pad_id
-        tp = max(p.prompt_ids.shape[1] for p in parts)
-        t = max(p.completion_ids.shape[1] for p in parts)
-
-        def left(x: Tensor, width: int, value: int) -> Tensor:
-            return torch.nn.functional.pad(x, (width - x.shape[1], 0), value=value)
-
-        def right(x: Tensor, width: int, value: float) -> Tensor:
-            return torch.nn.functional.pad(x, (0, width - x.shape[1]), value=value)
-
-        has_lp = all(p.gen_logprobs is not None for p in parts)
-        return Rollouts(
-            prompt_ids=torch.cat([left(p.prompt_ids, tp, pad) for p in parts]),
-            prompt_mask=torch.cat([left(p.prompt_mask, tp, 0) for p in parts]),
-            completion_ids=torch.cat([right(p.completion_ids, t, pad) for p in parts]),
-            completion_mask=torch.cat([right(p.completion_mask, t, 0) for p in parts]),
-            texts=[s for p in parts for s in p.texts],
-            prompts=[s for p in parts for s in p.prompts],
-            gen_logprobs=torch.cat([right(p.gen_logprobs, t, 0.0) for p in parts]) if has_lp else None,  # type: ignore[arg-type]
-            pad_id=pad,
-        )
-
-    def to(self, device: str | torch.device) -> Rollouts:
-        """A copy with every tensor on ``device``."""
-        moved = {
-            f.name: getattr(self, f.name).to(device) if isinstance(getattr(self, f.name), Tensor) else getattr(self, f.name)
-            for f in fields(self)
-        }
-        return replace(self, **moved)
 
 
 class _RecordLogprobs(LogitsProcessor):
     """Records ``log softmax(logits / temperature)`` of the sampled tokens while ``generate`` samples.
 
-    HF applies user logits processors before the temperature / top-p warpers, so the scores seen here are the
-    model's raw logits; dividing by the sampling temperature here gives the tempered distribution that
-    ``Policy.token_logprobs(..., temperature=...)`` recomputes (tested). The token chosen at step t is only known at step t+1 (it is the last column of
-    ``input_ids``), so one step's log-softmax is kept and gathered one call later: O(B*V) memory, not O(B*T*V).
+    HF applies user logits processors before the temperature / top-p warpers, so the scores seen here are
+    the model's raw logits; dividing by the sampling temperature here gives the tempered distribution that
+    ``Policy.token_logprobs(..., temperature=...)`` recomputes (tested). The token chosen at step t is only
+    known at step t+1 (it is the last column of ``input_ids``), so one step's log-softmax is kept and
+    gathered one call later: O(B*V) memory, not O(B*T*V).
     """
 
     def __init__(self, temperature: float = 1.0) -> None:
@@ -178,14 +72,6 @@ class _RecordLogprobs(LogitsProcessor):
 def _tempered(logits: Tensor, temperature: float) -> Tensor:
     """``logits / temperature`` (the identity at temperature 1, so that path stays bit-identical)."""
     return logits if temperature == 1.0 else logits / temperature
-
-
-def completion_mask_from_ids(ids: Tensor, eos_ids: Sequence[int]) -> Tensor:
-    """[B, T] long: 1 up to and including the first token in ``eos_ids`` (all ones if there is none)."""
-    is_eos = torch.isin(ids, torch.as_tensor(list(eos_ids), device=ids.device))
-    # number of eos tokens strictly before position t; a position is kept while that count is 0
-    before = torch.cumsum(is_eos.long(), dim=1) - is_eos.long()
-    return (before == 0).long()
 
 
 @dataclass
@@ -227,10 +113,10 @@ class Policy:
     def pad_id(self) -> int:
         return int(self.tokenizer.pad_token_id)  # type: ignore[attr-defined]
 
-    # ---------------------------------------------------------------------------------------------- prompts
+    # ------------------------------------------------------------------------------------------------ prompts
 
     def format_prompt(self, prompt: str) -> str:
-        """The text the model continues: the raw task prompt, or the chat-template wrapping for chat models."""
+        """The text the model continues: the raw task prompt, or its chat-template wrapping (chat models)."""
         if not self.chat:
             return prompt
         return self.tokenizer.apply_chat_template(  # type: ignore[attr-defined]
@@ -243,7 +129,8 @@ class Policy:
         if len(prompts) == 0:
             raise ValueError("prompts is empty")
         enc = self.tokenizer(  # type: ignore[operator]
-            [self.format_prompt(p) for p in prompts], padding=True, return_tensors="pt", add_special_tokens=False
+            [self.format_prompt(p) for p in prompts], padding=True, return_tensors="pt",
+            add_special_tokens=False,
         )
         if enc["input_ids"].shape[1] == 0:
             raise ValueError("all prompts are empty")
@@ -262,10 +149,10 @@ class Policy:
         for i, r in enumerate(rows):
             ids[i, : len(r)] = torch.as_tensor(r)
             mask[i, : len(r)] = 1
-        return Rollouts(p_ids, p_mask, ids.to(self.device), mask.to(self.device), list(completions), list(prompts),
-                        pad_id=self.pad_id)
+        return Rollouts(p_ids, p_mask, ids.to(self.device), mask.to(self.device), list(completions),
+                        list(prompts), pad_id=self.pad_id)
 
-    # ---------------------------------------------------------------------------------------------- sampling
+    # ----------------------------------------------------------------------------------------------- sampling
 
     @torch.no_grad()
     def generate(
@@ -302,7 +189,23 @@ class Policy:
         p_ids = p_ids.repeat_interleave(n_per_prompt, dim=0)
         p_mask = p_mask.repeat_interleave(n_per_prompt, dim=0)
         row_prompts = [p for p in prompts for _ in range(n_per_prompt)]
-        gen_cfg = GenerationConfig(
+        gen_cfg = self._generation_config(max_new_tokens, temperature, top_p, greedy, use_cache)
+        B = p_ids.shape[0]
+        step = batch_size or B
+        devices = [self.device] if torch.device(self.device).type == "cuda" else []
+        chunks = []
+        with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            for s in range(0, B, step):
+                rows = slice(s, s + step)
+                chunks.append(self._sample_rows(p_ids[rows], p_mask[rows], row_prompts[rows], gen_cfg,
+                                                1.0 if greedy else temperature))
+        return chunks[0] if len(chunks) == 1 else Rollouts.cat(chunks)
+
+    def _generation_config(self, max_new_tokens: int, temperature: float, top_p: float, greedy: bool,
+                           use_cache: bool) -> GenerationConfig:
+        return GenerationConfig(
             max_new_tokens=max_new_tokens,
             do_sample=not greedy,
             temperature=None if greedy else temperature,
@@ -314,30 +217,20 @@ class Policy:
             use_cache=use_cache,
             return_dict_in_generate=True,
         )
-        B = p_ids.shape[0]
-        step = batch_size or B
-        devices = [self.device] if torch.device(self.device).type == "cuda" else []
-        chunks = []
-        with torch.random.fork_rng(devices=devices, enabled=seed is not None):
-            if seed is not None:
-                torch.manual_seed(seed)
-            for s in range(0, B, step):
-                rec = _RecordLogprobs(1.0 if greedy else temperature)
-                out = self.model.generate(  # type: ignore[operator]
-                    input_ids=p_ids[s : s + step],
-                    attention_mask=p_mask[s : s + step],
-                    generation_config=gen_cfg,
-                    logits_processor=LogitsProcessorList([rec]),
-                )
-                comp = out.sequences[:, p_ids.shape[1] :]
-                mask = completion_mask_from_ids(comp, self.eos_ids)
-                comp = comp.masked_fill(mask == 0, self.pad_id)
-                lp = rec.result(comp).masked_fill(mask == 0, 0.0)
-                chunks.append(
-                    Rollouts(p_ids[s : s + step], p_mask[s : s + step], comp, mask,
-                             self._decode(comp, mask), row_prompts[s : s + step], lp, self.pad_id)
-                )
-        return chunks[0] if len(chunks) == 1 else Rollouts.cat(chunks)
+
+    def _sample_rows(self, p_ids: Tensor, p_mask: Tensor, row_prompts: list[str], gen_cfg: GenerationConfig,
+                     temperature: float) -> Rollouts:
+        """One ``generate`` call on these prompt rows; log-probs recorded at ``temperature``."""
+        rec = _RecordLogprobs(temperature)
+        out = self.model.generate(  # type: ignore[operator]
+            input_ids=p_ids, attention_mask=p_mask, generation_config=gen_cfg,
+            logits_processor=LogitsProcessorList([rec]),
+        )
+        comp = out.sequences[:, p_ids.shape[1] :]
+        mask = completion_mask_from_ids(comp, self.eos_ids)
+        comp = comp.masked_fill(mask == 0, self.pad_id)
+        lp = rec.result(comp).masked_fill(mask == 0, 0.0)
+        return Rollouts(p_ids, p_mask, comp, mask, self._decode(comp, mask), row_prompts, lp, self.pad_id)
 
     def _decode(self, comp: Tensor, mask: Tensor) -> list[str]:
         is_eos = torch.isin(comp, torch.as_tensor(list(self.eos_ids), device=comp.device))
@@ -355,12 +248,13 @@ class Policy:
         self, rollouts: Rollouts, *, model: torch.nn.Module | None = None, micro_batch: int | None = None,
         temperature: float = 1.0,
     ) -> Tensor:
-        """[B, T] float32: log π_T(o_t | prompt, o_<t) of each completion token, 0 where ``completion_mask`` is 0.
+        """[B, T] float32: log π_T(o_t | prompt, o_<t) per completion token, 0 where ``completion_mask`` is 0.
 
-        ``π_T = softmax(logits / temperature)``, the distribution ``generate`` samples from at that temperature
-        (without top-p). Differentiable when grad is enabled. ``model`` overrides the policy's model (e.g. a
-        frozen reference copy). ``micro_batch`` bounds the rows per forward pass (the result is the same, up
-        to float rounding). One full forward per row block, without a KV cache (nothing is decoded).
+        ``π_T = softmax(logits / temperature)``, the distribution ``generate`` samples from at that
+        temperature (without top-p). Differentiable when grad is enabled. ``model`` overrides the policy's
+        model (e.g. a frozen reference copy). ``micro_batch`` bounds the rows per forward pass (the result is
+        the same, up to float rounding). One full forward per row block, without a KV cache (nothing is
+        decoded).
         """
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -373,7 +267,8 @@ class Policy:
                           for s in range(0, B, step)])
 
     @staticmethod
-    def _logprobs_rows(net: torch.nn.Module, r: Rollouts, lo: int, hi: int, temperature: float = 1.0) -> Tensor:
+    def _logprobs_rows(net: torch.nn.Module, r: Rollouts, lo: int, hi: int,
+                       temperature: float = 1.0) -> Tensor:
         Tp, T = r.prompt_ids.shape[1], r.completion_ids.shape[1]
         ids = torch.cat([r.prompt_ids[lo:hi], r.completion_ids[lo:hi]], dim=1)
         att = torch.cat([r.prompt_mask[lo:hi], r.completion_mask[lo:hi]], dim=1)
@@ -386,14 +281,15 @@ class Policy:
         except TypeError:  # a model class without logits_to_keep: compute all logits
             logits = net(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=False).logits
         logits = logits[:, Tp - 1 : Tp + T - 1] if logits.shape[1] == Tp + T else logits[:, :-1]
-        lp = torch.log_softmax(_tempered(logits.float(), temperature), dim=-1).gather(2, r.completion_ids[lo:hi].unsqueeze(-1)).squeeze(-1)
+        logp_all = torch.log_softmax(_tempered(logits.float(), temperature), dim=-1)
+        lp = logp_all.gather(2, r.completion_ids[lo:hi].unsqueeze(-1)).squeeze(-1)
         return lp.masked_fill(r.completion_mask[lo:hi] == 0, 0.0)
 
     def sequence_logprobs(self, rollouts: Rollouts, **kw) -> Tensor:
         """[B] log π(o | prompt): the sum of ``token_logprobs`` over completion tokens."""
         return self.token_logprobs(rollouts, **kw).sum(-1)
 
-    # ---------------------------------------------------------------------------------------------- copies, I/O
+    # -------------------------------------------------------------------------------------------- copies, I/O
 
     def frozen_copy(self) -> torch.nn.Module:
         """A deep copy of the model with gradients off, e.g. the reference model for KL or DPO."""
@@ -408,7 +304,7 @@ class Policy:
     def save(
         self, path: str | Path, extra_files: dict[str, str] | Callable[[Path], dict[str, str]] | None = None
     ) -> Path:
-        """Write model + tokenizer + ``policy.json`` (and ``extra_files``: name -> text) to ``path`` atomically.
+        """Write model, tokenizer, ``policy.json`` (and ``extra_files``: name -> text) to ``path`` atomically.
 
         ``extra_files`` may also be a function of the temporary directory (called after the weights are
         written, e.g. to hash them) returning name -> text.
@@ -423,7 +319,8 @@ class Policy:
         try:
             self.model.save_pretrained(tmp)  # type: ignore[operator]
             self.tokenizer.save_pretrained(tmp)  # type: ignore[attr-defined]
-            (tmp / POLICY_FILE).write_text(json.dumps({"chat": self.chat, "eos_ids": list(self.eos_ids)}, indent=1))
+            meta = {"chat": self.chat, "eos_ids": list(self.eos_ids)}
+            (tmp / POLICY_FILE).write_text(json.dumps(meta, indent=1))
             extra = extra_files(tmp) if callable(extra_files) else (extra_files or {})
             for name, text in extra.items():
                 (tmp / name).write_text(text)
@@ -434,7 +331,7 @@ class Policy:
 
 
 def replace_dir(src: Path, dst: Path) -> None:
-    """Move directory ``src`` to ``dst``, replacing ``dst`` if present, with no moment where ``dst`` is partial."""
+    """Move directory ``src`` to ``dst``, replacing ``dst`` if present, never leaving a partial ``dst``."""
     old = None
     if dst.exists():
         old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
@@ -442,3 +339,6 @@ def replace_dir(src: Path, dst: Path) -> None:
     os.replace(src, dst)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = ["POLICY_FILE", "Policy", "Rollouts", "completion_mask_from_ids", "replace_dir"]

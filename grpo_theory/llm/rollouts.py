@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from grpo_theory.llm.completions import Rollouts
 from grpo_theory.llm.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def autocast(cfg: TrainConfig, device: torch.device):
 class Batch:
     """One generation batch, prompt-major: rows ``p*G .. p*G+G-1`` are the G rollouts of prompt p."""
 
-    rollouts: Any  # grpo_theory.llm.policy.Rollouts
+    rollouts: Rollouts
     rewards: Tensor  # [P, G]
     problems: list  # [P] Problem
     old_logp: Tensor | None = None  # [P*G, T]
@@ -132,8 +133,8 @@ def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_
     not) in drawing order, which the caller adds to ``used``.
     """
     g = cfg.group_size
-    rollouts, rewards = generate_groups(policy, task, problems, cfg, derive_seed("gen", cfg.seed, gen_index, 0),
-                                        timer, device)
+    seed = derive_seed("gen", cfg.seed, gen_index, 0)
+    rollouts, rewards = generate_groups(policy, task, problems, cfg, seed, timer, device)
     generated_groups = len(problems)
     if not cfg.resample:
         n_tied = int(tied_groups(rewards).sum())
@@ -183,15 +184,14 @@ def collect(policy, task, problems: list, pool: Sequence, cfg: TrainConfig, gen_
     batch = _assemble(parts, slots, g)
     n_tied_used = int(tied_groups(batch.rewards).sum())
     batch.stats = {"rollouts": float(generated_groups * g), "groups": float(generated_groups),
-                   "discarded_groups": float(generated_groups - (target - n_tied_used)), "rounds": float(rounds)}
+                   "discarded_groups": float(generated_groups - (target - n_tied_used)),
+                   "rounds": float(rounds)}
     batch.drawn = drawn
     return batch
 
 
 def _assemble(parts: list, slots: list[tuple[int, int]], g: int) -> Batch:
     """A batch made of group ``i`` of part ``k`` for each ``(k, i)`` in ``slots``."""
-    from grpo_theory.llm.policy import Rollouts
-
     pieces, rewards, problems = [], [], []
     for k, i in slots:
         r, rw, probs = parts[k]
@@ -212,7 +212,7 @@ def token_logprobs(policy, rollouts, cfg: TrainConfig, device: torch.device, mod
 
 def attach_logprobs(batch: Batch, policy, cfg: TrainConfig, device: torch.device, timer: Timer,
                     ref_model=None) -> None:
-    """Fill ``batch.old_logp`` (for off-policy mini-batches) and ``batch.ref_logp`` (when a reference is given).
+    """Fill ``batch.old_logp`` (for off-policy mini-batches) and ``batch.ref_logp`` (given a reference).
 
     ``old_logp`` is the sampling policy's log-probs: those ``generate`` recorded (the same distribution,
     no forward pass), recomputed only for a policy that does not record them. The first mini-batch of

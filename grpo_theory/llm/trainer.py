@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 
@@ -79,11 +81,11 @@ from grpo_theory.losses import LOSSES
 
 # The names other modules import from here (the trainer was one file before it was split).
 __all__ = [
-    "ALL_PHASES", "CHECKPOINT_NAME", "DEFAULT_MICRO_BATCH", "FINAL_DIR", "LOG_NAME", "LOSS_CONVENTIONS", "RESULT_NAME",
-    "TRAIN_PHASES", "Batch", "Counters", "ResumeError", "Timer", "atomic_write_json", "atomic_write_text",
-    "autocast", "collect", "derive_seed", "epoch_order", "generate_groups", "held_out_problems",
-    "loss_conventions", "micro_batch_rows", "needs_reference", "read_jsonl", "result_is_complete",
-    "tied_groups", "token_logprobs", "train", "weights_digest",
+    "ALL_PHASES", "CHECKPOINT_NAME", "DEFAULT_MICRO_BATCH", "FINAL_DIR", "LOG_NAME", "LOSS_CONVENTIONS",
+    "RESULT_NAME", "TRAIN_PHASES", "Batch", "Counters", "ResumeError", "Timer", "atomic_write_json",
+    "atomic_write_text", "autocast", "collect", "derive_seed", "epoch_order", "generate_groups",
+    "held_out_problems", "loss_conventions", "micro_batch_rows", "needs_reference", "read_jsonl",
+    "result_is_complete", "tied_groups", "token_logprobs", "train", "weights_digest",
 ]
 
 
@@ -112,7 +114,8 @@ def _evaluate(policy, task, problems, cfg: TrainConfig, device: torch.device) ->
                        top_p=cfg.eval_top_p, seed=derive_seed("eval", cfg.seed))
     out: dict[str, Any] = {f"eval/{k}": float(v) for k, v in res.items() if isinstance(v, int | float)}
     # Per-problem outcomes (lists) under their own prefix: bootstrap CIs over problems resample them.
-    out.update({f"problems/{k.removeprefix('per_problem_')}": v for k, v in res.items() if isinstance(v, list)})
+    out.update({f"problems/{k.removeprefix('per_problem_')}": v
+                for k, v in res.items() if isinstance(v, list)})
     return out
 
 
@@ -135,10 +138,63 @@ def _step_record(c: Counters, cfg: TrainConfig, metrics: dict[str, float], mb: B
     return record
 
 
+@dataclass
+class _Run:
+    """What one run holds while it trains: its pieces, its counters and its open log.
+
+    ``pool`` is the fixed training set, ``held_out`` the evaluation problems, ``ref_model`` the frozen start
+    policy (None unless the loss reads it), ``c`` the counters a checkpoint saves, ``last_eval`` the newest
+    evaluation metrics (empty until the first evaluation of this process).
+    """
+
+    cfg: TrainConfig
+    device: torch.device
+    chash: str
+    out_dir: Path
+    task: Any
+    pool: list
+    held_out: list
+    policy: Any
+    loss_fn: Callable[..., Any]
+    conventions: dict[str, Any]
+    start_digest: str
+    ref_model: torch.nn.Module | None
+    optimizer: torch.optim.Optimizer
+    c: Counters
+    log_path: Path
+    timer: Timer
+    eval_steps: frozenset[int]
+    log_fh: TextIO | None = None
+    last_eval: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out_dir / CHECKPOINT_NAME
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one line to the log (flushed: a killed run keeps every line it wrote)."""
+        assert self.log_fh is not None, "the log is opened by train()"
+        self.log_fh.write(json.dumps(record) + "\n")
+        self.log_fh.flush()
+
+    def checkpoint(self) -> None:
+        save_checkpoint(self.ckpt_path, cfg=self.cfg, chash=self.chash, start_digest=self.start_digest,
+                        model=self.policy.model, optimizer=self.optimizer, counters=self.c,
+                        device=self.device)
+
+    def evaluate(self) -> None:
+        with self.timer("eval"):
+            self.last_eval = _evaluate(self.policy, self.task, self.held_out, self.cfg, self.device)
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, require_checkpoint: bool = False, progress: bool = True,
           stop_after: int | None = None, policy=None, task=None,
           start_eval: dict[str, float] | None = None) -> dict[str, Any]:
     """Run (or resume) one RL run; returns the result dict also written to ``out_dir/result.json``.
+
+    The steps: :func:`_setup` (task, data, policy, loss, optimizer, checkpoint), :func:`_log_start` (the
+    start policy's evaluation), :func:`_train_loop` (per generation batch :func:`_generation_batch`, then
+    :func:`_update` per mini-batch, then :func:`_after_generation`'s checkpoint), :func:`_finish`.
 
     Args:
         cfg: the run.
@@ -155,24 +211,39 @@ def train(cfg: TrainConfig, *, resume: bool = False, require_checkpoint: bool = 
         start_eval: evaluation metrics of the start policy, to log instead of re-evaluating it (an
             experiment evaluates the shared start checkpoint once per seed).
     """
-    from tqdm.auto import tqdm
+    device = _device(cfg)
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chash = config_hash(cfg)
+    if resume:
+        done = check_resume(out_dir, cfg, chash, require_checkpoint=require_checkpoint)
+        if done is not None:
+            return done
+    run = _setup(cfg, device, out_dir, chash, resume=resume, policy=policy, task=task)
+    with open(run.log_path, "a") as run.log_fh:
+        _log_start(run, start_eval)
+        stopped = _train_loop(run, progress=progress, stop_after=stop_after)
+    if stopped:
+        return {"status": "stopped", "step": run.c.step, "config_hash": chash}
+    return _finish(run)
 
-    from grpo_theory.llm.tasks import make_task, train_problems
-    from grpo_theory.llm.zoo import load_policy
 
+def _device(cfg: TrainConfig) -> torch.device:
+    """The run's device (and torch's thread count, when ``cfg.threads`` sets one)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device(cfg.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {cfg.device!r} requested but torch.cuda.is_available() is False")
-    out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    chash = config_hash(cfg)
-    ckpt_path = out_dir / CHECKPOINT_NAME
-    if resume and (done := check_resume(out_dir, cfg, chash, require_checkpoint=require_checkpoint)) is not None:
-        return done
+    return device
 
-    # --- the pieces: task, data, policy, loss, optimizer --------------------------------------
+
+def _setup(cfg: TrainConfig, device: torch.device, out_dir: Path, chash: str, *, resume: bool, policy,
+           task) -> _Run:
+    """The pieces (task, data, policy, loss, optimizer), restored from the checkpoint when resuming."""
+    from grpo_theory.llm.tasks import make_task, train_problems
+    from grpo_theory.llm.zoo import load_policy
+
     task = task if task is not None else make_task(cfg.task)
     pool = train_problems(task, cfg.train_size, cfg.data_seed)
     held_out = held_out_problems(task, cfg)
@@ -187,92 +258,117 @@ def train(cfg: TrainConfig, *, resume: bool = False, require_checkpoint: bool = 
     ref_model = copy.deepcopy(policy.model).eval().requires_grad_(False) if needs_reference(cfg) else None
     optimizer = make_optimizer(policy.model, cfg)
     c = Counters()
+    ckpt_path = out_dir / CHECKPOINT_NAME
     resumed = resume and ckpt_path.exists()
     if resumed:
         c = restore_checkpoint(ckpt_path, chash=chash, start_digest=start_digest, model=policy.model,
                                optimizer=optimizer, device=device)
     log_path = start_log(out_dir, cfg, chash, c if resumed else None)
+    return _Run(cfg=cfg, device=device, chash=chash, out_dir=out_dir, task=task, pool=pool, held_out=held_out,
+                policy=policy, loss_fn=loss_fn, conventions=conventions, start_digest=start_digest,
+                ref_model=ref_model, optimizer=optimizer, c=c, log_path=log_path, timer=Timer(device),
+                eval_steps=cfg.eval_step_set)
 
-    timer = Timer(device)
-    log_fh = open(log_path, "a")
 
-    def write(record: dict[str, Any]) -> None:
-        log_fh.write(json.dumps(record) + "\n")
-        log_fh.flush()
-
-    def checkpoint() -> None:
-        save_checkpoint(ckpt_path, cfg=cfg, chash=chash, start_digest=start_digest, model=policy.model,
-                        optimizer=optimizer, counters=c, device=device)
-
-    last_eval: dict[str, float] = {}
-    if c.step == 0 and cfg.eval_at_start and held_out:
-        with timer("eval"):
-            last_eval = dict(start_eval) if start_eval is not None else _evaluate(policy, task, held_out, cfg, device)
-        split = timer.pop()
+def _log_start(run: _Run, start_eval: dict[str, float] | None) -> None:
+    """Step 0's line: the start policy's evaluation (given, or measured now), when the run starts."""
+    cfg, c = run.cfg, run.c
+    if c.step == 0 and cfg.eval_at_start and run.held_out:
+        if start_eval is not None:
+            with run.timer("eval"):
+                run.last_eval = dict(start_eval)
+        else:
+            run.evaluate()
+        split = run.timer.pop()
         c.add_seconds(split)
-        write({"step": 0, "epoch": 0.0, **last_eval, "time/eval": split[0]["eval"]})
+        run.write({"step": 0, "epoch": 0.0, **run.last_eval, "time/eval": split[0]["eval"]})
 
-    eval_steps = cfg.eval_step_set
-    gens_per_epoch = cfg.train_size // cfg.gen_prompts
-    total_gens = cfg.epochs * gens_per_epoch
+
+def _train_loop(run: _Run, *, progress: bool, stop_after: int | None) -> bool:
+    """Every remaining generation batch and its optimizer steps; True if stopped early (``stop_after``)."""
+    from tqdm.auto import tqdm
+
+    cfg, c = run.cfg, run.c
+    total_gens = cfg.epochs * (cfg.train_size // cfg.gen_prompts)
     bar = tqdm(total=cfg.total_steps, initial=c.step, disable=not progress, desc=cfg.name or cfg.loss,
                unit="step", dynamic_ncols=True)
-    stopped = False
     try:
         while c.gen_index < total_gens:
-            epoch, slot = divmod(c.gen_index, gens_per_epoch)
-            order = epoch_order(cfg.seed, epoch, cfg.train_size)
-            idx = order[slot * cfg.gen_prompts:(slot + 1) * cfg.gen_prompts]
-            if slot == 0:
-                c.epoch_drawn = []
-            used = set(order[:(slot + 1) * cfg.gen_prompts]) | set(c.epoch_drawn) if cfg.resample else None
-            batch = collect(policy, task, [pool[i] for i in idx], pool, cfg, c.gen_index, timer, device, used=used)
-            c.epoch_drawn += batch.drawn
-            attach_logprobs(batch, policy, cfg, device, timer, ref_model)
-            c.add_generation(batch.stats)
-
+            batch = _generation_batch(run)
             for j in range(cfg.updates_per_generation):
-                mb = batch.mini_batch(j, cfg.prompts_per_step)
-                if j == 0:
-                    mb.old_logp = None  # on-policy: old_logp = logp.detach(), ratio exactly 1
-                with timer("update"):
-                    metrics = update_step(policy, optimizer, loss_fn, conventions, mb, cfg, device, lr_at(cfg, c.step))
-                c.step += 1
-                record = _step_record(c, cfg, metrics, mb, batch.stats if j == 0 else None)
-                if ((cfg.eval_every and c.step % cfg.eval_every == 0) or c.step == cfg.total_steps
-                        or c.step in eval_steps):
-                    if held_out:
-                        with timer("eval"):
-                            last_eval = _evaluate(policy, task, held_out, cfg, device)
-                        record.update(last_eval)
-                split = timer.pop()
-                c.add_seconds(split)
-                record.update(timing_fields(split))  # every phase on every line (0 when it did not run)
-                record.update(count_fields(c))
-                write(record)
+                record = _update(run, batch, j)
                 bar.update(1)
                 bar.set_postfix(reward=f"{record['train/reward']:.3f}",
-                                acc=f"{last_eval.get('eval/greedy_acc', float('nan')):.3f}")
+                                acc=f"{run.last_eval.get('eval/greedy_acc', float('nan')):.3f}")
             c.gen_index += 1
-            boundary_done = c.gen_index == total_gens
-            if cfg.checkpoint_every and not boundary_done and c.step - c.last_checkpoint_step >= cfg.checkpoint_every:
-                checkpoint()
-            if stop_after is not None and c.step >= stop_after and not boundary_done:
-                if c.last_checkpoint_step != c.step:
-                    checkpoint()
-                stopped = True
-                break
+            if _after_generation(run, total_gens, stop_after):
+                return True
+        return False
     finally:
         bar.close()
-        log_fh.close()
-    if stopped:
-        return {"status": "stopped", "step": c.step, "config_hash": chash}
 
-    if cfg.save_final:
-        policy.save(out_dir / FINAL_DIR)
-    records = read_jsonl(log_path)
+
+def _generation_batch(run: _Run) -> Batch:
+    """Sample, score and log-prob the next generation batch (the next ``gen_prompts`` of this epoch)."""
+    cfg, c = run.cfg, run.c
+    epoch, slot = divmod(c.gen_index, cfg.train_size // cfg.gen_prompts)
+    order = epoch_order(cfg.seed, epoch, cfg.train_size)
+    idx = order[slot * cfg.gen_prompts:(slot + 1) * cfg.gen_prompts]
+    if slot == 0:
+        c.epoch_drawn = []
+    # RS draws replacement prompts only among those not yet used in this epoch.
+    used = set(order[:(slot + 1) * cfg.gen_prompts]) | set(c.epoch_drawn) if cfg.resample else None
+    batch = collect(run.policy, run.task, [run.pool[i] for i in idx], run.pool, cfg, c.gen_index, run.timer,
+                    run.device, used=used)
+    c.epoch_drawn += batch.drawn
+    attach_logprobs(batch, run.policy, cfg, run.device, run.timer, run.ref_model)
+    c.add_generation(batch.stats)
+    return batch
+
+
+def _update(run: _Run, batch: Batch, j: int) -> dict[str, Any]:
+    """Mini-batch ``j`` of ``batch``: one optimizer step, an evaluation when due, and its log line."""
+    cfg, c = run.cfg, run.c
+    mb = batch.mini_batch(j, cfg.prompts_per_step)
+    if j == 0:
+        mb.old_logp = None  # on-policy: old_logp = logp.detach(), ratio exactly 1
+    with run.timer("update"):
+        metrics = update_step(run.policy, run.optimizer, run.loss_fn, run.conventions, mb, cfg, run.device,
+                              lr_at(cfg, c.step))
+    c.step += 1
+    record = _step_record(c, cfg, metrics, mb, batch.stats if j == 0 else None)
+    due = (cfg.eval_every and c.step % cfg.eval_every == 0) or c.step == cfg.total_steps
+    if (due or c.step in run.eval_steps) and run.held_out:
+        run.evaluate()
+        record.update(run.last_eval)
+    split = run.timer.pop()
+    c.add_seconds(split)
+    record.update(timing_fields(split))  # every phase on every line (0 when it did not run)
+    record.update(count_fields(c))
+    run.write(record)
+    return record
+
+
+def _after_generation(run: _Run, total_gens: int, stop_after: int | None) -> bool:
+    """The checkpoint at a generation boundary (unless the run is done); True if the run stops here."""
+    cfg, c = run.cfg, run.c
+    boundary_done = c.gen_index == total_gens
+    if cfg.checkpoint_every and not boundary_done and c.step - c.last_checkpoint_step >= cfg.checkpoint_every:
+        run.checkpoint()
+    if stop_after is not None and c.step >= stop_after and not boundary_done:
+        if c.last_checkpoint_step != c.step:
+            run.checkpoint()
+        return True
+    return False
+
+
+def _finish(run: _Run) -> dict[str, Any]:
+    """Save the final policy, write ``result.json`` from the log and drop the checkpoint."""
+    if run.cfg.save_final:
+        run.policy.save(run.out_dir / FINAL_DIR)
+    records = read_jsonl(run.log_path)
     start = next((_eval_of(r) for r in records if r["step"] == 0), {})
-    result = final_result(cfg, chash, c, start, last_eval)
-    atomic_write_json(out_dir / RESULT_NAME, result)
-    ckpt_path.unlink(missing_ok=True)
+    result = final_result(run.cfg, run.chash, run.c, start, run.last_eval)
+    atomic_write_json(run.out_dir / RESULT_NAME, result)
+    run.ckpt_path.unlink(missing_ok=True)
     return result
