@@ -41,14 +41,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import re
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from grpo_theory.configfields import option
 from grpo_theory.losses import online_dpo_loss, two_grpo_loss
@@ -65,6 +63,7 @@ from grpo_theory.realcheck._common import (
     write_json,
 )
 from grpo_theory.realcheck.config import CheckConfig
+from grpo_theory.realcheck.mixed_pairs import REWARDS, LastNumberReward, Pairs, sample_pairs, truncate_mask
 from grpo_theory.vocab import AGG_MODES
 
 Tensor = torch.Tensor
@@ -121,25 +120,8 @@ SMOLLM2_OVERRIDES: dict[str, Any] = {
     "max_new_tokens": 16, "max_prompts": 100,
 }
 
-REWARDS = ("exact", "last_number")
-
 
 # ---------------------------------------------------------------------------------------------- pairs
-
-
-@dataclass(frozen=True)
-class LastNumberReward:
-    """A task wrapper whose reward is 1 iff the last integer in the completion equals ``problem.target``."""
-
-    task: Any
-
-    @property
-    def max_new_tokens(self) -> int:
-        return self.task.max_new_tokens
-
-    def reward(self, problem, completion: str) -> float:
-        nums = re.findall(r"-?\d+", completion)
-        return float(bool(nums) and int(nums[-1]) == problem.target)
 
 
 def make_labelled_task(cfg: GradEquivConfig):
@@ -150,65 +132,6 @@ def make_labelled_task(cfg: GradEquivConfig):
         raise ValueError(f"reward must be one of {REWARDS}, got {cfg.reward!r}")
     task = make_task(cfg.task, **({"n_digits": cfg.n_digits} if cfg.n_digits else {}))
     return task, (task if cfg.reward == "exact" else LastNumberReward(task))
-
-
-@dataclass
-class Pairs:
-    """Mixed pairs, prompt-major: rows 2i, 2i+1 of ``rollouts`` are pair i; ``rewards`` is ``[P, 2]``."""
-
-    rollouts: Any
-    rewards: Tensor
-    problems: list = field(default_factory=list)
-    prompts_tried: int = 0
-
-    @property
-    def mask(self) -> Tensor:
-        """``[P, 2, T]`` bool completion mask."""
-        return pairs_view(self.rollouts.completion_mask.bool(), 2)
-
-
-def sample_pairs(policy, task, problems, n_pairs: int, *, seed: int, max_new_tokens: int = 0,
-                 temperature: float = 1.0, batch_prompts: int = 128, progress: bool = True) -> Pairs:
-    """Sample 2 rollouts per problem (``temperature``, top-p 1) until ``n_pairs`` mixed pairs are found.
-
-    Raises ``RuntimeError`` if ``problems`` runs out first.
-    """
-    from grpo_theory.llm.policy import Rollouts
-
-    kept: list[Any] = []
-    rewards: list[list[float]] = []
-    probs: list[Any] = []
-    tried = 0
-    bar = tqdm(total=n_pairs, desc="sampling mixed pairs", disable=not progress, leave=False)
-    for s in range(0, len(problems), batch_prompts):
-        chunk = problems[s:s + batch_prompts]
-        r = policy.generate([p.prompt for p in chunk], 2, temperature=temperature, top_p=1.0,
-                            max_new_tokens=max_new_tokens or task.max_new_tokens, seed=seed * 100_003 + s)
-        tried += len(chunk)
-        for i, p in enumerate(chunk):
-            rw = [task.reward(p, r.texts[2 * i]), task.reward(p, r.texts[2 * i + 1])]
-            if rw[0] != rw[1] and len(kept) < n_pairs:
-                kept.append(r.select([2 * i, 2 * i + 1]))
-                rewards.append(rw)
-                probs.append(p)
-                bar.update(1)
-        if len(kept) >= n_pairs:
-            break
-    bar.close()
-    if len(kept) < n_pairs:
-        raise RuntimeError(f"only {len(kept)} mixed pairs in {tried} prompts (wanted {n_pairs}); the policy is "
-                           "almost always right or always wrong on this task: raise max_prompts or change task")
-    return Pairs(Rollouts.cat(kept), torch.tensor(rewards, dtype=torch.float32), probs, tried)
-
-
-def truncate_mask(mask: Tensor, seed: int) -> Tensor:
-    """Each row's mask cut to a uniform random length in ``1..len`` (a random prefix of the completion)."""
-    gen = torch.Generator().manual_seed(seed)
-    lengths = mask.sum(-1)
-    u = torch.rand(lengths.shape, generator=gen)
-    new = (1 + torch.floor(u * lengths.clamp(min=1))).clamp(max=lengths.clamp(min=1))
-    pos = torch.arange(mask.shape[-1]).expand_as(mask)
-    return mask & (pos < new.unsqueeze(-1))
 
 
 # ---------------------------------------------------------------------------------------------- gradients
