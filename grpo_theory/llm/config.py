@@ -285,8 +285,8 @@ def _eval_problems(cfg: TrainConfig, need) -> None:
 
 def _loss_problems(cfg: TrainConfig, need) -> None:
     """The loss conventions, with the ranges the loss library accepts (check_runnable also calls the loss)."""
-    from grpo_theory.losses import AGG_MODES, LOSSES
-    from grpo_theory.losses.aggregate import resolve_mode
+    from grpo_theory.losses import LOSSES
+    from grpo_theory.vocab import AGG_ALIASES, ALL_AGG_MODES
 
     need(_finite(cfg.clip_low) and 0 <= cfg.clip_low < 1, "clip_low", "must be in [0, 1)")
     need(_finite(cfg.clip_high) and cfg.clip_high >= 0, "clip_high", "must be a finite number >= 0")
@@ -295,10 +295,8 @@ def _loss_problems(cfg: TrainConfig, need) -> None:
     need(cfg.std_ddof in (0, 1), "std_ddof", "must be 0 (population) or 1 (Bessel)")
     need(_finite(cfg.eps) and cfg.eps >= 0, "eps", "must be a finite number >= 0")
     need(_finite(cfg.dpo_beta) and cfg.dpo_beta > 0, "dpo_beta", "must be a finite number > 0")
-    try:
-        resolve_mode(cfg.agg)
-    except ValueError:
-        need(False, "agg", f"must be one of {', '.join(AGG_MODES)}")
+    need(cfg.agg in ALL_AGG_MODES or cfg.agg in AGG_ALIASES, "agg",
+         f"must be one of {', '.join(ALL_AGG_MODES)} or a TRL alias ({', '.join(AGG_ALIASES)})")
     need(cfg.loss in LOSSES, "loss", f"must be one of {', '.join(sorted(LOSSES))}")
 
 
