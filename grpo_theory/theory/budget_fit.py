@@ -93,6 +93,54 @@ def _as_1d(name: str, x, n: int | None = None) -> np.ndarray:
     return arr
 
 
+def _fit_inputs(B, G, err, err_se, weights: str, level: float) -> tuple[np.ndarray, ...]:
+    """Checked 1-d ``B``, ``G``, ``err`` and the least-squares weights (see :func:`fit_budget_constants`)."""
+    B_ = _as_1d("B", B)
+    n = B_.size
+    G_ = _as_1d("G", G, n)
+    y = _as_1d("err", err, n)
+    if n < 3:
+        raise ValueError(f"need at least 3 (B, G) points to fit 3 constants, got {n}")
+    if np.any(B_ < 1) or np.any(G_ < 2):
+        raise ValueError("B must be >= 1 and G >= 2 at every point")
+    if np.any(y <= 0):
+        raise ValueError("err must be > 0 at every point")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    if err_se is not None:
+        se = _as_1d("err_se", err_se, n)
+        if np.any(se <= 0):
+            raise ValueError("err_se must be > 0 at every point")
+        w = 1.0 / se**2
+    elif weights == "relative":
+        w = 1.0 / y**2
+    elif weights == "none":
+        w = np.ones(n)
+    else:
+        raise ValueError(f"weights must be 'relative' or 'none', got {weights!r}")
+    return B_, G_, y, w
+
+
+def _ratio_summary(c: np.ndarray, cov: np.ndarray, q: float):
+    """c3/c1 with its CI (delta method), G* = √(c3/c1) with its CI, and the verdict on G = 2."""
+    ratio = float(c[2] / c[0]) if c[0] != 0 else math.nan
+    # delta method: Var(c3/c1) = r² (v33/c3² + v11/c1² − 2 v13/(c1 c3)), written without dividing by c3
+    grad = np.array([-c[2] / c[0] ** 2, 0.0, 1.0 / c[0]]) if c[0] != 0 else np.full(3, math.nan)
+    ratio_se = float(math.sqrt(max(float(grad @ cov @ grad), 0.0))) if np.all(np.isfinite(grad)) else math.nan
+    ratio_ci = (ratio - q * ratio_se, ratio + q * ratio_se)
+    g_star = math.sqrt(ratio) if ratio > 0 else math.nan
+    lo, hi = ratio_ci
+    g_star_ci = (math.sqrt(lo) if lo > 0 else 0.0 if math.isfinite(lo) else math.nan,
+                 math.sqrt(hi) if hi > 0 else (0.0 if math.isfinite(hi) else math.nan))
+    if math.isfinite(hi) and hi <= G2_RATIO_BOUND:
+        verdict = "yes"
+    elif math.isfinite(lo) and lo > G2_RATIO_BOUND:
+        verdict = "no"
+    else:
+        verdict = "undetermined"
+    return ratio, ratio_ci, g_star, g_star_ci, verdict
+
+
 def fit_budget_constants(B, G, err, *, err_se=None, weights: str = "relative", level: float = 0.95) -> BudgetFit:
     r"""Weighted least-squares fit of err ≈ c1/B + c2/(BG) + c3/(BG²), with confidence intervals.
 
@@ -125,29 +173,8 @@ def fit_budget_constants(B, G, err, *, err_se=None, weights: str = "relative", l
       >>> np.round(fit.c, 6).tolist(), round(fit.g_star, 6), fit.g2_optimal
       ([1.0, 2.0, 8.0], 2.828427, 'no')
     """
-    B_ = _as_1d("B", B)
+    B_, G_, y, w = _fit_inputs(B, G, err, err_se, weights, level)
     n = B_.size
-    G_ = _as_1d("G", G, n)
-    y = _as_1d("err", err, n)
-    if n < 3:
-        raise ValueError(f"need at least 3 (B, G) points to fit 3 constants, got {n}")
-    if np.any(B_ < 1) or np.any(G_ < 2):
-        raise ValueError("B must be >= 1 and G >= 2 at every point")
-    if np.any(y <= 0):
-        raise ValueError("err must be > 0 at every point")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
-    if err_se is not None:
-        se = _as_1d("err_se", err_se, n)
-        if np.any(se <= 0):
-            raise ValueError("err_se must be > 0 at every point")
-        w = 1.0 / se**2
-    elif weights == "relative":
-        w = 1.0 / y**2
-    elif weights == "none":
-        w = np.ones(n)
-    else:
-        raise ValueError(f"weights must be 'relative' or 'none', got {weights!r}")
     X = design(B_, G_)
     # Column scaling keeps the normal equations well conditioned (the columns differ by factors G).
     scale = np.sqrt((X**2 * w[:, None]).sum(0))
@@ -170,21 +197,7 @@ def fit_budget_constants(B, G, err, *, err_se=None, weights: str = "relative", l
         q = float(stats.t.ppf(0.5 + level / 2, dof)) if dof > 0 else math.nan
     c_se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     c_ci = np.stack([c - q * c_se, c + q * c_se], axis=-1)
-    ratio = float(c[2] / c[0]) if c[0] != 0 else math.nan
-    # delta method: Var(c3/c1) = r² (v33/c3² + v11/c1² − 2 v13/(c1 c3)), written without dividing by c3
-    grad = np.array([-c[2] / c[0] ** 2, 0.0, 1.0 / c[0]]) if c[0] != 0 else np.full(3, math.nan)
-    ratio_se = float(math.sqrt(max(float(grad @ cov @ grad), 0.0))) if np.all(np.isfinite(grad)) else math.nan
-    ratio_ci = (ratio - q * ratio_se, ratio + q * ratio_se)
-    g_star = math.sqrt(ratio) if ratio > 0 else math.nan
-    lo, hi = ratio_ci
-    g_star_ci = (math.sqrt(lo) if lo > 0 else 0.0 if math.isfinite(lo) else math.nan,
-                 math.sqrt(hi) if hi > 0 else (0.0 if math.isfinite(hi) else math.nan))
-    if math.isfinite(hi) and hi <= G2_RATIO_BOUND:
-        verdict = "yes"
-    elif math.isfinite(lo) and lo > G2_RATIO_BOUND:
-        verdict = "no"
-    else:
-        verdict = "undetermined"
+    ratio, ratio_ci, g_star, g_star_ci, verdict = _ratio_summary(c, cov, q)
     fitted = X @ c
     return BudgetFit(
         c=c, c_se=c_se, c_ci=c_ci, ratio=ratio, ratio_ci=ratio_ci, g_star=g_star, g_star_ci=g_star_ci,
