@@ -138,7 +138,8 @@ def add_fields(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, .
 
 
 def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The fields of ``cls`` set on the command line (not None; flags: False unless given), lists as tuples."""
+    """The fields of ``cls`` set on the command line (not None; flags: False unless given), lists as
+    tuples."""
     out = {}
     for f in dataclasses.fields(cls):
         v = getattr(args, f.name, None)

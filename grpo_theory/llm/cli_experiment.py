@@ -1,4 +1,5 @@
-"""``grpo-theory experiment headline|ablation|lr_sweep|partial_credit``: the paper's comparisons, over seeds."""
+"""``grpo-theory experiment headline|ablation|lr_sweep|partial_credit``: the paper's comparisons, over
+seeds."""
 
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ class ExperimentOptions:
                                   "results, instead of the scratch directory runs/", flag=True)
     overwrite: bool = option(False, "replace finished runs whose config differs (without it the command "
                              "refuses)", flag=True)
-    eta: float | None = option(None, "override the preset's 16-GRPO learning rate eta (the others use 8 eta); "
-                               "for sensitivity checks, with its own --out")
+    eta: float | None = option(None, "override the preset's 16-GRPO learning rate eta (the others use 8 "
+                               "eta); for sensitivity checks, with its own --out")
     methods: tuple[str, ...] | None = option(None, "run only these methods, e.g. --methods 16-GRPO 2-GRPO "
                                              "(default: all)", nargs="+")
     keep_work: bool = option(False, "keep each run's working directory (final policy weights) under "
@@ -60,17 +61,18 @@ class ExperimentOptions:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        _experiments_help() + " Runs go to runs/<name> (runs/<preset>/<name> for presets other than paper), a "
-        "scratch directory; --commit-results writes to results/ instead. A finished run with the same config "
-        "hash is reported as 'done, skipped', so re-running a command continues an interrupted experiment "
-        "(unfinished runs resume from their last checkpoint); a finished run of another config is refused "
-        "unless --overwrite. Every option is checked before anything runs."
+        _experiments_help() + " Runs go to runs/<name> (runs/<preset>/<name> for presets other than paper), "
+        "a scratch directory; --commit-results writes to results/ instead. A finished run with the same "
+        "config hash is reported as 'done, skipped', so re-running a command continues an interrupted "
+        "experiment (unfinished runs resume from their last checkpoint); a finished run of another config is "
+        "refused unless --overwrite. Every option is checked before anything runs."
     )
     add_fields(parser, ExperimentOptions)
 
 
 def validate(args: ExperimentOptions):
-    """The preset (with ``--eta``) and the output directory, after checking every option; raises ConfigError."""
+    """The preset (with ``--eta``) and the output directory, after checking every option; raises
+    ConfigError."""
     import math
 
     from grpo_theory.llm.config import ConfigError
@@ -87,7 +89,8 @@ def validate(args: ExperimentOptions):
         bad = [s for s in args.seeds if s < 0]
         if bad:
             raise ConfigError([("--seeds", bad[0], "must be integers >= 0")])
-    out = Path(args.out) if args.out else default_out(args.name, args.preset, commit_results=args.commit_results)
+    out = Path(args.out) if args.out else default_out(args.name, args.preset,
+                                                       commit_results=args.commit_results)
     runs = EXPERIMENTS[args.name](preset.with_base(device=args.device or preset.base.device))
     if args.methods:
         unknown = [m for m in args.methods if m not in runs]

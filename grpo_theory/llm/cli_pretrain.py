@@ -30,10 +30,10 @@ SKIPPED = ("task_kwargs",)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Pretrain (SFT on the task's canonical solutions, loss on answer tokens only) a tiny Llama-architecture "
-        "model until its greedy accuracy on held-out problems first lies in [--window-lo, --window-hi]; save "
-        "it with its tokenizer, config, accuracy history and the sha256 of its weights. Without --force an "
-        "existing, hash-verified checkpoint with the same settings is reused."
+        "Pretrain (SFT on the task's canonical solutions, loss on answer tokens only) a tiny "
+        "Llama-architecture model until its greedy accuracy on held-out problems first lies in "
+        "[--window-lo, --window-hi]; save it with its tokenizer, config, accuracy history and the sha256 of "
+        "its weights. Without --force an existing, hash-verified checkpoint with the same settings is reused."
     )
     add_fields(parser, PretrainConfig, skip=SKIPPED)
     add_fields(parser, PretrainOptions)
@@ -54,7 +54,8 @@ CHECKS = [
 
 
 def config_from_args(args: argparse.Namespace) -> PretrainConfig:
-    """The PretrainConfig of the options; :class:`~grpo_theory.llm.config.ConfigError` (one line) if invalid."""
+    """The PretrainConfig of the options; :class:`~grpo_theory.llm.config.ConfigError` (one line) if
+    invalid."""
     from grpo_theory.llm.config import DEVICE_PATTERN, ConfigError
     from grpo_theory.llm.runnable import check_device
 
@@ -89,6 +90,6 @@ def run(args: argparse.Namespace) -> int:
     path = pretrain(cfg) if args.force else ensure_start_checkpoint(cfg)
     meta = json.loads((path / "meta.json").read_text())
     print(f"start checkpoint: {path}")
-    print(f"  held-out greedy accuracy {meta['val_acc']:.3f} on {meta['val_n']} problems after {meta['steps']} "
-          f"steps ({meta['wall_s']:.0f} s); weights sha256 {meta['weights_sha256'][:16]}...")
+    print(f"  held-out greedy accuracy {meta['val_acc']:.3f} on {meta['val_n']} problems after "
+          f"{meta['steps']} steps ({meta['wall_s']:.0f} s); weights sha256 {meta['weights_sha256'][:16]}...")
     return 0

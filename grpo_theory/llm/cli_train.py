@@ -87,9 +87,10 @@ def finished_run(cfg: TrainConfig, overwrite: bool) -> dict | None:
     wanted = config_hash(cfg)
     if saved.get("config_hash") == wanted:
         return saved
-    raise ConfigError([("out_dir", cfg.out_dir, f"holds a finished run with config hash {saved.get('config_hash')}, "
-                                                f"but this command's config has hash {wanted}: pass --overwrite to "
-                                                "replace it, or choose another --out-dir")])
+    raise ConfigError([("out_dir", cfg.out_dir, f"holds a finished run with config hash "
+                                                f"{saved.get('config_hash')}, but this command's config has "
+                                                f"hash {wanted}: pass --overwrite to replace it, or choose "
+                                                "another --out-dir")])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         res = done
     else:
         try:
-            res = train(cfg, resume=args.resume, require_checkpoint=args.resume, progress=not args.no_progress)
+            res = train(cfg, resume=args.resume, require_checkpoint=args.resume,
+                        progress=not args.no_progress)
         except ResumeError as e:
             print(f"grpo-theory train: error: --resume: {e}", file=sys.stderr)
             return 2

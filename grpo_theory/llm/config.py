@@ -32,7 +32,8 @@ class ConfigError(UsageError, ValueError):
 
     def __init__(self, problems: list[tuple[str, Any, str]]):
         self.problems = list(problems)
-        super().__init__("invalid TrainConfig: " + "; ".join(f"{n}={_show(v)}: {a}" for n, v, a in self.problems))
+        shown = "; ".join(f"{n}={_show(v)}: {a}" for n, v, a in self.problems)
+        super().__init__("invalid TrainConfig: " + shown)
 
     def cli_message(self) -> str:
         name, value, allowed = self.problems[0]
@@ -321,10 +322,10 @@ NON_SEMANTIC_FIELDS = frozenset({"name", "out_dir", "checkpoint_every", "save_fi
 HASHED_ALWAYS = frozenset({
     "adam_beta1", "adam_beta2", "agg", "clip_high", "clip_low", "data_seed", "device", "dpo_beta", "dtype",
     "epochs", "eps", "eval_at_start", "eval_every", "eval_k", "eval_seed", "eval_size", "eval_split",
-    "eval_temperature", "eval_top_p", "group_size", "kl_coef", "loss", "lr", "max_grad_norm", "max_new_tokens",
-    "micro_batch", "policy", "prompts_per_step", "resample", "resample_budget", "resample_rounds",
-    "rollout_prompts", "seed", "std_ddof", "task", "temperature", "threads", "top_p", "train_size",
-    "warmup_steps", "weight_decay",
+    "eval_temperature", "eval_top_p", "group_size", "kl_coef", "loss", "lr", "max_grad_norm",
+    "max_new_tokens", "micro_batch", "policy", "prompts_per_step", "resample", "resample_budget",
+    "resample_rounds", "rollout_prompts", "seed", "std_ddof", "task", "temperature", "threads", "top_p",
+    "train_size", "warmup_steps", "weight_decay",
 })
 
 

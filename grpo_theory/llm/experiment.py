@@ -159,7 +159,8 @@ def run_experiment(
 
 
 def _select_runs(experiment: str, p: Preset, methods: list[str] | None) -> dict[str, TrainConfig]:
-    """The experiment's runs under preset ``p``, only ``methods`` if given (``ValueError`` on unknown ones)."""
+    """The experiment's runs under preset ``p``, only ``methods`` if given (``ValueError`` on unknown
+    ones)."""
     runs = EXPERIMENTS[experiment](p)
     if methods:
         unknown = set(methods) - set(runs)
@@ -193,7 +194,8 @@ def _one_run(base_cfg: TrainConfig, seed: int, out: Path, name: str, tag: str, s
 
 def experiment_extras(experiment: str, summary: dict[str, Any], results: dict[str, list[dict[str, Any]]],
                       runs: dict[str, TrainConfig], preset: Preset, out: Path) -> dict[str, Any]:
-    """What one experiment adds to the generic summary: the lr choice of a sweep, the headline's arm record."""
+    """What one experiment adds to the generic summary: the lr choice of a sweep, the headline's arm
+    record."""
     if experiment == "lr_sweep":
         from grpo_theory.llm.lr_sweep import select_lrs, sweep_table
 

@@ -11,8 +11,8 @@ The paper (arXiv 2510.00977, §6 of v2 / §5 of v3) compares, at equal epochs ov
   as reference).
 
 One generation batch is 16P prompts, consumed in consecutive mini-batches: 16 updates per generation for
-16-GRPO, 2 for 2-GRPO (the v3 ablation's 512-prompt generation batch at P = 32). Every method warms its lr up linearly over 10 steps; clip 0.2 / 0.28, no KL,
-training temperature 1 (the paper's recipe).
+16-GRPO, 2 for 2-GRPO (the v3 ablation's 512-prompt generation batch at P = 32). Every method warms its lr up
+linearly over 10 steps; clip 0.2 / 0.28, no KL, training temperature 1 (the paper's recipe).
 
 Arms of the ``headline`` experiment (:data:`ARMS`): the four methods above, each at its own learning
 rate chosen on the validation split (:func:`lr_sweep_runs`; the choice is committed in
@@ -57,10 +57,10 @@ class Sweep:
     the preset's."""
 
     grid_16: tuple[float, ...] = option(help="absolute candidate lrs of 16-GRPO; its choice is eta")
-    multipliers: tuple[float, ...] = option((0.5, 1.0, math.sqrt(8.0), 8.0, 16.0), "candidates of every "
-                                            "2-rollout method as multiples of eta; (1, sqrt 8, 8) are the "
-                                            "no-scaling, square-root and linear rules for an 8x larger prompt "
-                                            "batch, 1/2 and 16 bracket them")
+    multipliers: tuple[float, ...] = option(
+        (0.5, 1.0, math.sqrt(8.0), 8.0, 16.0), "candidates of every 2-rollout method as multiples of eta; "
+        "(1, sqrt 8, 8) are the no-scaling, square-root and linear rules for an 8x larger prompt batch, "
+        "1/2 and 16 bracket them")
     train_size: int = option(0, "training prompts of the sweep's (shorter) schedule (0 = the preset's)")
     epochs: int = option(0, "epochs of the sweep's schedule (0 = the preset's)")
     eval_size: int = option(500, "validation problems")
@@ -150,8 +150,8 @@ PRESETS: dict[str, Preset] = {
     "paper": Preset(
         name="paper",
         description="the committed headline: the paper's ratios at its step count, 960 prompts x 10 epochs, "
-                    "4 x 16 / 32 x 2 mini-batches (2400 vs 300 optimizer steps), tuned lrs, 500 test problems, "
-                    "3 seeds",
+                    "4 x 16 / 32 x 2 mini-batches (2400 vs 300 optimizer steps), tuned lrs, 500 test "
+                    "problems, 3 seeds",
         base=_BASE.replace(train_size=960),
         lr=ETA_TUNED,
         lrs=TUNED_LRS,
@@ -224,7 +224,8 @@ def _dense_eval(runs: dict[str, TrainConfig], p: Preset) -> dict[str, TrainConfi
 
 
 def partial_credit_runs(p: Preset) -> dict[str, TrainConfig]:
-    """16-GRPO and 2-GRPO trained on the partial-credit reward (``addition_partial``), evaluated by exact match.
+    """16-GRPO and 2-GRPO trained on the partial-credit reward (``addition_partial``), evaluated by exact
+    match.
 
     Everything else, the learning rates included, is the headline's, so the binary-reward arms of the
     headline at the same preset are the comparison: does 2-GRPO's rank-only signal (the sign of a reward
@@ -258,7 +259,8 @@ def lr_sweep_runs(p: Preset) -> dict[str, TrainConfig]:
 def ablation_runs(p: Preset) -> dict[str, TrainConfig]:
     """Group size G in {2, 4, 8, 16} at the same prompts per mini-batch and eta (v3 Table 4 analog)."""
     return {
-        f"G={g}": p.base.replace(name=f"G={g}", loss="grpo", group_size=g, prompts_per_step=p.prompts_16, lr=p.lr)
+        f"G={g}": p.base.replace(name=f"G={g}", loss="grpo", group_size=g, prompts_per_step=p.prompts_16,
+                                 lr=p.lr)
         for g in (16, 8, 4, 2)
     }
 

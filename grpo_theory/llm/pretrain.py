@@ -5,7 +5,8 @@ The model learns the task's canonical solutions by teacher forcing, with the los
 
     loss = - sum_{b,t} m_bt log π(a_bt | prompt_b, a_b,<t) / sum_{b,t} m_bt
 
-on fresh problems each step (never from the evaluation pool). Every ``eval_every`` steps the greedy accuracy on
+on fresh problems each step (never from the evaluation pool). Every ``eval_every`` steps the greedy accuracy
+on
 a held-out validation set is measured, and training stops the first time it enters ``[window_lo, window_hi]``:
 the start checkpoint is then good enough that RL has signal but far from solved. The accuracy curve has a
 long plateau and then a sharp rise, so a rise that jumps over the whole window between two evaluations is
@@ -39,7 +40,8 @@ from grpo_theory.llm.tokenizer import char_tokenizer
 
 
 def checkpoints_dir() -> Path:
-    """``<repository>/results/checkpoints``, where start checkpoints live (see :func:`grpo_theory.artifacts.repo_root`)."""
+    """``<repository>/results/checkpoints``, where start checkpoints live (see
+    :func:`grpo_theory.artifacts.repo_root`)."""
     return repo_root() / "results" / "checkpoints"
 
 
@@ -57,7 +59,8 @@ META_FILE = "meta.json"
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """Everything that determines the start checkpoint (with the same software, the weights are a function of it)."""
+    """Everything that determines the start checkpoint (with the same software, the weights are a function of
+    it)."""
 
     task: str = option("addition", "task (see grpo_theory.llm.tasks.make_task)",
                        choices=("addition", "countdown"))
@@ -74,9 +77,9 @@ class PretrainConfig:
                               "evaluates 5x more often")
     max_steps: int = option(4000, "fail if the window is not reached after this many steps")
     eval_every: int = option(25, "steps between held-out evaluations")
-    eval_n: int = option(500, "validation problems: the last eval_n of the evaluation pool, disjoint from the "
-                         "first EVAL_POOL - eval_n problems that RL evaluation uses, so stopping does not "
-                         "peek at the test set")
+    eval_n: int = option(500, "validation problems: the last eval_n of the evaluation pool, disjoint from "
+                         "the first EVAL_POOL - eval_n problems that RL evaluation uses, so stopping does "
+                         "not peek at the test set")
     device: str = option("cpu", "torch device ('cpu', 'cuda', 'cuda:N', 'mps')")
     threads: int = option(1, "torch.set_num_threads on CPU. One thread is the fastest for a 1M-parameter "
                           "model on a shared 2-core machine (a second intra-op thread mostly waits), and "
@@ -99,7 +102,8 @@ class PretrainConfig:
         return checkpoints_dir() / f"{self.task}-{self.size}-seed{self.seed}"
 
     def identity(self) -> dict:
-        """The fields that determine the weights (everything except where they are written and device/threads)."""
+        """The fields that determine the weights (everything except where they are written and
+        device/threads)."""
         d = asdict(self)
         for k in ("out_dir", "device", "threads"):
             d.pop(k)
@@ -120,7 +124,8 @@ def sft_loss(policy: Policy, task: Task, problems: list[Problem]) -> torch.Tenso
 
 
 def pretrain(cfg: PretrainConfig, *, progress: bool = True) -> Path:
-    """Train from scratch until the held-out greedy accuracy first enters the window; save; return the path."""
+    """Train from scratch until the held-out greedy accuracy first enters the window; save; return the
+    path."""
     before = torch.get_num_threads()
     if cfg.device == "cpu":
         torch.set_num_threads(cfg.threads)
@@ -222,7 +227,8 @@ def verify_checkpoint(path: str | Path) -> dict:
     meta = json.loads(meta_path.read_text())
     digest = sha256_file(weights)
     if digest != meta.get("weights_sha256"):
-        raise ValueError(f"{weights} has sha256 {digest}, but {META_FILE} records {meta.get('weights_sha256')}")
+        raise ValueError(f"{weights} has sha256 {digest}, but {META_FILE} records "
+                         f"{meta.get('weights_sha256')}")
     return meta
 
 
