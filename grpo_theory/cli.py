@@ -14,12 +14,16 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "claims": ("grpo_theory.theory.claims", "check every formal result of the paper (R1-R14) and print verdicts"),
+    "claims": ("grpo_theory.theory.claims",
+               "check every formal result of the paper (R1-R14) and print verdicts"),
     "pretrain": ("grpo_theory.llm.cli_pretrain", "pretrain (SFT) the tiny start checkpoint for the RL runs"),
     "train": ("grpo_theory.llm.cli_train", "one RL run on a causal LM with a loss from grpo_theory.losses"),
-    "experiment": ("grpo_theory.llm.cli_experiment", "the headline / ablation experiments (16-GRPO vs 2-GRPO ...)"),
-    "realcheck": ("grpo_theory.realcheck.cli", "measure the theory (R4, R6, R7, R8/R9) on real language models"),
-    "docs": ("grpo_theory.docblocks", "regenerate the generated blocks of the Markdown docs (--check: compare only)"),
+    "experiment": ("grpo_theory.llm.cli_experiment",
+                   "the headline / ablation experiments (16-GRPO vs 2-GRPO ...)"),
+    "realcheck": ("grpo_theory.realcheck.cli",
+                  "measure the theory (R4, R6, R7, R8/R9) on real language models"),
+    "docs": ("grpo_theory.docblocks",
+             "regenerate the generated blocks of the Markdown docs (--check: compare only)"),
 }
 
 

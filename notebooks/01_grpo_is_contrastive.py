@@ -23,7 +23,8 @@
 #
 # for **any** per-rollout quantity $X_i$: a score function, a clipped surrogate, a log-probability.
 # GRPO is a weighted "mean over positives minus mean over negatives", i.e. contrastive.
-# With $G = 2$ (R2) a mixed pair gets $A = \pm 1$, and (R3) 2-GRPO equals RLOO with $G = 2$ and twice Dr. GRPO.
+# With $G = 2$ (R2) a mixed pair gets $A = \pm 1$, and (R3) 2-GRPO equals RLOO with $G = 2$ and twice
+# Dr. GRPO.
 #
 # Everything below uses the project's one loss library, `grpo_theory.losses`; nothing is re-implemented here.
 
@@ -69,8 +70,8 @@ print("max |difference| =", r1_err)
 
 # %% [markdown]
 # The same identity holds for the whole clipped GRPO objective, off-policy: `contrastive_form` computes
-# $\sqrt{\hat p(1-\hat p)}\,(\text{mean positive term} - \text{mean negative term})$ with the clipped ratios, and its
-# loss equals `grpo_loss` with the paper's conventions.
+# $\sqrt{\hat p(1-\hat p)}\,(\text{mean positive term} - \text{mean negative term})$ with the clipped ratios,
+# and its loss equals `grpo_loss` with the paper's conventions.
 
 # %%
 T = 5
@@ -80,7 +81,8 @@ mask = (torch.rand(P, G, T) < 0.8).double()
 mask[..., 0] = 1.0
 grpo = grpo_loss(logp, old_logp, rewards, mask)
 contr = contrastive_form(logp, old_logp, rewards, mask)
-print(f"grpo_loss = {grpo.loss:.12f}   contrastive_form.loss = {contr.loss:.12f}   clip_frac = {grpo.metrics.get('clip_frac', float('nan')):.2f}")
+print(f"grpo_loss = {grpo.loss:.12f}   contrastive_form.loss = {contr.loss:.12f}   "
+      f"clip_frac = {grpo.metrics.get('clip_frac', float('nan')):.2f}")
 r1_loss_err = abs(float(grpo.loss - contr.loss))
 
 # %% [markdown]

@@ -17,15 +17,17 @@
 # For one mixed pair $(o^+, o^-)$, on-policy (ratio 1, nothing clipped) and without a KL term, 2-GRPO's loss
 # gradient is $-\tfrac12(\nabla\log\pi(o^+) - \nabla\log\pi(o^-))$ with sequence sums, and DPO's is
 # $-\beta\,\sigma(\Delta)\,(\nabla\log\pi(o^+) - \nabla\log\pi(o^-))$ with
-# $\Delta = \beta[\log\tfrac{\pi}{\pi_{\rm ref}}(o^-) - \log\tfrac{\pi}{\pi_{\rm ref}}(o^+)]$. So, pair by pair,
+# $\Delta = \beta[\log\tfrac{\pi}{\pi_{\rm ref}}(o^-) - \log\tfrac{\pi}{\pi_{\rm ref}}(o^+)]$. So,
+# pair by pair,
 #
 # $$\nabla\mathcal L_{\rm 2GRPO} = \frac{1}{2\beta\,\sigma(\Delta)}\,\nabla\mathcal L_{\rm DPO},
 # \qquad\text{which is } \frac1\beta \text{ at } \pi = \pi_{\rm ref}\ (\sigma(0) = \tfrac12).$$
 #
-# With the paper's token-mean aggregation and equal lengths $L$ the constant is $1/(\beta L)$. The paper states
-# the structural analogy (both are "positive minus negative"); the identity and its conditions are derived and
-# checked here. Gradients are taken by autograd through `grpo_theory.losses` on the toy tabular policy of
-# `grpo_theory.montecarlo.tabular` (3 tokens, responses of 1–4 tokens, parameters shared by all prompts).
+# With the paper's token-mean aggregation and equal lengths $L$ the constant is $1/(\beta L)$. The paper
+# states the structural analogy (both are "positive minus negative"); the identity and its conditions are
+# derived and checked here. Gradients are taken by autograd through `grpo_theory.losses` on the toy tabular
+# policy of `grpo_theory.montecarlo.tabular` (3 tokens, responses of 1–4 tokens, parameters shared by all
+# prompts).
 
 # %%
 import torch
@@ -60,8 +62,10 @@ def gradients(theta, prompts, resp, *, agg, beta, length_normalize=False):
     th = theta.clone().requires_grad_(True)
     logp, mask = toy.token_logp(th, prompts, resp)
     ref, _ = toy.token_logp(toy.theta_ref, prompts, resp)
-    g2 = torch.autograd.grad(two_grpo_loss(logp, logp.detach(), rw, mask, loss_agg_mode=agg).loss, th, retain_graph=True)[0]
-    dpo = online_dpo_loss(logp, logp.detach(), rw, mask, ref_logp=ref, beta=beta, length_normalize=length_normalize)
+    g2 = torch.autograd.grad(two_grpo_loss(logp, logp.detach(), rw, mask, loss_agg_mode=agg).loss, th,
+                             retain_graph=True)[0]
+    dpo = online_dpo_loss(logp, logp.detach(), rw, mask, ref_logp=ref, beta=beta,
+                          length_normalize=length_normalize)
     gd = torch.autograd.grad(dpo.loss, th)[0]
     return g2.flatten(), gd.flatten()
 
@@ -92,7 +96,8 @@ for q in range(pol.num_prompts):
 eq_prompts, eq_resp = torch.tensor(eq_prompts), torch.tensor(eq_resp)
 cos_eq, ratio_eq = cos_ratio(*gradients(theta, eq_prompts, eq_resp, agg="seq-mean-token-mean", beta=beta))
 cos_neq, ratio_neq = cos_ratio(*gradients(theta, prompts, resp, agg="seq-mean-token-mean", beta=beta))
-print(f"token-mean, equal lengths ({len(eq_prompts)} pairs): cos = {cos_eq:.15f}  ratio = {ratio_eq:.10f}  1/(βL) = {1 / (beta * L)}")
+print(f"token-mean, equal lengths ({len(eq_prompts)} pairs): cos = {cos_eq:.15f}  ratio = {ratio_eq:.10f}  "
+      f"1/(βL) = {1 / (beta * L)}")
 print(f"token-mean, sampled (unequal) lengths:          cos = {cos_neq:.6f}  ratio = {ratio_neq:.6f}")
 
 # %% [markdown]
@@ -105,13 +110,13 @@ cfg = {**F5_CONFIG, "steps": [0, 16], "variants": ["sum, β = 1"], "pairs": 32, 
 sweep = toy_gradient_equivalence(cfg)
 for name, rows in sweep["variants"].items():
     for k, kl, r in zip(sweep["steps"], sweep["kl"], rows):
-        print(f"{name:12s} k = {k:3d}  KL = {kl:.3f}  batch cos = {r['cos']:.6f}  β·ratio = {r['ratio_x_beta']:.4f}"
-              f"  per-pair rel. error = {r['pair_rel_dev']:.1e}")
+        print(f"{name:12s} k = {k:3d}  KL = {kl:.3f}  batch cos = {r['cos']:.6f}  "
+              f"β·ratio = {r['ratio_x_beta']:.4f}  per-pair rel. error = {r['pair_rel_dev']:.1e}")
 
 # %% [markdown]
 # ## The symbolic proof
-# `grpo_theory.theory.dpo_link.check_R4` proves the relation exactly on a 3-token policy, and that it breaks with
-# unequal lengths under token-mean, off-policy ratios or an active clip, a KL term, and tied pairs.
+# `grpo_theory.theory.dpo_link.check_R4` proves the relation exactly on a 3-token policy, and that it breaks
+# with unequal lengths under token-mean, off-policy ratios or an active clip, a KL term, and tied pairs.
 
 # %%
 r4_symbolic = dpo_link.check_R4()
@@ -121,9 +126,10 @@ r4_symbolic
 # ## Real-valued rewards (R15): 2-GRPO follows ranks, not rewards
 # With a mixed pair, population std and ε = 0 the advantage is sign(r_i − r_j) for *any* rewards. So
 # E[ĝ_2 | q] = E_o[u(o) ∇log π(o)] with u(o) = P(R′ < r(o)) − P(R′ > r(o)), R′ an independent rollout of the
-# current policy: the gradient of the win-minus-loss rate against a frozen copy. On a softmax bandit it is π ⊙ u.
-# It only sees the order of the rewards, so it is not ∇E[r] = π ⊙ (r − E r) up to a scale, and the direction of
-# E[ĝ_G] moves with G (towards ∇E[r]/σ as G → ∞). Everything below is exact (enumeration of group outcomes).
+# current policy: the gradient of the win-minus-loss rate against a frozen copy. On a softmax bandit it is
+# π ⊙ u. It only sees the order of the rewards, so it is not ∇E[r] = π ⊙ (r − E r) up to a scale, and the
+# direction of E[ĝ_G] moves with G (towards ∇E[r]/σ as G → ∞). Everything below is exact (enumeration of
+# group outcomes).
 
 # %%
 import numpy as np
@@ -138,13 +144,15 @@ print("u =", u5, " (ranks: a win-minus-loss rate)")
 angle = {G: cosine(expected_bandit_gradient(pi5, r5, G), grad5) for G in (2, 3, 4, 8, 16, 32)}
 for G, c in angle.items():
     print(f"G = {G:2d}: cos(E ĝ_G, ∇E[r]) = {c:.4f}")
-same_under_cube = np.abs(expected_bandit_gradient(pi5, r5**3 + r5, 2) - expected_bandit_gradient(pi5, r5, 2)).max()
+same_under_cube = np.abs(expected_bandit_gradient(pi5, r5**3 + r5, 2)
+                         - expected_bandit_gradient(pi5, r5, 2)).max()
 print(f"2-GRPO after the increasing transform r ↦ r³ + r: max |Δ E ĝ_2| = {same_under_cube:.1e}")
 
 # %% [markdown]
 # **Sign amplification.** Any gap, even 10⁻⁹, gets the full ±1. On the tiny addition checkpoint with the real
-# reward −10⁻⁹·|answer − truth| the pair 0022 / 0023 (truth 22) gives exactly the gradient of a correct/incorrect
-# pair; a magnitude-aware estimator (Dr. GRPO) gives 5·10⁻¹⁰ of it, and verl's ε = 10⁻⁶ damps it to ±5·10⁻⁴.
+# reward −10⁻⁹·|answer − truth| the pair 0022 / 0023 (truth 22) gives exactly the gradient of a
+# correct/incorrect pair; a magnitude-aware estimator (Dr. GRPO) gives 5·10⁻¹⁰ of it, and verl's ε = 10⁻⁶
+# damps it to ±5·10⁻⁴.
 
 # %%
 from pathlib import Path
@@ -157,7 +165,8 @@ if (tiny / "model.safetensors").is_file():
     from grpo_theory.realcheck._common import load
 
     comps = ("0022", "0023")
-    amp = sign_amplification(load(str(tiny), threads=1), "005+017=", comps, tuple(distance_reward(c, 22) for c in comps))
+    amp = sign_amplification(load(str(tiny), threads=1), "005+017=", comps,
+                             tuple(distance_reward(c, 22) for c in comps))
     print({k: amp[k] for k in ("gap", "advantages", "max_abs_diff_to_binary", "dr_grpo_over_paper")})
 
 # %%

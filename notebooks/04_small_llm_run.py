@@ -14,14 +14,16 @@
 # %% [markdown]
 # # 04 · The small-LLM run: 16-GRPO vs 2-GRPO vs 2-GRPO+RS vs online DPO
 #
-# The paper's headline: 2-GRPO keeps **97.6 %** of 16-GRPO's accuracy with **12.5 %** of the rollouts and **21 %** of
-# the training time (v3). This project repeats the comparison in miniature: a ~1M-parameter Llama-architecture model,
-# pretrained by the project on fixed-width addition to 30–60 % held-out accuracy, then trained with RL using the same
-# loss code (`grpo_theory.losses`), the same prompts and the same number of epochs for every method.
+# The paper's headline: 2-GRPO keeps **97.6 %** of 16-GRPO's accuracy with **12.5 %** of the rollouts and
+# **21 %** of the training time (v3). This project repeats the comparison in miniature: a ~1M-parameter
+# Llama-architecture model, pretrained by the project on fixed-width addition to 30–60 % held-out accuracy,
+# then trained with RL using the same loss code (`grpo_theory.losses`), the same prompts and the same number
+# of epochs for every method.
 #
 # This notebook **reads the committed results** (`results/headline`, written by
-# `grpo-theory experiment headline --preset paper --commit-results`). Set `RUN_QUICK = True` (or the environment variable
-# `GRPO_THEORY_RUN_QUICK=1`) to run the 3-minute `quick` preset first when there are none.
+# `grpo-theory experiment headline --preset paper --commit-results`). Set `RUN_QUICK = True` (or the
+# environment variable `GRPO_THEORY_RUN_QUICK=1`) to run the 3-minute `quick` preset first when there are
+# none.
 
 # %%
 import math
@@ -75,8 +77,9 @@ if curves["methods"]:
 # %% [markdown]
 # ## Interval estimates and the paper's claim
 # Retention, gain retention (the share of 16-GRPO's improvement over the start checkpoint) and the paired
-# difference, each with its 95% interval; the paper's 97.6% is `supported` only if the whole retention interval
-# lies at or above it, `rejected` if below, `inconclusive` otherwise. The same at equal optimizer steps.
+# difference, each with its 95% interval; the paper's 97.6% is `supported` only if the whole retention
+# interval lies at or above it, `rejected` if below, `inconclusive` otherwise. The same at equal optimizer
+# steps.
 
 # %%
 arms = (summary or {}).get("arms", {})
@@ -88,7 +91,8 @@ for name, a in arms.items():
             f"{gain['value']:6.0f} [{gain['ci95'][0]:5.0f}, {gain['ci95'][1]:5.0f}]")
     if "equal_steps" in a.get("budgets", {}):
         eq = a["budgets"]["equal_steps"]
-        line += f"  | equal steps: {eq['retention']:5.1f} [{eq['retention_ci95'][0]:5.1f}, {eq['retention_ci95'][1]:5.1f}]"
+        line += (f"  | equal steps: {eq['retention']:5.1f} "
+                 f"[{eq['retention_ci95'][0]:5.1f}, {eq['retention_ci95'][1]:5.1f}]")
     print(line + (f"  claim: {a['paper_claim']['verdict']}" if "paper_claim" in a else ""))
     # the interval contains its point estimate, and the reference is exactly 100
     assert ret["ci95"][0] <= ret["value"] <= ret["ci95"][1], name
@@ -97,8 +101,9 @@ assert not arms or arms[summary["reference"]]["retention"]["ci95"] == [100.0, 10
 # %% [markdown]
 # ## How many pairs carry no signal?
 # A 2-GRPO pair is discarded (zero advantage) when both rewards tie. Per prompt that happens with probability
-# $p^2 + (1-p)^2$; averaged over prompts it is at least $\bar r^2 + (1-\bar r)^2$ (Jensen), the formula the paper
-# uses (printed in v3 App. D.3 as its complement, $1 - \bar r^2 - (1-\bar r)^2$, which cannot exceed 0.5).
+# $p^2 + (1-p)^2$; averaged over prompts it is at least $\bar r^2 + (1-\bar r)^2$ (Jensen), the formula the
+# paper uses (printed in v3 App. D.3 as its complement, $1 - \bar r^2 - (1-\bar r)^2$, which cannot exceed
+# 0.5).
 
 # %%
 steps = []
@@ -109,13 +114,15 @@ if results_dir:
 measured = [r["train/zero_signal_frac"] for r in steps]
 formula = [float(zero_signal_probability(2, r["train/reward"])) for r in steps]
 if steps:
-    print(f"2-GRPO, {len(steps)} steps over seeds: measured discard rate {sum(measured) / len(measured):.3f}, "
-          f"r̄-formula {sum(formula) / len(formula):.3f}, printed formula {1 - sum(formula) / len(formula):.3f}")
+    print(f"2-GRPO, {len(steps)} steps over seeds: measured discard rate "
+          f"{sum(measured) / len(measured):.3f}, r̄-formula {sum(formula) / len(formula):.3f}, "
+          f"printed formula {1 - sum(formula) / len(formula):.3f}")
 
 # %% [markdown]
 # ## Predicted vs measured
-# What the design predicts exactly (rollouts), what the theory bounds (discard rate ≥ r̄-formula, on average), and
-# the paper's numbers next to ours. Whether the paper's 97.6 % and 21 % reproduce is reported, not asserted.
+# What the design predicts exactly (rollouts), what the theory bounds (discard rate ≥ r̄-formula, on average),
+# and the paper's numbers next to ours. Whether the paper's 97.6 % and 21 % reproduce is reported, not
+# asserted.
 
 # %%
 paper = headlines()
@@ -125,10 +132,12 @@ if summary:
     ref = summary["reference"]
     if "2-GRPO" in rows:
         r = rows["2-GRPO"]["rollouts_pct"]
-        checks.append(("2-GRPO rollouts, % of 16-GRPO (2/16 at equal epochs)", "= 12.5", r, abs(r - 12.5) < 1e-6))
+        checks.append(("2-GRPO rollouts, % of 16-GRPO (2/16 at equal epochs)", "= 12.5", r,
+                       abs(r - 12.5) < 1e-6))
         print(f"retention (Mean@k): ours {rows['2-GRPO']['retention_mean_at_k']:.1f} %  vs paper "
               f"{100 * paper['v3_mean_retention']:.2f} %")
-        print(f"wall-clock:         ours {rows['2-GRPO']['time_pct']:.1f} %  vs paper {100 * paper['v3_time_fraction']:.2f} %")
+        print(f"wall-clock:         ours {rows['2-GRPO']['time_pct']:.1f} %  vs paper "
+              f"{100 * paper['v3_time_fraction']:.2f} %")
     if "2-GRPO+RS" in rows:
         r = rows["2-GRPO+RS"]["rollouts_pct"]
         checks.append(("2-GRPO+RS rollouts, % of 16-GRPO (within its budget)", "<= 100", r, r <= 100 + 1e-6))

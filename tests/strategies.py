@@ -110,7 +110,8 @@ def grpo_conventions(draw, *, allow_kl=True) -> dict:
         "log_ratio_clamp": draw(st.sampled_from([None, 0.3, 20.0])),
         "loss_agg_mode": draw(
             st.sampled_from(
-                ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm", "token-sum"]
+                ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm",
+                 "token-sum"]
             )
         ),
         "empty_rows": draw(st.sampled_from(["count", "skip"])),

@@ -119,7 +119,7 @@ def test_read_json_names_a_corrupt_file(tmp_path):
         read_json(p)
 
 
-# ---------------------------------------------------------------------------------------------- repository root
+# -------------------------------------------------------------------------------------------- repository root
 
 
 def test_repo_root_from_source_tree_env_and_cwd(tmp_path, monkeypatch):
@@ -132,7 +132,8 @@ def test_repo_root_from_source_tree_env_and_cwd(tmp_path, monkeypatch):
 
 
 def test_repo_root_when_installed_outside_a_checkout(tmp_path, monkeypatch):
-    """A plain ``pip install .``: the package sits in site-packages; the root comes from the cwd, or an error."""
+    """A plain ``pip install .``: the package sits in site-packages; the root comes from the cwd, or an
+    error."""
     site = tmp_path / "site-packages" / "grpo_theory"
     site.mkdir(parents=True)
     monkeypatch.delenv(artifacts.ROOT_ENV, raising=False)
@@ -177,11 +178,13 @@ def test_hash_keys_on_the_weights_not_their_path(tmp_path):
 
 def test_hash_fields_that_change_the_numbers():
     c = TrainConfig(policy="unused", threads=1)
-    assert config_hash(c) == config_hash(c.replace(name="x", out_dir="y", checkpoint_every=7, save_final=False))
+    assert config_hash(c) == config_hash(c.replace(name="x", out_dir="y", checkpoint_every=7,
+                                                   save_final=False))
     assert config_hash(c) != config_hash(c.replace(threads=2))  # CPU kernels split reductions per thread
     assert config_hash(c) != config_hash(c.replace(device="cuda"))
     gpu = c.replace(device="cuda")
-    assert config_hash(gpu) == config_hash(gpu.replace(threads=4)) == config_hash(gpu.replace(device="cuda:1"))
+    assert (config_hash(gpu) == config_hash(gpu.replace(threads=4))
+            == config_hash(gpu.replace(device="cuda:1")))
     # an option added after the hash was defined changes it only when it leaves its default
     assert config_hash(c) == config_hash(c.replace(reward_mode="task"))
     assert config_hash(c) != config_hash(c.replace(reward_mode="random"))
@@ -211,4 +214,5 @@ def test_threads_change_the_numbers_which_is_why_they_are_hashed():
     if not any(diffs.values()):
         pytest.skip(f"this machine's kernels give identical gradients for 1, 3, 4 threads: {diffs}")
     assert max(diffs.values()) < 1e-4  # rounding, not a bug
-    assert config_hash(TrainConfig(policy="unused", threads=1)) != config_hash(TrainConfig(policy="unused", threads=3))
+    assert (config_hash(TrainConfig(policy="unused", threads=1))
+            != config_hash(TrainConfig(policy="unused", threads=3)))

@@ -21,7 +21,8 @@ def default_report():
 
 
 def test_default_run_passes_every_check(default_report):
-    failed = [x["id"] for x in default_report["results"] if not x["symbolic"] or (x["mc"] and not x["mc"]["passed"])]
+    failed = [x["id"] for x in default_report["results"]
+              if not x["symbolic"] or (x["mc"] and not x["mc"]["passed"])]
     assert failed == []
     assert default_report["passed"] is True
 

@@ -91,7 +91,8 @@ CASES = [
     ("eval-size-beyond-split", [*T, "--eval-size", "5000"], "--eval-size", "<= 2000"),
     ("eval-size-beyond-validation", [*T, "--eval-size", "2001", "--eval-split", "validation"], "--eval-size",
      "<= 2000"),
-    ("resample-budget-below-1", [*T, "--resample", "true", "--resample-budget", "0.5"], "--resample-budget", ">= 1"),
+    ("resample-budget-below-1", [*T, "--resample", "true", "--resample-budget", "0.5"], "--resample-budget",
+     ">= 1"),
     ("resample-not-bool", [*T, "--resample", "maybe"], "--resample", "boolean"),
     ("random-reward-rate-2", [*T, "--random-reward-rate", "2"], "--random-reward-rate", "[0, 1]"),
     ("eval-steps-garbage", [*T, "--eval-steps", "x,3"], "--eval-steps", "integers"),
@@ -103,7 +104,8 @@ CASES = [
     ("eval-split-unknown", [*T, "--eval-split", "train"], "--eval-split", "validation"),
     ("reward-mode-unknown", [*T, "--reward-mode", "oracle"], "--reward-mode", "random"),
     ("device-unknown", [*T, "--device", "gpu"], "--device", "cuda"),
-    pytest.param("device-cuda-without-cuda", [*T, "--device", "cuda"], "--device", "not available", marks=NO_CUDA),
+    pytest.param("device-cuda-without-cuda", [*T, "--device", "cuda"], "--device", "not available",
+                 marks=NO_CUDA),
     pytest.param("device-cuda1-without-cuda", [*T, "--device", "cuda:1"], "--device", "not available",
                  marks=NO_CUDA),
     # --- train: loss conventions (the values the loss library rejects) -----------------------------
@@ -138,7 +140,8 @@ CASES = [
     ("unknown-option", [*T, "--learning-rate", "1e-4"], "--learning-rate", "unrecognized"),
     # --- experiment -----------------------------------------------------------------------------------
     ("experiment-unknown", ["experiment", "everything"], "name", "invalid choice"),
-    ("experiment-preset-unknown", ["experiment", "headline", "--preset", "huge"], "--preset", "invalid choice"),
+    ("experiment-preset-unknown", ["experiment", "headline", "--preset", "huge"], "--preset",
+     "invalid choice"),
     ("experiment-eta-nan", ["experiment", "headline", "--eta", "nan"], "--eta", "finite"),
     ("experiment-eta-negative", ["experiment", "headline", "--eta", "-1e-4"], "--eta", "> 0"),
     ("experiment-method-unknown", ["experiment", "headline", "--methods", "PPO"], "--methods", "16-GRPO"),
@@ -153,23 +156,27 @@ CASES = [
     ("realcheck-unknown", ["realcheck", "everything"], "NAME", "invalid choice"),
     ("realcheck-covariance-one-response", ["realcheck", "covariance", "--n-responses", "1"], "--n-responses",
      ">= 2"),
-    ("realcheck-covariance-no-prompts", ["realcheck", "covariance", "--n-prompts", "0"], "--n-prompts", ">= 1"),
-    ("realcheck-model-missing", ["realcheck", "covariance", "--model", "{tmp}/none/here"], "--model", "no such"),
+    ("realcheck-covariance-no-prompts", ["realcheck", "covariance", "--n-prompts", "0"], "--n-prompts",
+     ">= 1"),
+    ("realcheck-model-missing", ["realcheck", "covariance", "--model", "{tmp}/none/here"], "--model",
+     "no such"),
     ("realcheck-model-truncated", ["realcheck", "covariance", "--model", "{truncated}"], "model.safetensors",
      "corrupt"),
     ("realcheck-out-not-writable", ["realcheck", "covariance", "--out", "{unwritable}"], "--out", "writable"),
-    ("realcheck-out-and-commit", ["realcheck", "discard-rate", "--out", "{tmp}/x", "--commit-results"], "--out",
-     "--commit-results"),
+    ("realcheck-out-and-commit", ["realcheck", "discard-rate", "--out", "{tmp}/x", "--commit-results"],
+     "--out", "--commit-results"),
     ("realcheck-int-garbage", ["realcheck", "covariance", "--n-prompts", "many"], "--n-prompts", "invalid"),
     # --- pretrain -------------------------------------------------------------------------------------
     ("pretrain-lr-zero", ["pretrain", "--lr", "0"], "--lr", "> 0"),
     ("pretrain-lr-nan", ["pretrain", "--lr", "nan"], "--lr", "finite"),
     ("pretrain-batch-size-0", ["pretrain", "--batch-size", "0"], "--batch-size", ">= 1"),
-    ("pretrain-window-inverted", ["pretrain", "--window-lo", "0.7", "--window-hi", "0.5"], "--window-hi", "window-lo"),
+    ("pretrain-window-inverted", ["pretrain", "--window-lo", "0.7", "--window-hi", "0.5"], "--window-hi",
+     "window-lo"),
     ("pretrain-window-above-1", ["pretrain", "--window-lo", "1.5"], "--window-lo", "[0, 1]"),
     ("pretrain-eval-n-0", ["pretrain", "--eval-n", "0"], "--eval-n", "1.."),
     ("pretrain-task-unknown", ["pretrain", "--task", "chess"], "--task", "invalid choice"),
-    ("pretrain-digits-for-countdown", ["pretrain", "--task", "countdown", "--n-digits", "2"], "--n-digits", "addition"),
+    ("pretrain-digits-for-countdown", ["pretrain", "--task", "countdown", "--n-digits", "2"], "--n-digits",
+     "addition"),
     pytest.param("pretrain-cuda-without-cuda", ["pretrain", "--device", "cuda"], "--device", "not available",
                  marks=NO_CUDA),
     ("pretrain-out-not-writable", ["pretrain", "--out-dir", "{unwritable}"], "--out-dir", "writable"),
@@ -178,8 +185,8 @@ CASES = [
 ]
 
 
-PARAMS = [pytest.param(*c, id=c[0]) if type(c) is tuple else pytest.param(*c.values, marks=c.marks, id=c.values[0])
-          for c in CASES]
+PARAMS = [pytest.param(*c, id=c[0]) if type(c) is tuple
+          else pytest.param(*c.values, marks=c.marks, id=c.values[0]) for c in CASES]
 
 
 @pytest.mark.parametrize(("cid", "argv", "option", "text"), PARAMS)

@@ -24,7 +24,8 @@ CHEAP = tuple(b for b in docblocks.BLOCKS if b.name != "claims")
 def test_committed_block_equals_its_generator(block):
     text = (ROOT / block.file).read_text(encoding="utf-8")
     fresh = block.render(docblocks.Context(ROOT)).rstrip("\n") + "\n"
-    assert docblocks.committed(text, block.name) == fresh, f"run `grpo-theory docs` ({block.file}: {block.name})"
+    assert docblocks.committed(text, block.name) == fresh, \
+        f"run `grpo-theory docs` ({block.file}: {block.name})"
 
 
 def test_check_names_a_stale_block_and_rewrite_fixes_only_the_block(tmp_path):
@@ -144,7 +145,8 @@ def test_every_relative_link_resolves():
 
 def test_readme_is_a_front_page():
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-    assert len(lines) <= 150, "long sections belong next to their code (grpo_theory/*/README.md, results/README.md)"
+    assert len(lines) <= 150, \
+        "long sections belong next to their code (grpo_theory/*/README.md, results/README.md)"
     headings = [line for line in lines if line.startswith("## ")]
     for needed in ("## Two commands", "## Map", "## Headline"):
         assert any(h.startswith(needed) for h in headings), needed

@@ -18,7 +18,8 @@ from grpo_theory.llm.config import TrainConfig, config_hash, policy_identity
 ROOT = Path(__file__).resolve().parents[1]
 TEXT_SUFFIXES = {".json", ".jsonl", ".csv", ".md", ".txt", ".tex", ".svg", ".yaml", ".yml", ".toml"}
 #: An absolute path of some machine: a POSIX path under a usual top directory, a home directory, or a drive.
-ABSOLUTE = re.compile(r"(?<![\w.~<>-])/(?:home|Users|work|tmp|root|mnt|var|opt|scratch|private|data|srv)/[\w.-]"
+ABSOLUTE = re.compile(r"(?<![\w.~<>-])/"
+                      r"(?:home|Users|work|tmp|root|mnt|var|opt|scratch|private|data|srv)/[\w.-]"
                       r"|[A-Za-z]:\\\\[\w.-]")
 #: Keys a re-key may change: the hash itself and where things are (never what was measured).
 REKEY_KEYS = {"config_hash", "policy", "policy_identity", "key", "out_dir"}
@@ -90,7 +91,8 @@ def _strip(obj):
 def test_rekey_commit_changed_no_number():
     """The commit that re-keyed results/ (a rename of the hash and path rewrites) changed nothing else."""
     try:
-        commits = _git("log", "--format=%H", "--grep=^results: re-key to the new config hash", "--", "results").split()
+        commits = _git("log", "--format=%H", "--grep=^results: re-key to the new config hash", "--",
+                       "results").split()
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout")
     if not commits:
@@ -107,21 +109,22 @@ def test_rekey_commit_changed_no_number():
             assert {k: v for k, v in old["key"].items() if k != "policy"}.items() <= new["key"].items(), f
 
 
-# ---------------------------------------------------------------------------------------------- clone elsewhere
+# -------------------------------------------------------------------------------------------- clone elsewhere
 
 
 _SMOKE = [sys.executable, "-m", "grpo_theory", "train", "--policy", "results/checkpoints/addition-tiny-seed0",
-          "--train-size", "8", "--epochs", "1", "--group-size", "2", "--prompts-per-step", "8", "--eval-size", "8",
-          "--eval-k", "1", "--threads", "1", "--save-final", "false", "--no-progress", "--out-dir",
-          "results/smoke/train"]
+          "--train-size", "8", "--epochs", "1", "--group-size", "2", "--prompts-per-step", "8",
+          "--eval-size", "8", "--eval-k", "1", "--threads", "1", "--save-final", "false", "--no-progress",
+          "--out-dir", "results/smoke/train"]
 #: A two-run experiment (the ablation's G=2 and G=4 on 8 prompts) written under results/smoke/ablation.
 _EXPERIMENT = [sys.executable, "-c", """
 from grpo_theory.llm.config import TrainConfig
 from grpo_theory.llm.experiment import run_experiment
 from grpo_theory.llm.presets import Preset
-base = TrainConfig(policy="results/checkpoints/addition-tiny-seed0", train_size=8, epochs=1, prompts_per_step=8,
-                   eval_size=8, eval_k=1, threads=1, save_final=False)
-preset = Preset(name="smoke", description="clone test", base=base, lr=1e-4, prompts_16=8, seeds=(0,), eval_points=0)
+base = TrainConfig(policy="results/checkpoints/addition-tiny-seed0", train_size=8, epochs=1,
+                   prompts_per_step=8, eval_size=8, eval_k=1, threads=1, save_final=False)
+preset = Preset(name="smoke", description="clone test", base=base, lr=1e-4, prompts_16=8, seeds=(0,),
+                eval_points=0)
 run_experiment("ablation", preset, out="results/smoke/ablation", methods=["G=2", "G=4"], progress=False)
 """]
 

@@ -108,8 +108,8 @@ def test_trl_cispo_equals_cispo_loss(batch, beta, bias_kl, eps_high, level):
     theirs, metrics = _trl_loss(stub, batch, lp_t, adv)
     lp_o = batch.logp.clone().requires_grad_()
     ours = cispo_loss(lp_o, batch.old_logp, batch.rewards, batch.mask, ref_logp=batch.ref_logp, **TRL,
-                      ratio_max=eps_high, level=level, loss_agg_mode="token-mean", normalizer=n_tok, beta=beta,
-                      kl_kind="k3_is" if bias_kl else "k3")
+                      ratio_max=eps_high, level=level, loss_agg_mode="token-mean", normalizer=n_tok,
+                      beta=beta, kl_kind="k3_is" if bias_kl else "k3")
     torch.testing.assert_close(theirs, ours.loss, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(_grad(theirs, lp_t), _grad(ours.loss, lp_o), rtol=1e-10, atol=1e-12)
     if batch.shape[-1] > 1 and level == "token":  # TRL's metric helper ignores the mask for [B, 1] tensors
@@ -145,7 +145,8 @@ def test_trl_bias_corrected_kl_equals_k3_is(batch, loss_type, level):
     assume(n_tok > 0)
     adv = group_advantages(batch.rewards, **TRL)
     lp_t = batch.logp.clone().requires_grad_()
-    stub = _trl_stub(loss_type, beta=0.04, eps_low=0.2, eps_high=0.28, level=level, T=batch.shape[-1], bias_kl=True)
+    stub = _trl_stub(loss_type, beta=0.04, eps_low=0.2, eps_high=0.28, level=level, T=batch.shape[-1],
+                     bias_kl=True)
     theirs, _ = _trl_loss(stub, batch, lp_t, adv)
     lp_o = batch.logp.clone().requires_grad_()
     agg = {"loss_agg_mode": "grpo", "empty_rows": "count"} if loss_type == "grpo" else {
@@ -194,8 +195,8 @@ def test_verl_gspo_equals_gspo_loss(batch, mode, clip):
     lp_v = batch.logp.clone().requires_grad_()
     theirs, metrics = _verl("gspo", batch, lp_v, adv, mode, _actor_config(*clip, mode=mode))
     lp_o = batch.logp.clone().requires_grad_()
-    ours = gspo_loss(lp_o, batch.old_logp, batch.rewards, batch.mask, **VERL, clip_low=clip[0], clip_high=clip[1],
-                     log_ratio_max=10.0, loss_agg_mode=mode, empty_rows="skip")
+    ours = gspo_loss(lp_o, batch.old_logp, batch.rewards, batch.mask, **VERL, clip_low=clip[0],
+                     clip_high=clip[1], log_ratio_max=10.0, loss_agg_mode=mode, empty_rows="skip")
     torch.testing.assert_close(theirs, ours.loss, **_tol(mode))
     torch.testing.assert_close(_grad(theirs, lp_v), _grad(ours.loss, lp_o), **_tol(mode))
     assert metrics["actor/pg_clipfrac"] == pytest.approx(ours.metrics["clip_frac"], rel=1e-7, abs=1e-12)
@@ -207,17 +208,19 @@ def test_verl_geo_mean_equals_gmpo_loss(batch, clip):
     lp_v = batch.logp.clone().requires_grad_()
     theirs, metrics = _verl("geo_mean", batch, lp_v, adv, "token-mean", _actor_config(*clip))
     lp_o = batch.logp.clone().requires_grad_()
-    ours = gmpo_loss(lp_o, batch.old_logp, batch.rewards, batch.mask, **VERL, clip_low=clip[0], clip_high=clip[1],
-                     empty_rows="count")
+    ours = gmpo_loss(lp_o, batch.old_logp, batch.rewards, batch.mask, **VERL, clip_low=clip[0],
+                     clip_high=clip[1], empty_rows="count")
     # verl's token means divide by n + 1e-8 (in the exponent and in the advantage): each sequence term is
     # off by up to 1e-8 |A| relative, which survives as an absolute 1e-8 |A| where terms cancel
     torch.testing.assert_close(theirs, ours.loss, rtol=5e-8, atol=5e-8)
     torch.testing.assert_close(_grad(theirs, lp_v), _grad(ours.loss, lp_o), rtol=5e-8, atol=5e-8)
     assert metrics["actor/pg_clipfrac"] == pytest.approx(ours.metrics["clip_frac_high"], rel=1e-7, abs=1e-12)
-    assert metrics["actor/pg_clipfrac_lower"] == pytest.approx(ours.metrics["clip_frac_low"], rel=1e-7, abs=1e-12)
+    assert metrics["actor/pg_clipfrac_lower"] == pytest.approx(ours.metrics["clip_frac_low"], rel=1e-7,
+                                                               abs=1e-12)
 
 
-@given(batch=token_batches(spread=(0.0, 1.5)), mode=VERL_MODES, clip=st.sampled_from([(0.2, 0.2), (0.2, 0.28)]))
+@given(batch=token_batches(spread=(0.0, 1.5)), mode=VERL_MODES,
+       clip=st.sampled_from([(0.2, 0.2), (0.2, 0.28)]))
 def test_verl_cispo_equals_two_sided_cispo_loss(batch, mode, clip):
     assume(float(batch.mask.sum()) > 0)
     adv = group_advantages(batch.rewards, **VERL)
@@ -239,8 +242,9 @@ def test_verl_sapo_equals_sapo_loss(batch, taus):
     # verl ignores the mode it is given and always aggregates seq-mean-token-mean, skipping empty rows
     theirs, _ = _verl("sapo", batch, lp_v, adv, "token-mean", _actor_config(tau_pos=taus[0], tau_neg=taus[1]))
     lp_o = batch.logp.clone().requires_grad_()
-    ours = sapo_loss(lp_o, batch.old_logp, batch.rewards, batch.mask, **VERL, tau_pos=taus[0], tau_neg=taus[1],
-                     log_ratio_clamp=20.0, loss_agg_mode="seq-mean-token-mean", empty_rows="skip")
+    ours = sapo_loss(lp_o, batch.old_logp, batch.rewards, batch.mask, **VERL, tau_pos=taus[0],
+                     tau_neg=taus[1], log_ratio_clamp=20.0, loss_agg_mode="seq-mean-token-mean",
+                     empty_rows="skip")
     torch.testing.assert_close(theirs, ours.loss, **_tol("seq-mean-token-mean"))
     torch.testing.assert_close(_grad(theirs, lp_v), _grad(ours.loss, lp_o), **_tol("seq-mean-token-mean"))
 

@@ -73,7 +73,8 @@ def test_trl_advantage_formula_equals_trl_preset_with_nan_masking(rewards, scale
 def test_trl_advantage_of_a_tied_float32_group_is_not_exactly_zero(value, G, at_least):
     # TRL keeps rewards in float32 (torch.tensor(..., dtype=float32) in _calculate_rewards); the group
     # mean of G equal float32 values can miss the value by an ulp, and that residue / (nanstd + 1e-4)
-    # survives. (0.98, 15) and (7.16, 15) are the largest on the grids of grpo_theory/losses/README.md (0.01 steps, G <= 16).
+    # survives. (0.98, 15) and (7.16, 15) are the largest on the grids of grpo_theory/losses/README.md
+    # (0.01 steps, G <= 16).
     r = torch.full((1, G), value, dtype=torch.float32)
     theirs = _trl_advantages(r, G, "group")
     assert float(theirs.abs().max()) > at_least

@@ -1,4 +1,5 @@
-"""GRPOTheoryTrainer (grpo_theory.integrations.trl) against TRL 1.16.0's own GRPOTrainer, on the tiny checkpoint.
+"""GRPOTheoryTrainer (grpo_theory.integrations.trl) against TRL 1.16.0's own GRPOTrainer, on the tiny
+checkpoint.
 
 One accumulation window (2 micro-batches) of the native trainer and of the subclass, built from the same
 weights, the same generated completions and the same off-policy / reference log-probs: advantages, the
@@ -60,7 +61,8 @@ def _off_policy(trainer, batch, beta, seed=5):
     ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
     att = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
     with torch.no_grad():
-        lp, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, att, batch["completion_ids"].size(1))
+        lp, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, att,
+                                                              batch["completion_ids"].size(1))
     batch = dict(batch)
     batch["old_per_token_logps"] = lp + 0.3 * torch.randn(lp.shape, generator=gen)
     if beta:
@@ -74,7 +76,8 @@ def _window(trainer, batch):
     half = batch["completion_ids"].shape[0] // GAS
     losses = []
     for k in range(GAS):
-        mb = {key: (v[k * half:(k + 1) * half] if torch.is_tensor(v) and v.dim() > 0 else v) for key, v in batch.items()}
+        mb = {key: (v[k * half:(k + 1) * half] if torch.is_tensor(v) and v.dim() > 0 else v)
+              for key, v in batch.items()}
         loss = trainer.compute_loss(trainer.model, mb)
         loss.backward()
         losses.append(loss.detach())
@@ -110,10 +113,12 @@ def test_one_window_matches_native_trainer(tmp_path, loss_type, level, beta, bia
     assert scale > 1e-4, "the window must carry a gradient"
     assert worst <= 1e-5 * scale, f"max |grad diff| {worst:.3g} vs max |grad| {scale:.3g}"
     if beta:
-        assert ours._metrics["train"]["kl"][-1] == pytest.approx(native._metrics["train"]["kl"][-1], rel=1e-5, abs=1e-8)
+        assert ours._metrics["train"]["kl"][-1] == pytest.approx(native._metrics["train"]["kl"][-1], rel=1e-5,
+                                                                 abs=1e-8)
     if level == "token" and loss_type not in ("cispo", "sapo"):
         for key in ("clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"):
-            assert ours._metrics["train"][key][-1] == pytest.approx(native._metrics["train"][key][-1], abs=1e-7)
+            assert ours._metrics["train"][key][-1] == pytest.approx(native._metrics["train"][key][-1],
+                                                                    abs=1e-7)
 
 
 def _rewards_of(trainer, out, inputs):
@@ -123,24 +128,27 @@ def _rewards_of(trainer, out, inputs):
     return torch.tensor([float("nan") if v is None else v for v in r], dtype=torch.float64).view(-1, G)
 
 
-@pytest.mark.parametrize("advantage", [*sorted(ADVANTAGE_PRESETS), "rloo", {"scale": "batch", "std_ddof": 0, "eps": 0.0}])
+@pytest.mark.parametrize("advantage", [*sorted(ADVANTAGE_PRESETS), "rloo",
+                                       {"scale": "batch", "std_ddof": 0, "eps": 0.0}])
 def test_advantages_at_generation_time_come_from_the_library(tmp_path, advantage):
     funcs = (H.exact_match,) if advantage == "rloo" else (H.partial_credit,)  # RLOO cannot mask NaN rewards
     ours = GRPOTheoryTrainer(model=H.model(), reward_funcs=list(funcs), args=_config(tmp_path),
-                             train_dataset=H.addition_dataset(32), processing_class=H.tokenizer(), advantage=advantage)
+                             train_dataset=H.addition_dataset(32), processing_class=H.tokenizer(),
+                             advantage=advantage)
     inputs = _generation_inputs(seed=7)
     out = _generate(ours, inputs)
     if advantage == "rloo":
         texts = ours.processing_class.batch_decode(out["completion_ids"], skip_special_tokens=True)
-        r = torch.tensor(H.exact_match(None, texts, [x["answer"] for x in inputs]), dtype=torch.float64).view(-1, G)
+        r = torch.tensor(H.exact_match(None, texts, [x["answer"] for x in inputs]),
+                         dtype=torch.float64).view(-1, G)
         expected = rloo_advantages(r)
     else:
         r = _rewards_of(ours, out, inputs)
         kw = ADVANTAGE_PRESETS[advantage] if isinstance(advantage, str) else advantage
         expected = group_advantages(r, **kw, nan_policy="mask")
         assert bool(torch.isnan(r).any()), "the batch should contain an unscorable rollout (NaN reward)"
-    torch.testing.assert_close(out["advantages"].to(torch.float64), expected.reshape(-1).to(torch.float32).to(torch.float64),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(out["advantages"].to(torch.float64),
+                               expected.reshape(-1).to(torch.float32).to(torch.float64), rtol=0, atol=0)
     assert out["advantages"].dtype == torch.float32
 
 
@@ -151,7 +159,9 @@ def test_unsupported_trl_options_fail_at_construction(tmp_path):
         _trainer(GRPOTheoryTrainer, tmp_path, loss_type="vespo")
     with pytest.raises(ValueError, match="advantage must be None, 'rloo'"):
         GRPOTheoryTrainer(model=H.model(), reward_funcs=[H.exact_match], args=_config(tmp_path),
-                          train_dataset=H.addition_dataset(8), processing_class=H.tokenizer(), advantage="nope")
+                          train_dataset=H.addition_dataset(8), processing_class=H.tokenizer(),
+                          advantage="nope")
     with pytest.raises(ValueError, match="fixes scale='group'; scale_rewards='batch' conflicts"):
-        GRPOTheoryTrainer(model=H.model(), reward_funcs=[H.exact_match], args=_config(tmp_path, scale_rewards="batch"),
-                          train_dataset=H.addition_dataset(8), processing_class=H.tokenizer(), advantage="paper")
+        GRPOTheoryTrainer(model=H.model(), reward_funcs=[H.exact_match],
+                          args=_config(tmp_path, scale_rewards="batch"), train_dataset=H.addition_dataset(8),
+                          processing_class=H.tokenizer(), advantage="paper")

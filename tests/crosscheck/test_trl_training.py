@@ -38,7 +38,8 @@ def test_two_process_gloo_run_ends_with_the_native_parameters(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "PYTHONPATH": str(H.ROOT)}
     cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", str(SCRIPT), "--out", str(out), "--steps", "3"]
+           "--mixed_precision", "no", "--dynamo_backend", "no", str(SCRIPT), "--out", str(out),
+           "--steps", "3"]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
@@ -50,9 +51,9 @@ def test_two_process_gloo_run_ends_with_the_native_parameters(tmp_path):
 
 def test_short_two_grpo_run_raises_the_training_reward(tmp_path):
     torch.set_num_threads(1)
-    cfg = two_grpo_config(str(tmp_path), learning_rate=3e-5, baseline_prompts=4, num_processes=1, use_cpu=True,
-                          max_completion_length=H.MAX_COMPLETION, max_steps=80, warmup_steps=2, report_to="none",
-                          save_strategy="no", logging_steps=1, seed=0, disable_tqdm=True)
+    cfg = two_grpo_config(str(tmp_path), learning_rate=3e-5, baseline_prompts=4, num_processes=1,
+                          use_cpu=True, max_completion_length=H.MAX_COMPLETION, max_steps=80, warmup_steps=2,
+                          report_to="none", save_strategy="no", logging_steps=1, seed=0, disable_tqdm=True)
     assert (cfg.num_generations, cfg.per_device_train_batch_size, cfg.epsilon_high) == (2, 64, 0.28)
     trainer = GRPOTheoryTrainer(model=H.model(), reward_funcs=[H.exact_match], args=cfg,
                                 train_dataset=H.addition_dataset(4096), processing_class=H.tokenizer())

@@ -47,7 +47,8 @@ def _verl_scores(rewards, T=3, mask=None):
 @given(rewards=reward_groups(G=(2, 8)), norm=st.booleans())
 def test_grpo_outcome_advantage_equals_verl_preset(rewards, norm):
     tlr, m, index = _verl_scores(rewards)
-    theirs, _ = core_algos.compute_grpo_outcome_advantage(tlr, m, index, epsilon=1e-6, norm_adv_by_std_in_grpo=norm)
+    theirs, _ = core_algos.compute_grpo_outcome_advantage(tlr, m, index, epsilon=1e-6,
+                                                          norm_adv_by_std_in_grpo=norm)
     ours = group_advantages(rewards, **(ADVANTAGE_PRESETS["verl"] if norm else ADVANTAGE_PRESETS["dr_grpo"]))
     # verl centers without our exact tie handling: a tied group can leave ~1e-17 / 1e-6 behind.
     torch.testing.assert_close(theirs[:, 0], ours.reshape(-1), rtol=1e-8, atol=1e-9)
@@ -65,12 +66,13 @@ def test_grpo_vectorized_outcome_advantage_equals_verl_preset_to_float32(rewards
     torch.testing.assert_close(theirs[:, 0].to(F64), ours.reshape(-1), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("value, G, at_least", [(0.1, 2, 1e-3), (0.3, 2, 1e-3), (0.1, 7, 1e-3), (0.98, 16, 0.17),
-                                                (8.02, 16, 0.79)])
+@pytest.mark.parametrize("value, G, at_least", [(0.1, 2, 1e-3), (0.3, 2, 1e-3), (0.1, 7, 1e-3),
+                                                (0.98, 16, 0.17), (8.02, 16, 0.79)])
 def test_verl_vectorized_advantage_is_nonzero_for_tied_float64_groups_where_ours_is_zero(value, G, at_least):
     # Recorded difference: the float32 group mean is subtracted from float64 scores, and the
     # rounding residue (~1e-8 x the reward's size) divided by (0 + 1e-6) survives as a spurious advantage.
-    # (0.98, 16) and (8.02, 16) are the largest on the grids of grpo_theory/losses/README.md (0.01 steps in (0, 1] and (0, 10]).
+    # (0.98, 16) and (8.02, 16) are the largest on the grids of grpo_theory/losses/README.md
+    # (0.01 steps in (0, 1] and (0, 10]).
     rewards = torch.full((1, G), value, dtype=F64)
     tlr, m, index = _verl_scores(rewards)
     theirs, _ = core_algos.compute_grpo_vectorized_outcome_advantage(tlr, m, index, epsilon=1e-6)

@@ -4,8 +4,8 @@ Registration is checked in a fresh interpreter that loads the plugin the way ver
 (``VERL_USE_EXTERNAL_MODULES``). Values are compared where the conventions agree: our ``grpo_theory_verl``
 estimator = verl ``grpo`` on untied groups (float64: 1e-12; float32 scores: 1e-6), our ``grpo_theory``
 loss = ``vanilla`` (dual clip 3, log-ratio clamp 20) for every aggregation mode, with and without the
-trainer's ``global_batch_info``, to 1e-12 in float64 (``seq-mean-token-mean``: 2e-8 relative / 5e-8 absolute, verl adds
-1e-8 to each row's token count).
+trainer's ``global_batch_info``, to 1e-12 in float64 (``seq-mean-token-mean``: 2e-8 relative / 5e-8 absolute,
+verl adds 1e-8 to each row's token count).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ F64 = torch.float64
 
 def test_plugin_loads_through_verl_use_external_modules():
     code = ("import verl\nfrom verl.trainer.ppo import core_algos as c\n"
-            "print(sorted(k for k in c.ADV_ESTIMATOR_REGISTRY if k == 'two_grpo' or k.startswith('grpo_theory')))\n"
+            "print(sorted(k for k in c.ADV_ESTIMATOR_REGISTRY"
+            " if k == 'two_grpo' or k.startswith('grpo_theory')))\n"
             "print(c.get_policy_loss_fn('grpo_theory').__module__)\n")
     env = {**os.environ, "VERL_USE_EXTERNAL_MODULES": "grpo_theory.integrations.verl", "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
@@ -57,7 +58,8 @@ def _data(rewards, T=3, dtype=F64, shuffle_seed=None):
     order = np.arange(P * G)
     if shuffle_seed is not None:
         order = np.random.default_rng(shuffle_seed).permutation(P * G)
-    data = DataProto.from_dict(tensors={"token_level_rewards": tlr[order], "response_mask": torch.ones(P * G, T, dtype=dtype)},
+    data = DataProto.from_dict(tensors={"token_level_rewards": tlr[order],
+                                        "response_mask": torch.ones(P * G, T, dtype=dtype)},
                                non_tensors={"uid": uid[order]})
     return data, order
 
@@ -116,7 +118,8 @@ def test_two_grpo_is_plus_minus_one_zero_on_ties_and_needs_pairs():
     native = compute_advantage(_data(rewards)[0], adv_estimator="grpo").batch["advantages"][:, 0]
     torch.testing.assert_close(native[[0, 1, 4, 5]], adv[[0, 1, 4, 5]] / (2**0.5 + 2e-6), rtol=1e-6, atol=0)
     d3, _ = _data(torch.tensor([[1.0, 0.0, 0.0]], dtype=F64))
-    with pytest.raises(ValueError, match=r"needs exactly 2 responses per uid \(actor_rollout_ref.rollout.n=2\)"):
+    with pytest.raises(ValueError,
+                       match=r"needs exactly 2 responses per uid \(actor_rollout_ref.rollout.n=2\)"):
         compute_advantage(d3, adv_estimator="two_grpo")
 
 
@@ -135,8 +138,8 @@ def test_std_scaled_preset_refuses_norm_adv_by_std_false():
     with pytest.raises(ValueError, match="norm_adv_by_std_in_grpo=False conflicts"):
         core_algos.get_adv_estimator_fn("grpo_theory_verl")(tlr, torch.ones_like(tlr), np.array(["a", "a"]),
                                                              config={"norm_adv_by_std_in_grpo": False})
-    adv, _ = core_algos.get_adv_estimator_fn("grpo_theory_dr_grpo")(tlr, torch.ones_like(tlr), np.array(["a", "a"]),
-                                                                     config={"norm_adv_by_std_in_grpo": False})
+    adv, _ = core_algos.get_adv_estimator_fn("grpo_theory_dr_grpo")(
+        tlr, torch.ones_like(tlr), np.array(["a", "a"]), config={"norm_adv_by_std_in_grpo": False})
     assert adv[:, 0].tolist() == [0.5, -0.5]
 
 
@@ -148,7 +151,8 @@ def test_tied_float32_group_native_residue_ours_exactly_zero(value, G):
     native = compute_advantage(_data(rewards, dtype=torch.float32)[0], adv_estimator="grpo")
     assert torch.equal(ours.batch["advantages"], torch.zeros_like(ours.batch["advantages"]))
     if (value, G) == (0.98, 15):
-        assert float(native.batch["advantages"].abs().max()) > 0.19  # the largest on the grid of grpo_theory/losses/README.md
+        # the largest on the grid of grpo_theory/losses/README.md
+        assert float(native.batch["advantages"].abs().max()) > 0.19
 
 
 # --- policy loss -------------------------------------------------------------------------------------------
@@ -165,7 +169,8 @@ MODES = ["token-mean", "token-sum", "seq-mean-token-sum", "seq-mean-token-sum-no
 
 
 @given(batch=token_batches(spread=(0.0, 2.0), empty_rows=True), mode=st.sampled_from(MODES),
-       clip=st.sampled_from([(0.2, 0.2), (0.2, 0.28)]), trainer_info=st.booleans(), dp=st.sampled_from([1, 2]))
+       clip=st.sampled_from([(0.2, 0.2), (0.2, 0.28)]), trainer_info=st.booleans(),
+       dp=st.sampled_from([1, 2]))
 def test_our_policy_loss_equals_vanilla_through_get_policy_loss_fn(batch, mode, clip, trainer_info, dp):
     assume(float(batch.mask.sum()) > 0)
     rows = batch.mask.shape[0] * batch.mask.shape[1]
@@ -181,8 +186,8 @@ def test_our_policy_loss_equals_vanilla_through_get_policy_loss_fn(batch, mode, 
     for name in ("vanilla", "grpo_theory"):
         x = flat(batch.logp).clone().requires_grad_()
         loss, metrics = core_algos.get_policy_loss_fn(name)(
-            old_log_prob=flat(batch.old_logp), log_prob=x, advantages=adv_tok, response_mask=flat(batch.mask).bool(),
-            loss_agg_mode=mode, config=cfg, rollout_is_weights=None)
+            old_log_prob=flat(batch.old_logp), log_prob=x, advantages=adv_tok,
+            response_mask=flat(batch.mask).bool(), loss_agg_mode=mode, config=cfg, rollout_is_weights=None)
         (g,) = torch.autograd.grad(loss, x)
         out[name] = (loss, g, metrics)
     tol = {"rtol": 2e-8, "atol": 5e-8} if mode == "seq-mean-token-mean" else {"rtol": 1e-12, "atol": 1e-12}
@@ -231,6 +236,7 @@ def test_the_documented_verl_command_line_composes():
     block = doc.split("```bash\n", 1)[1].split("```", 1)[0]
     overrides = [t for t in block.replace("\\\n", " ").split() if "=" in t and not t.startswith("VERL_")]
     assert overrides[:15] == recipes.verl_overrides(recipes.two_grpo(8e-6, generation_prompts=512))
-    with initialize_config_dir(config_dir=str(Path(verl.__file__).parent / "trainer" / "config"), version_base=None):
+    with initialize_config_dir(config_dir=str(Path(verl.__file__).parent / "trainer" / "config"),
+                               version_base=None):
         cfg = compose(config_name="ppo_trainer", overrides=overrides)
     assert cfg.actor_rollout_ref.model.path == "Qwen/Qwen2.5-Math-1.5B"

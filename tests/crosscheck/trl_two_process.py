@@ -34,7 +34,8 @@ def train(cls, steps: int, out_dir: str, loss_type: str):
     trainer = cls(model=H.model(), reward_funcs=[H.exact_match, H.partial_credit], args=args,
                   train_dataset=H.addition_dataset(64), processing_class=H.tokenizer())
     trainer.train()
-    params = {n: p.detach().clone() for n, p in trainer.accelerator.unwrap_model(trainer.model).named_parameters()}
+    params = {n: p.detach().clone()
+              for n, p in trainer.accelerator.unwrap_model(trainer.model).named_parameters()}
     rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
     return trainer.accelerator, params, rewards
 
@@ -55,7 +56,8 @@ def main() -> None:
         moved = max(float((native[k] - start[k]).abs().max()) for k in native)
         Path(a.out).write_text(json.dumps({
             "num_processes": acc.num_processes, "backend": str(acc.state.backend), "steps": a.steps,
-            "max_param_diff": diff, "max_param_change": moved, "reward_native": r_native, "reward_ours": r_ours,
+            "max_param_diff": diff, "max_param_change": moved, "reward_native": r_native,
+            "reward_ours": r_ours,
         }))
 
 
