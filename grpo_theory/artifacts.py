@@ -103,7 +103,7 @@ def scratch_dir(*parts: str) -> Path:
 
 
 def results_dir(*parts: str) -> Path:
-    """``<repository>/results/<parts>``: committed results (written only when asked, e.g. ``--commit-results``)."""
+    """``<repository>/results/<parts>``: committed results (written only when asked: ``--commit-results``)."""
     return repo_root().joinpath("results", *parts)
 
 
@@ -261,7 +261,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 
 
 def check_writable(directory: str | Path) -> Path:
-    """Create ``directory`` if needed and check that a file can be written in it; raise ``PermissionError``."""
+    """Create ``directory`` if needed and check that a file can be written in it, else ``PermissionError``."""
     d = Path(directory)
     try:
         d.mkdir(parents=True, exist_ok=True)
@@ -277,7 +277,7 @@ def check_writable(directory: str | Path) -> Path:
 
 
 def read_json(path: str | Path) -> Any:
-    """The JSON value in ``path``; a truncated or malformed file raises :class:`CorruptFileError` naming it."""
+    """The JSON value in ``path``; a truncated or malformed file is a :class:`CorruptFileError` naming it."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -336,7 +336,8 @@ def sha256_file(path: str | Path) -> str:
 
 def _git(*args: str, cwd: Path) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip()
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+        return done.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -351,7 +352,8 @@ def environment(device: str | None = None) -> dict[str, Any]:
 
     info: dict[str, Any] = {
         "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-        "processor": platform.processor(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "processor": platform.processor(), "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
     }
     try:
         import transformers
@@ -379,7 +381,8 @@ def environment(device: str | None = None) -> dict[str, Any]:
 
 
 __all__ = [
-    "CorruptFileError", "RepoRootError", "UsageError", "atomic_torch_save", "atomic_write_bytes", "atomic_write_json",
-    "atomic_write_text", "check_writable", "dumps_json", "environment", "find_root", "jsonable", "portable",
-    "portable_path", "read_json", "read_jsonl", "repo_root", "results_dir", "scratch_dir", "sha256_file", "write_json_if_changed",
+    "CorruptFileError", "RepoRootError", "UsageError", "atomic_torch_save", "atomic_write_bytes",
+    "atomic_write_json", "atomic_write_text", "check_writable", "dumps_json", "environment", "find_root",
+    "jsonable", "portable", "portable_path", "read_json", "read_jsonl", "repo_root", "results_dir",
+    "scratch_dir", "sha256_file", "write_json_if_changed",
 ]

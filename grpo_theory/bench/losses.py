@@ -76,7 +76,8 @@ def compare(P: int, G: int, T: int, repeats: int) -> list[tuple[str, float, floa
     out = []
     for name, (fast, slow) in pairs.items():
         x0 = seq if name.startswith("dpo_loss") else logp
-        out.append((name, _median_time(_fwd_bwd(fast, x0), repeats), _median_time(_fwd_bwd(slow, x0), repeats)))
+        fast_s, slow_s = _median_time(_fwd_bwd(fast, x0), repeats), _median_time(_fwd_bwd(slow, x0), repeats)
+        out.append((name, fast_s, slow_s))
     return out
 
 

@@ -2,7 +2,8 @@
 
 Both compute the same per-prompt GRPO gradient estimator :math:`\\frac1G\\sum_i A_i g_i` (advantages
 from :mod:`grpo_theory.losses`) on the same tabular toy policy, including sampling; the loop
-version iterates over replicates, prompts and rollouts (:func:`~grpo_theory.montecarlo.estimators.group_gradients_loop`).
+version iterates over replicates, prompts and rollouts
+(:func:`~grpo_theory.montecarlo.estimators.group_gradients_loop`).
 Throughput is in sampled groups per second; the speed-up is the ratio of the two throughputs
 measured in this one run (compare ratios, never absolute numbers across machines).
 
@@ -50,7 +51,8 @@ def main() -> None:
         f"per-prompt GRPO gradient estimator on {pol.name} (N={pol.num_responses} responses, D={pol.dim}), "
         "float64, sampling included, 1 thread"
     )
-    print(f"{'G':>3s} {'estimator':10s} {'vectorized (groups/s)':>22s} {'loop (groups/s)':>16s} {'speed-up':>9s}")
+    print(f"{'G':>3s} {'estimator':10s} {'vectorized (groups/s)':>22s} {'loop (groups/s)':>16s} "
+          f"{'speed-up':>9s}")
     for g, est, n_vec, n_loop in CASES:
         m = measure(g, est, n_vec, n_loop)
         print(f"{g:3d} {est:10s} {m['vectorized']:22.0f} {m['loop']:16.1f} {m['ratio']:8.0f}x")

@@ -46,10 +46,10 @@ def _ours(G: int, prompts: int, steps: int, threads: int, tmp: str) -> tuple[int
     from grpo_theory.llm.config import TrainConfig
     from grpo_theory.llm.trainer import train
 
-    cfg = TrainConfig(policy=str(_tiny()), task="addition", loss="grpo" if G > 2 else "two_grpo", group_size=G,
-                      prompts_per_step=prompts, train_size=prompts * steps, epochs=1, lr=1e-4, agg="token-mean",
-                      eval_size=0, eval_at_start=False, checkpoint_every=0, save_final=False, threads=threads,
-                      max_new_tokens=MAX_NEW_TOKENS, out_dir=tmp)
+    cfg = TrainConfig(policy=str(_tiny()), task="addition", loss="grpo" if G > 2 else "two_grpo",
+                      group_size=G, prompts_per_step=prompts, train_size=prompts * steps, epochs=1, lr=1e-4,
+                      agg="token-mean", eval_size=0, eval_at_start=False, checkpoint_every=0,
+                      save_final=False, threads=threads, max_new_tokens=MAX_NEW_TOKENS, out_dir=tmp)
     t0 = time.process_time()
     res = train(cfg, progress=False)
     return int(res["rollouts"]), time.process_time() - t0
@@ -73,10 +73,11 @@ def _trl(G: int, prompts: int, steps: int, threads: int, tmp: str, *, adapter: b
         return [float(c.strip() == a) for c, a in zip(completions, answer)]
 
     t0 = time.process_time()
-    cfg = GRPOConfig(output_dir=tmp, use_cpu=True, per_device_train_batch_size=G * prompts, num_generations=G,
-                     max_completion_length=MAX_NEW_TOKENS, max_steps=steps, learning_rate=1e-4, loss_type="dapo",
-                     epsilon=0.2, epsilon_high=0.28, temperature=1.0, top_p=1.0, beta=0.0, report_to="none",
-                     save_strategy="no", logging_strategy="no", disable_tqdm=True, seed=0, dataloader_num_workers=0)
+    cfg = GRPOConfig(output_dir=tmp, use_cpu=True, per_device_train_batch_size=G * prompts,
+                     num_generations=G, max_completion_length=MAX_NEW_TOKENS, max_steps=steps,
+                     learning_rate=1e-4, loss_type="dapo", epsilon=0.2, epsilon_high=0.28, temperature=1.0,
+                     top_p=1.0, beta=0.0, report_to="none", save_strategy="no", logging_strategy="no",
+                     disable_tqdm=True, seed=0, dataloader_num_workers=0)
     cls: type = GRPOTrainer
     if adapter:
         from grpo_theory.integrations.trl import GRPOTheoryTrainer
@@ -109,15 +110,17 @@ def run(steps: int, threads: int) -> dict[tuple[str, str], tuple[int, float]]:
 
 
 def report(res: dict[tuple[str, str], tuple[int, float]], steps: int, threads: int) -> None:
-    print(f"tiny addition checkpoint, {steps} optimizer steps per run, 64 rollouts per step, {threads} thread(s)")
+    print(f"tiny addition checkpoint, {steps} optimizer steps per run, 64 rollouts per step, "
+          f"{threads} thread(s)")
     print(f"{'trainer':<16} {'method':<8} {'rollouts':>8} {'CPU s':>8} {'rollouts/CPU-s':>15}")
     rate = {}
     for (impl, method), (n, cpu) in res.items():
         rate[(impl, method)] = n / cpu
         print(f"{impl:<16} {method:<8} {n:>8} {cpu:>8.2f} {n / cpu:>15.1f}")
     for method in SHAPES:
-        print(f"{method}: ours / TRL = {rate[('ours', method)] / rate[('trl', method)]:.2f}x rollouts per CPU-second; "
-              f"TRL with our loss / TRL = {rate[('trl+grpo_theory', method)] / rate[('trl', method)]:.2f}x")
+        trl = rate[("trl", method)]
+        print(f"{method}: ours / TRL = {rate[('ours', method)] / trl:.2f}x rollouts per CPU-second; "
+              f"TRL with our loss / TRL = {rate[('trl+grpo_theory', method)] / trl:.2f}x")
     for impl in IMPLS:
         print(f"{impl}: 2-GRPO / 16-GRPO rollouts per CPU-second = "
               f"{rate[(impl, '2-GRPO')] / rate[(impl, '16-GRPO')]:.2f}x")
@@ -134,7 +137,8 @@ def _crosscheck_python() -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m grpo_theory.bench.peer", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m grpo_theory.bench.peer",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps per measured run (default 30)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads on both sides (default 1)")
     args = parser.parse_args(argv if argv is not None else [])
@@ -146,10 +150,12 @@ def main(argv: list[str] | None = None) -> None:
     if importlib.util.find_spec("trl") is None:
         py = _crosscheck_python()
         if py is None:
-            print("(skipped: needs trl; `bash grpo_theory/crosscheck/setup.sh` builds .venv-crosscheck, then rerun)")
+            print("(skipped: needs trl; `bash grpo_theory/crosscheck/setup.sh` builds .venv-crosscheck, "
+                  "then rerun)")
             return
         print(f"(trl is not installed here: running in {py.parent.parent.name})", flush=True)
-        cmd = [str(py), "-m", "grpo_theory.bench.peer", "--steps", str(args.steps), "--threads", str(args.threads)]
+        cmd = [str(py), "-m", "grpo_theory.bench.peer", "--steps", str(args.steps),
+               "--threads", str(args.threads)]
         subprocess.run(cmd, check=True)
         return
     report(run(args.steps, args.threads), args.steps, args.threads)

@@ -51,7 +51,8 @@ def time_generate(policy: Policy, prompts: list[str], group: int, max_new_tokens
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m grpo_theory.bench.rollout", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m grpo_theory.bench.rollout",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--rollouts", type=int, default=512, help="rollouts per generate call")
     parser.add_argument("--group", type=int, default=16, help="rollouts per prompt")
     parser.add_argument("--repeats", type=int, default=1, help="timed calls per setting (best is kept)")
@@ -63,17 +64,21 @@ def main(argv: list[str] | None = None) -> None:
         n_prompts = max(1, args.rollouts // args.group)
         start, what = _start_policy()
         tok = char_tokenizer()
+        random_tiny = Policy(build_model(len(tok), "tiny", seed=1), tok)
         workloads = [
             ("addition", start, what, make_task("addition"), 5),
-            ("long", Policy(build_model(len(tok), "tiny", seed=1), tok), "random tiny model", make_task("countdown"), 32),
+            ("long", random_tiny, "random tiny model", make_task("countdown"), 32),
         ]
-        print(f"{n_prompts} prompts x {args.group} rollouts, temperature 1, {torch.get_num_threads()} thread(s)")
-        print(f"{'workload':<10}{'new tok':>8}{'cache tok/s':>13}{'no-cache tok/s':>16}{'speed-up':>10}  model")
+        print(f"{n_prompts} prompts x {args.group} rollouts, temperature 1, "
+              f"{torch.get_num_threads()} thread(s)")
+        print(f"{'workload':<10}{'new tok':>8}{'cache tok/s':>13}{'no-cache tok/s':>16}{'speed-up':>10}  "
+              "model")
         for name, policy, desc, task, new in workloads:
             prompts = [p.prompt for p in eval_problems(task, n_prompts, seed=7)]
             t_c, n_c = time_generate(policy, prompts, args.group, new, True, args.repeats)
             t_n, n_n = time_generate(policy, prompts, args.group, new, False, args.repeats)
-            print(f"{name:<10}{new:>8}{n_c / t_c:>13,.0f}{n_n / t_n:>16,.0f}{(n_c / t_c) / (n_n / t_n):>9.1f}x  {desc}")
+            cache, no_cache = n_c / t_c, n_n / t_n
+            print(f"{name:<10}{new:>8}{cache:>13,.0f}{no_cache:>16,.0f}{cache / no_cache:>9.1f}x  {desc}")
     finally:
         torch.set_num_threads(before)
 

@@ -63,7 +63,8 @@ def run(train_size: int, device: str, threads: int) -> tuple[dict[str, dict], di
         print(f"policy: {what}; {train_size} prompts x 1 epoch; device {device}, {threads} thread(s)")
         # warm-up (allocator, kernels, tokenizer caches) so that neither method pays it
         train(cfgs["2-GRPO"].replace(train_size=64, out_dir=str(tmp / "warm")), progress=False)
-        out = {name: train(cfg.replace(out_dir=str(tmp / name)), progress=False) for name, cfg in cfgs.items()}
+        out = {name: train(cfg.replace(out_dir=str(tmp / name)), progress=False)
+               for name, cfg in cfgs.items()}
         removed = removed_passes(spec, cfgs["16-GRPO"], device)
     return out, removed
 
@@ -89,7 +90,8 @@ def removed_passes(spec: str, cfg, device: str) -> dict[str, float]:
         return time.process_time() - c0
 
     res = {"rows": float(rows)}
-    res["gen_micro"] = cpu(lambda: policy.generate(prompts, cfg.group_size, batch_size=micro_batch_rows(cfg), **kw))
+    res["gen_micro"] = cpu(lambda: policy.generate(prompts, cfg.group_size, batch_size=micro_batch_rows(cfg),
+                                                   **kw))
     res["gen_whole"] = cpu(lambda: policy.generate(prompts, cfg.group_size, batch_size=rows, **kw))
     r = policy.generate(prompts, cfg.group_size, batch_size=micro_batch_rows(cfg), **kw)
     with torch.no_grad():
@@ -104,8 +106,8 @@ def report(res: dict[str, dict], removed: dict[str, float]) -> None:
         total = r["train_cpu_seconds"]
         cells = [f"{r['cpu_seconds'].get(p, 0.0):6.2f} ({100 * r['cpu_seconds'].get(p, 0.0) / total:4.1f}%)"
                  for p in PHASES]
-        print(f"{name:<8} {r['steps']:>5} {r['rollouts']:>8} {r['rollouts'] / total:>10.0f}  " + "  ".join(cells)
-              + f"  {total:7.2f} {r['train_seconds']:7.2f}")
+        print(f"{name:<8} {r['steps']:>5} {r['rollouts']:>8} {r['rollouts'] / total:>10.0f}  "
+              + "  ".join(cells) + f"  {total:7.2f} {r['train_seconds']:7.2f}")
     a, b = res["2-GRPO"], res["16-GRPO"]
     wall = 100 * a["train_seconds"] / b["train_seconds"]
     cpu = 100 * a["train_cpu_seconds"] / b["train_cpu_seconds"]
@@ -117,12 +119,13 @@ def report(res: dict[str, dict], removed: dict[str, float]) -> None:
     print(f"\none 16-GRPO generation batch ({removed['rows']:.0f} rollouts), CPU seconds relative to its "
           f"micro-batched generation ({g:.2f} s):")
     print(f"  one unbatched generate call        {removed['gen_whole'] / g:5.2f}x")
-    print(f"  one no-grad log-prob pass          {removed['logprob_pass'] / g:5.2f}x (dropped: old_logp is recorded "
-          "while sampling; the reference pass runs only when the loss reads it)")
+    print(f"  one no-grad log-prob pass          {removed['logprob_pass'] / g:5.2f}x (dropped: old_logp is "
+          "recorded while sampling; the reference pass runs only when the loss reads it)")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m grpo_theory.bench.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m grpo_theory.bench.train",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="128 prompts instead of 512")
     parser.add_argument("--train-size", type=int, default=None, help="prompts (a multiple of 64)")
     parser.add_argument("--device", default="cpu", help="torch device")

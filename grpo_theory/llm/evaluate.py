@@ -75,14 +75,14 @@ def evaluate(
 ) -> dict[str, float | list[int]]:
     """Greedy accuracy, Mean@k and Pass@k on ``problems``, with standard errors.
 
-    ``n_samples`` (default ``k``) completions are sampled per problem at (``temperature``, ``top_p``) with a
-    fixed ``seed`` (the j-th ``generate`` call of ``batch_size // n_samples`` problems uses ``seed + j``, so the
-    samples depend on ``batch_size`` too); Pass@k uses the unbiased estimator, so ``n_samples > k`` lowers its
-    variance. ``k = 0``
-    skips sampling (greedy accuracy only). Returns a flat dict: ``greedy_acc``, ``greedy_acc_se``,
-    ``mean_at_k``, ``mean_at_k_se``, ``pass_at_k``, ``pass_at_k_se``, ``k``, ``n_samples``, ``n_problems``,
-    and the per-problem outcomes that bootstrap intervals resample: ``per_problem_greedy`` (0/1 per
-    problem, in ``problems`` order) and ``per_problem_correct`` (correct samples out of ``n_samples``).
+    ``n_samples`` (default ``k``) completions are sampled per problem at (``temperature``, ``top_p``) with
+    a fixed ``seed`` (the j-th ``generate`` call of ``batch_size // n_samples`` problems uses ``seed + j``,
+    so the samples depend on ``batch_size`` too); Pass@k uses the unbiased estimator, so ``n_samples > k``
+    lowers its variance. ``k = 0`` skips sampling (greedy accuracy only). Returns a flat dict:
+    ``greedy_acc``, ``greedy_acc_se``, ``mean_at_k``, ``mean_at_k_se``, ``pass_at_k``, ``pass_at_k_se``,
+    ``k``, ``n_samples``, ``n_problems``, and the per-problem outcomes that bootstrap intervals resample:
+    ``per_problem_greedy`` (0/1 per problem, in ``problems`` order) and ``per_problem_correct`` (correct
+    samples out of ``n_samples``).
     """
     if len(problems) == 0:
         raise ValueError("no problems to evaluate")
@@ -99,7 +99,8 @@ def evaluate(
     means: list[float] = []
     passes: list[float] = []
     counts: list[int] = []
-    for j, s in enumerate(tqdm(range(0, len(problems), per_batch), desc=f"pass@{k}", disable=not progress, leave=False)):
+    starts = range(0, len(problems), per_batch)
+    for j, s in enumerate(tqdm(starts, desc=f"pass@{k}", disable=not progress, leave=False)):
         chunk = problems[s : s + per_batch]
         r = policy.generate(
             [p.prompt for p in chunk], n, temperature=temperature, top_p=top_p,

