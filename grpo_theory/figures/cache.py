@@ -86,7 +86,8 @@ def cached(
     recompute: bool = False,
     data_dir: Path = DATA_DIR,
 ) -> tuple[dict[str, Any], bool]:
-    """Returns ``(data, hit)``: the cached data of ``fid`` if its config hash matches, else ``compute(config)``.
+    """Returns ``(data, hit)``: the cached data of ``fid`` if its config hash matches, else
+    ``compute(config)``.
 
     The file ``<data_dir>/<fid>.json`` holds ``{"fid", "hash", "config", "data"}``; it is replaced
     atomically when recomputed.

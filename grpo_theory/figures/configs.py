@@ -57,7 +57,8 @@ F3_CONFIG: dict[str, Any] = {
     "budget": 64,
     "groups": [2, 4, 8, 16, 32, 64],
     "estimators": ["paper", "rloo"],
-    "population": {"prompts": 48, "vocab": 3, "max_len": 4, "offset_scale": 1.5, "p_low": 0.03, "p_high": 0.97},
+    "population": {"prompts": 48, "vocab": 3, "max_len": 4, "offset_scale": 1.5, "p_low": 0.03,
+                   "p_high": 0.97},
     "replicates": 4000,
     "seed": 3,
 }
@@ -77,8 +78,10 @@ F4_CONFIG: dict[str, Any] = {
 VARIANTS: dict[str, dict[str, Any]] = {
     "sum, β = 0.1": {"agg": "seq-mean-token-sum", "length_normalize": False, "beta": 0.1},
     "sum, β = 1": {"agg": "seq-mean-token-sum", "length_normalize": False, "beta": 1.0},
-    "token-mean vs length-normalized DPO, β = 0.1": {"agg": "seq-mean-token-mean", "length_normalize": True, "beta": 0.1},
-    "token-mean vs summed DPO (unequal lengths), β = 0.1": {"agg": "seq-mean-token-mean", "length_normalize": False, "beta": 0.1},
+    "token-mean vs length-normalized DPO, β = 0.1": {"agg": "seq-mean-token-mean", "length_normalize": True,
+                                                     "beta": 0.1},
+    "token-mean vs summed DPO (unequal lengths), β = 0.1": {"agg": "seq-mean-token-mean",
+                                                            "length_normalize": False, "beta": 0.1},
 }
 
 F5_CONFIG: dict[str, Any] = {
@@ -118,9 +121,11 @@ def const(cfg: dict[str, Any]):
 
 def f4_config() -> dict[str, Any]:
     files = covariance_files()
-    return {**F4_CONFIG, "code": code_fingerprint(), "real_files": _rel(files), "real_fingerprint": fingerprint(files)}
+    return {**F4_CONFIG, "code": code_fingerprint(), "real_files": _rel(files),
+            "real_fingerprint": fingerprint(files)}
 
 
 def f5_config() -> dict[str, Any]:
     files = gradient_equivalence_files()
-    return {"toy": F5_CONFIG, "real_files": _rel(files), "real_fingerprint": fingerprint(files), "code": code_fingerprint()}
+    return {"toy": F5_CONFIG, "real_files": _rel(files), "real_fingerprint": fingerprint(files),
+            "code": code_fingerprint()}

@@ -89,7 +89,8 @@ def group_color(G: float) -> tuple[float, float, float, float]:
     try:
         i = _G_ORDER.index(G)
     except ValueError:
-        i = min(range(len(_G_ORDER)), key=lambda j: abs(math.log(min(G, 1e6)) - math.log(min(_G_ORDER[j], 1e6))))
+        i = min(range(len(_G_ORDER)), key=lambda j: abs(math.log(min(G, 1e6)) - math.log(min(_G_ORDER[j],
+                                                                                             1e6))))
     return cmap(0.9 * i / (len(_G_ORDER) - 1))
 
 
@@ -121,7 +122,8 @@ def panel_label(ax: Axes, letter: str) -> None:
 
 
 def note(ax: Axes, text: str, *, loc: str = "lower right", y: float | None = None) -> None:
-    """A small gray annotation inside the axes (e.g. "quick preset", sample sizes); ``y`` overrides the height."""
+    """A small gray annotation inside the axes (e.g. "quick preset", sample sizes); ``y`` overrides the
+    height."""
     x, ha = (0.98, "right") if "right" in loc else (0.02, "left")
     yy, va = (0.02, "bottom") if "lower" in loc else (0.98, "top")
     y = yy if y is None else y

@@ -36,7 +36,8 @@ def test_a_bad_cache_file_is_recomputed_with_one_warning(tmp_path, capsys, conte
     data, hit = cache.cached("FX", CONFIG, _compute, data_dir=tmp_path)
     assert (data, hit) == (_compute(CONFIG), False)
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err) == 1 and err[0].startswith("warning: ") and "FX.json" in err[0] and "recomputing" in err[0]
+    assert len(err) == 1 and err[0].startswith("warning: ")
+    assert "FX.json" in err[0] and "recomputing" in err[0]
     # the file was rewritten as a valid record: the next call is a clean cache hit
     again, hit = cache.cached("FX", CONFIG, _compute, data_dir=tmp_path)
     assert (again, hit) == (data, True)
@@ -54,7 +55,8 @@ def test_a_good_cache_is_read_without_warning(tmp_path, capsys):
 def test_first_corrupt_result_names_the_file(tmp_path):
     (tmp_path / "headline" / "runs").mkdir(parents=True)
     (tmp_path / "headline" / "summary.json").write_text('{"methods": {}}')
-    (tmp_path / "headline" / "runs" / "a.jsonl").write_text('{"step": 1}\n{"step": 2, "x"')  # torn last line: fine
+    # a torn last line is fine
+    (tmp_path / "headline" / "runs" / "a.jsonl").write_text('{"step": 1}\n{"step": 2, "x"')
     assert first_corrupt_result(tmp_path) is None
     (tmp_path / "headline" / "runs" / "16-GRPO_s0.json").write_text('{"config": {"seed": 0}, "final_ev')
     msg = first_corrupt_result(tmp_path)
@@ -100,6 +102,7 @@ def test_a_figure_is_byte_identical_across_processes_and_hash_seeds(tmp_path):
         run = subprocess.run([sys.executable, "-c", _DRAW, str(out)], env=env, capture_output=True, text=True,
                              timeout=600)
         assert run.returncode == 0, run.stderr[-2000:]
-        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(out).iterdir())})
+        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                        for p in sorted(Path(out).iterdir())})
     assert set(digests[0]) == {"F3_variance_budget.png", "F3_variance_budget.pdf"}
     assert digests[0] == digests[1]

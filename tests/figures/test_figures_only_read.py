@@ -130,7 +130,7 @@ def no_results(tmp_path, monkeypatch):
 
 
 def _parse_experiment_command(command: str):
-    """``command`` parsed by the real ``grpo-theory experiment`` parser (raises SystemExit if it is not valid)."""
+    """``command`` parsed by the real ``grpo-theory experiment`` parser (SystemExit if it is not valid)."""
     from grpo_theory.cli import OneLineParser
     from grpo_theory.llm import cli_experiment
 

@@ -1,4 +1,5 @@
-"""F6 (dense curves with bootstrap bands) and F10 (lr sweep) from synthetic results of the documented layout."""
+"""F6 (dense curves with bootstrap bands) and F10 (lr sweep) from synthetic results of the documented
+layout."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def test_lr_sweep_figure(tmp_path, monkeypatch):
     sweep = tmp_path / "sweep"
     sweep.mkdir()
     summary = {"preset": "full", "methods": {"2-GRPO lr=0.0001": {"steps": [80, 0]}},
-               "sweep": {"2-GRPO": {"lrs": [1e-4, 8e-4], "score": [0.5, 0.4], "se": [0.02, 0.02], "n": [1, 1]}},
+               "sweep": {"2-GRPO": {"lrs": [1e-4, 8e-4], "score": [0.5, 0.4], "se": [0.02, 0.02], "n": [1,
+                                                                                                        1]}},
                "selected": {"2-GRPO": 1e-4}}
     (sweep / "summary.json").write_text(json.dumps(summary))
     monkeypatch.setattr(data, "REPO_ROOT", tmp_path)

@@ -20,7 +20,8 @@ HEADLINE = {"16-GRPO": (16, 1.0), "2-GRPO": (2, 0.97), "2-GRPO+RS": (2, 1.0), "o
 
 
 def _run(name, G, seed, quality, steps=4):
-    log, rollouts, t = [{"step": 0, "eval/greedy_acc": 0.4, "eval/mean_at_k": 0.35, "eval/pass_at_k": 0.7}], 0, 0.0
+    log, rollouts, t = [{"step": 0, "eval/greedy_acc": 0.4, "eval/mean_at_k": 0.35,
+                         "eval/pass_at_k": 0.7}], 0, 0.0
     for s in range(1, steps + 1):
         rollouts += 8 * G
         t += 0.5 * G
@@ -28,12 +29,14 @@ def _run(name, G, seed, quality, steps=4):
                "count/rollouts": rollouts, "time/train_total": t, "cpu/train_total": 2 * t}
         if s % 2 == 0:
             acc = 0.35 + quality * 0.05 * s + 0.01 * seed
-            rec.update({"eval/greedy_acc": acc + 0.05, "eval/mean_at_k": acc, "eval/pass_at_k": min(1.0, acc + 0.3)})
+            rec.update({"eval/greedy_acc": acc + 0.05, "eval/mean_at_k": acc,
+                        "eval/pass_at_k": min(1.0, acc + 0.3)})
         log.append(rec)
     final = {k: v for k, v in log[-1].items() if k.startswith("eval/")} | {"eval/k": 4}
     result = {"name": name, "config": {"seed": seed, "eval_k": 4}, "rollouts": rollouts, "train_seconds": t,
               "train_cpu_seconds": 2 * t, "steps": steps, "discard_frac": 0.3,
-              "final_eval": final, "start_eval": {k: v for k, v in log[0].items() if k.startswith("eval/")} | {"eval/k": 4}}
+              "final_eval": final,
+              "start_eval": {k: v for k, v in log[0].items() if k.startswith("eval/")} | {"eval/k": 4}}
     return result, log
 
 
@@ -86,7 +89,8 @@ def test_ablation_and_discard(tmp_path):
     assert "Qwen-1.5B / MATH" in ab["paper"]
     assert plots.plot_group_size_ablation(ab, tmp_path / "F7")[0].is_file()
     h = _write(tmp_path / "h", HEADLINE, "16-GRPO")
-    dr = data.discard_rate({"realcheck": [], "headline": {"experiment": "headline", "dir": str(h), "label": "synthetic"}})
+    dr = data.discard_rate({"realcheck": [], "headline": {"experiment": "headline", "dir": str(h),
+                                                          "label": "synthetic"}})
     assert len(dr["headline"]["2-GRPO"]["step"]) == 4 and dr["paper"]["step"][0] == 10
     assert plots.plot_discard_rate(dr, tmp_path / "F9")[0].is_file()
 
@@ -95,7 +99,8 @@ def test_plots_render_without_results(tmp_path):
     empty = {"experiment": "headline", "dir": None, "label": ""}
     plots.plot_pass_at_k(data.pass_at_k(empty), tmp_path / "b")
     plots.write_headline_table(data.headline_table(empty), tmp_path / "c")
-    plots.plot_group_size_ablation(data.group_size_ablation({**empty, "experiment": "ablation"}), tmp_path / "d")
+    plots.plot_group_size_ablation(data.group_size_ablation({**empty, "experiment": "ablation"}),
+                                   tmp_path / "d")
 
 
 def test_summary_only_results_give_the_same_end_points(headline_cfg, tmp_path):
@@ -112,7 +117,8 @@ def test_summary_only_results_give_the_same_end_points(headline_cfg, tmp_path):
     for name, m in full["methods"].items():
         assert only["methods"][name]["mean"] == pytest.approx(m["mean"]), name
     rows, rows_only = t1["sources"][0]["rows"], data.headline_table(headline_cfg)["sources"][0]["rows"]
-    assert {n: r["rollouts_pct"] for n, r in rows.items()} == {n: r["rollouts_pct"] for n, r in rows_only.items()}
+    pct, pct_only = ({n: r["rollouts_pct"] for n, r in rs.items()} for rs in (rows, rows_only))
+    assert pct == pct_only
     assert plots.plot_pass_at_k(only, tmp_path / "F8")[0].is_file()
 
 

@@ -13,13 +13,19 @@ from grpo_theory.figures.data import theory as data
 from grpo_theory.figures.plots import theory as plots
 
 TINY = {
-    "F1": (data.lambda_g, plots.plot_lambda_g, {**data.F1_CONFIG, "p_line": 21, "p_mc": [0.2, 0.5], "mc_groups": [2, 4],
+    "F1": (data.lambda_g, plots.plot_lambda_g, {**data.F1_CONFIG, "p_line": 21, "p_mc": [0.2, 0.5],
+                                                "mc_groups": [2, 4],
                                                   "replicates": 400}),
-    "F2": (data.zero_signal, plots.plot_zero_signal, {**data.F2_CONFIG, "groups_batch": [2, 8, 512], "batches": 20}),
-    "F3": (data.variance_budget, plots.plot_variance_budget, {**data.F3_CONFIG, "groups": [2, 8], "replicates": 200,
-                                                               "population": {**data.F3_CONFIG["population"], "prompts": 6}}),
-    "F4": (data.control_variate_with_real, plots.plot_control_variate, {**data.F4_CONFIG, "pairs": 800, "c_mc": [0.0, 1.0],
-                                                               "population": {**data.F4_CONFIG["population"], "prompts": 6}}),
+    "F2": (data.zero_signal, plots.plot_zero_signal, {**data.F2_CONFIG, "groups_batch": [2, 8, 512],
+                                                      "batches": 20}),
+    "F3": (data.variance_budget, plots.plot_variance_budget, {**data.F3_CONFIG, "groups": [2, 8],
+                                                              "replicates": 200,
+                                                               "population": {**data.F3_CONFIG["population"],
+                                                                              "prompts": 6}}),
+    "F4": (data.control_variate_with_real, plots.plot_control_variate, {**data.F4_CONFIG, "pairs": 800,
+                                                                        "c_mc": [0.0, 1.0],
+                                                               "population": {**data.F4_CONFIG["population"],
+                                                                              "prompts": 6}}),
 }
 
 
@@ -52,12 +58,14 @@ def test_config_hash_changes_with_config():
 def test_control_variate_real_panel_reads_realcheck_moments(tmp_path):
     res = {"config": {"model": "results/checkpoints/tiny"}, "statistics": {
         "summed": {"mixed_prompts": 90, "total": {"var_pos": 2.0, "var_neg": 1.0, "cov_pos_neg": 0.6}},
-        "length-normalized": {"mixed_prompts": 90, "total": {"var_pos": 1.0, "var_neg": 1.0, "cov_pos_neg": -0.1}}}}
+        "length-normalized": {"mixed_prompts": 90, "total": {"var_pos": 1.0, "var_neg": 1.0,
+                                                             "cov_pos_neg": -0.1}}}}
     (tmp_path / "result.json").write_text(json.dumps(res))
     cfg = {**TINY["F4"][2], "real_files": [str(tmp_path / "result.json")]}
     got = data.control_variate_with_real(cfg)
     r = got["real"][0]
-    assert r["model"] == "tiny" and math.isclose(r["c_star"], 0.6) and math.isclose(r["rho"], 0.6 / math.sqrt(2))
+    assert r["model"] == "tiny" and math.isclose(r["c_star"], 0.6) and math.isclose(r["rho"],
+                                                                                    0.6 / math.sqrt(2))
     c = list(cfg["c"]).index(1.0)
     assert math.isclose(float(r["ratio"][c]), 1 + 0.5 - 0.6)
     assert plots.plot_control_variate(cache.to_jsonable(got), tmp_path / "F4")[0].is_file()

@@ -19,7 +19,8 @@ def test_selection_takes_the_best_mean_and_breaks_ties_low():
         "2-GRPO lr=0.0001": [_res(0.50)],
     }
     table = sweep_table(results)
-    assert table["16-GRPO"]["lrs"] == [2.5e-5, 1e-4] and table["16-GRPO"]["score"] == pytest.approx([0.56, 0.61])
+    assert table["16-GRPO"]["lrs"] == [2.5e-5, 1e-4]
+    assert table["16-GRPO"]["score"] == pytest.approx([0.56, 0.61])
     assert table["16-GRPO"]["n"] == [2, 2]
     assert select_lrs(table) == {"16-GRPO": 1e-4, "2-GRPO": 1e-4}
 

@@ -1,4 +1,5 @@
-"""RunLog reads a run's result and log once: the accessors on a small synthetic run of the documented layout."""
+"""RunLog reads a run's result and log once: its accessors on a small synthetic run of the documented
+layout."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def test_accessors_on_a_run_with_a_torn_last_line(tmp_path):
     run = RunLog.read(_write(tmp_path, "2-GRPO_RS_s3"))
     assert [r["step"] for r in run.records] == [0, 1, 2, 3]  # the half-written step 4 is dropped
     assert (run.name, run.method, run.seed, run.eval_k) == ("2-GRPO+RS", "2-GRPO+RS", 3, 4)
-    assert run.final("mean_at_k") == 0.75 and run.start("greedy_acc") == 0.5 and run.final("pass_at_k") is None
+    assert run.final("mean_at_k") == 0.75 and run.start("greedy_acc") == 0.5
+    assert run.final("pass_at_k") is None
     assert run.final("pass_at_k", float("nan")) != run.final("pass_at_k", float("nan"))  # the default: NaN
     assert [run.cost(k) for k in ("rollouts", "steps", "train_cpu_seconds")] == [96, 3, 3.0]
     np.testing.assert_array_equal(run.final_scores, [1.0, 0.5, 0.75])

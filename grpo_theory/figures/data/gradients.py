@@ -65,7 +65,8 @@ class TabularToy:
         return tabular_policy(theta.detach(), self.offsets, self.rewards, vocab=self.V, max_len=self.L)
 
     def token_logp(self, theta: Tensor, prompts: Tensor, resp: Tensor) -> tuple[Tensor, Tensor]:
-        """Per-token log-probs and mask, each ``[P, G, L]``, for ``prompts`` ``[P]`` and responses ``resp`` ``[P, G]``."""
+        """Per-token log-probs and mask, each ``[P, G, L]``, for ``prompts`` ``[P]`` and responses ``resp``
+        ``[P, G]``."""
         table = torch.log_softmax(theta.reshape(self.S, self.V).unsqueeze(0) + self.offsets, -1)  # (Q, S, V)
         table = table.reshape(table.shape[0], -1)[prompts]  # (P, S*V)
         idx = self.tok_idx[resp]  # (P, G, L)
@@ -84,7 +85,8 @@ def _flat_grad(loss: Tensor, theta: Tensor) -> Tensor:
     return g.reshape(-1)
 
 
-def compare_at(toy: TabularToy, theta: Tensor, pairs: tuple[Tensor, Tensor], variant: dict[str, Any]) -> dict[str, float]:
+def compare_at(toy: TabularToy, theta: Tensor, pairs: tuple[Tensor, Tensor],
+               variant: dict[str, Any]) -> dict[str, float]:
     """Batch and per-pair comparison of the two gradients at ``theta`` on fixed mixed ``pairs``."""
     prompts, resp = pairs  # (P,), (P, 2): column 0 correct, column 1 wrong
     P = prompts.shape[0]
@@ -95,7 +97,8 @@ def compare_at(toy: TabularToy, theta: Tensor, pairs: tuple[Tensor, Tensor], var
     beta = variant["beta"]
     grpo = two_grpo_loss(logp, logp.detach(), rewards, mask, loss_agg_mode=variant["agg"]).loss
     dpo = online_dpo_loss(
-        logp, logp.detach(), rewards, mask, ref_logp=ref, beta=beta, length_normalize=variant["length_normalize"]
+        logp, logp.detach(), rewards, mask, ref_logp=ref, beta=beta,
+        length_normalize=variant["length_normalize"]
     ).loss
     g_grpo, g_dpo = _flat_grad(grpo, th), _flat_grad(dpo, th)
     cos = float(g_grpo @ g_dpo / (g_grpo.norm() * g_dpo.norm()))
@@ -116,7 +119,8 @@ def compare_at(toy: TabularToy, theta: Tensor, pairs: tuple[Tensor, Tensor], var
         thi = theta.clone().requires_grad_(True)
         lpi, mi = toy.token_logp(thi, prompts[i : i + 1], resp[i : i + 1])
         refi, _ = toy.token_logp(toy.theta_ref, prompts[i : i + 1], resp[i : i + 1])
-        gi = _flat_grad(two_grpo_loss(lpi, lpi.detach(), rewards[:1], mi, loss_agg_mode=variant["agg"]).loss, thi)
+        gi = _flat_grad(two_grpo_loss(lpi, lpi.detach(), rewards[:1], mi, loss_agg_mode=variant["agg"]).loss,
+                        thi)
         di = _flat_grad(
             online_dpo_loss(lpi, lpi.detach(), rewards[:1], mi, ref_logp=refi, beta=beta,
                             length_normalize=variant["length_normalize"]).loss,
@@ -137,7 +141,8 @@ def toy_gradient_equivalence(cfg: dict[str, Any]) -> dict[str, Any]:
     # Evaluation pairs: fixed prompts, responses re-drawn from π± at each checkpoint.
     prompts = torch.randint(pol.num_prompts, (cfg["pairs"],), generator=gen)
     steps = sorted(cfg["steps"])
-    out: dict[str, Any] = {"steps": steps, "kl": [], "reward": [], "variants": {v: [] for v in cfg["variants"]}}
+    out: dict[str, Any] = {"steps": steps, "kl": [], "reward": [],
+                           "variants": {v: [] for v in cfg["variants"]}}
     done = 0
     for k in steps:
         while done < k:  # 2-GRPO training steps on fresh on-policy pairs

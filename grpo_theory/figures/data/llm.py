@@ -314,13 +314,15 @@ def _per_seed_ratios(runs: list[RunLog], ref_by_seed: dict[Any, RunLog]) -> dict
         if rr is None:
             continue
         out["retention"].append(100 * r.final_eval["eval/mean_at_k"] / rr.final_eval["eval/mean_at_k"])
-        for key, cost in (("rollouts", "rollouts"), ("time", "train_seconds"), ("cpu_time", "train_cpu_seconds")):
+        for key, cost in (("rollouts", "rollouts"), ("time", "train_seconds"), ("cpu_time",
+                                                                                "train_cpu_seconds")):
             out[key].append(100 * r.cost(cost) / rr.cost(cost))
     return out
 
 
 #: T1 row key -> summary.json row key.
-T1_FROM_SUMMARY = {"seeds": "n", "mean_at_k": "mean_at_k", "greedy_acc": "greedy_acc", "pass_at_k": "pass_at_k",
+T1_FROM_SUMMARY = {"seeds": "n", "mean_at_k": "mean_at_k", "greedy_acc": "greedy_acc",
+                   "pass_at_k": "pass_at_k",
                    "start_mean_at_k": "start_mean_at_k", "retention": "retention_mean_at_k",
                    "gain_retention": "gain_retention_mean_at_k", "rollouts_pct": "rollouts_pct",
                    "time_pct": "time_pct", "cpu_time_pct": "cpu_time_pct", "discard": "discard_frac"}

@@ -40,7 +40,7 @@ def _candidates(experiment: str) -> list[tuple[Path, str]]:
 
 
 def _label(d: Path, where: str) -> str:
-    """``"<preset> preset, <where>"`` from the experiment's summary.json (the preset that made the results)."""
+    """``"<preset> preset, <where>"`` from the experiment's summary.json (the preset that made them)."""
     try:
         summary = read_json(d / "summary.json")
     except (OSError, ValueError):

@@ -59,7 +59,8 @@ def lambda_g(cfg: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"p_line": p_line, "p_mc": policy.success_prob(), "theory": {}, "mc": {}}
     gen = _gen(cfg["seed"] + 1)
     for d in cfg["ddofs"]:
-        out["theory"][str(d)] = {str(G): gradient_scale(_g_value(G), p_line, std_ddof=d) for G in cfg["groups"]}
+        out["theory"][str(d)] = {str(G): gradient_scale(_g_value(G), p_line, std_ddof=d)
+                                 for G in cfg["groups"]}
         out["mc"][str(d)] = {}
         for G in cfg["mc_groups"]:
             est = {"scale": "group", "std_ddof": d, "eps": 0.0}
@@ -105,7 +106,8 @@ def _sample_population(kind: str, a: float, n: tuple[int, ...], gen: torch.Gener
     if kind == "uniform":
         return u
     # Beta(a, a) by the inverse of its CDF is not in torch; use the ratio of Gammas.
-    x = torch.distributions.Gamma(torch.tensor(a, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+    x = torch.distributions.Gamma(torch.tensor(a, dtype=torch.float64),
+                                  torch.tensor(1.0, dtype=torch.float64))
     torch.manual_seed(int(gen.initial_seed()))
     g1, g2 = x.sample(n), x.sample(n)
     return g1 / (g1 + g2)
@@ -158,8 +160,10 @@ def _family(estimator: str) -> dict[str, Any]:
     return {"family": "rloo"} if estimator == "rloo" else {"family": "grpo", "std_ddof": 0, "eps": 0.0}
 
 
-def group_moments(policy: ToyPolicy, G: int, family: dict[str, Any], kind: ScoreKind = "summed") -> tuple[Tensor, Tensor]:
-    r"""Exact per-prompt mean ``[Q, D]`` and trace variance ``[Q]`` of :math:`\hat g_G(q) = \frac1G\sum_i A_i g_i`.
+def group_moments(policy: ToyPolicy, G: int, family: dict[str, Any],
+                  kind: ScoreKind = "summed") -> tuple[Tensor, Tensor]:
+    r"""Exact per-prompt mean ``[Q, D]`` and trace variance ``[Q]`` of
+    :math:`\hat g_G(q) = \frac1G\sum_i A_i g_i`.
 
     Given k correct rollouts, the positives are i.i.d. from :math:`\pi^+` and the negatives from
     :math:`\pi^-`; with :math:`A^\pm(k)` the advantages of the family and
@@ -192,7 +196,8 @@ def group_moments(policy: ToyPolicy, G: int, family: dict[str, Any], kind: Score
 
 
 def population_policy(spec: dict[str, Any], seed: int) -> ToyPolicy:
-    """The heterogeneous prompt population of F3/F4: a tabular policy with parameters shared by all prompts."""
+    """The heterogeneous prompt population of F3/F4: a tabular policy with parameters shared by all
+    prompts."""
     return random_tabular_policy(
         spec["prompts"],
         _gen(seed),
@@ -225,7 +230,8 @@ def variance_budget(cfg: dict[str, Any]) -> dict[str, Any]:
     B = cfg["budget"]
     out: dict[str, Any] = {"budget": B, "groups": cfg["groups"], "p": policy.success_prob(), "estimators": {}}
     for name in cfg["estimators"]:
-        rows: dict[str, list[float]] = {k: [] for k in ("prompt", "within", "total", "mc", "mc_se", "mean_norm2")}
+        rows: dict[str, list[float]] = {k: [] for k in ("prompt", "within", "total", "mc", "mc_se",
+                                                        "mean_norm2")}
         for G in cfg["groups"]:
             Q = B // G
             mean_q, var_q = group_moments(policy, G, _family(name))  # (Qpop, D), (Qpop,)
@@ -256,7 +262,8 @@ def control_variate(cfg: dict[str, Any]) -> dict[str, Any]:
     :math:`o^+\sim\pi^+_q` and one negative :math:`o^-\sim\pi^-_q` independently. Exact moments
     (law of total covariance; the within-prompt covariance is 0):
     :math:`\mathrm{Var}(g^\pm) = \mathbb E_q S^\pm_q - \|\mathbb E_q m^\pm_q\|^2`,
-    :math:`\mathrm{Cov} = \mathbb E_q\langle m^+_q, m^-_q\rangle - \langle\mathbb E m^+, \mathbb E m^-\rangle`,
+    :math:`\mathrm{Cov} = \mathbb E_q\langle m^+_q, m^-_q\rangle
+    - \langle\mathbb E m^+, \mathbb E m^-\rangle`,
     and the ratio is :math:`1 + c^2 V^-/V^+ - 2c\,\mathrm{Cov}/V^+`. Monte Carlo: the same ratio
     from ``pairs`` sampled pairs, standard errors by batch means.
     """
@@ -306,7 +313,8 @@ def control_variate(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def control_variate_with_real(cfg: dict[str, Any]) -> dict[str, Any]:
-    """F4 data: :func:`control_variate` on the toy, plus the real-model moments of ``grpo-theory realcheck covariance``."""
+    """F4 data: :func:`control_variate` on the toy, plus the real-model moments of
+    ``grpo-theory realcheck covariance``."""
     import json
 
     from grpo_theory.figures.paths import REPO_ROOT
@@ -333,10 +341,11 @@ def control_variate_with_real(cfg: dict[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------- F11 (R16)
 def group_size_budget(cfg: dict[str, Any]) -> dict[str, Any]:
-    """F11 (R16): exact per-step errors vs G at a fixed budget N = BG for three targets, both toys; fits; MC points.
+    """F11 (R16): exact per-step errors vs G at a fixed budget N = BG for three targets, both toys; fits;
+    MC points.
 
-    Exact: :func:`grpo_theory.theory.group_size.budget_errors`; fit: :func:`fit_budget_constants` on the bias-free
-    parts; Monte Carlo: sampled steps through the loss library's advantages
+    Exact: :func:`grpo_theory.theory.group_size.budget_errors`; fit: :func:`fit_budget_constants` on the
+    bias-free parts; Monte Carlo: sampled steps through the loss library's advantages
     (:func:`grpo_theory.montecarlo.checks_real_rewards.step_gradients`).
     """
     from grpo_theory.montecarlo.checks_real_rewards import step_gradients
@@ -356,12 +365,14 @@ def group_size_budget(cfg: dict[str, Any]) -> dict[str, Any]:
         phi = toy_features(len(prompts))
         e = budget_errors(prompts, N, Gs)
         toy: dict[str, Any] = {"exact": {t: e[t].tolist() for t in TARGETS},
-                               "bias": {t: e[f"{t}_bias"].tolist() for t in ("grad", "direction")}, "fit": {}, "mc": {}}
+                               "bias": {t: e[f"{t}_bias"].tolist() for t in ("grad", "direction")}, "fit": {},
+                               "mc": {}}
         for t in TARGETS:
             part = e[t] if t == "own" else e[f"{t}_var"]
             fit = fit_budget_constants(e["B"], e["G"], part)
             toy["fit"][t] = {"c": fit.c.tolist(), "c_ci": fit.c_ci.tolist(), "g_star": fit.g_star,
-                             "g_star_ci": list(fit.g_star_ci), "ratio": fit.ratio, "g2_optimal": fit.g2_optimal,
+                             "g_star_ci": list(fit.g_star_ci), "ratio": fit.ratio,
+                             "g2_optimal": fit.g2_optimal,
                              "rel_residual": fit.rel_residual}
         mcg = [int(g) for g in cfg["mc_groups"]]
         rows: dict[str, list[list[float]]] = {t: [] for t in TARGETS}
@@ -372,7 +383,8 @@ def group_size_budget(cfg: dict[str, Any]) -> dict[str, Any]:
             u = tgt / tgt.norm()
             per = {"own": ((x - mu) ** 2).sum((1, 2)) / (mu * mu).sum(),
                    "grad": ((x - tgt) ** 2).sum((1, 2)) / (tgt * tgt).sum(),
-                   "direction": ((x - (x * u).sum((1, 2), keepdim=True) * u) ** 2).sum((1, 2)) / float((u * mu).sum()) ** 2}
+                   "direction": ((x - (x * u).sum((1, 2), keepdim=True) * u) ** 2).sum((1, 2))
+                   / float((u * mu).sum()) ** 2}
             for t, v in per.items():
                 rows[t].append([float(v.mean()), float(v.std() / math.sqrt(len(v)))])
         toy["mc"] = {"groups": mcg, **rows}

@@ -54,13 +54,9 @@ def _real_rows(real: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return series
 
 
-def plot_gradient_equivalence(data: dict[str, Any], stem: Path) -> list[Path]:
-    toy = data["toy"]
-    fig, axes = style.figure(2, 2, height=4.4)
+def _toy_panels(a, b, toy: dict[str, Any]) -> None:
+    """(a) 1 - cos and (b) β x norm ratio of the toy's batch gradients vs k, one line per variant."""
     steps = toy["steps"]
-    (a, b), (c, d) = axes
-    for ax in (a, b, c, d):
-        style.decorate(ax)
     worst = 0.0
     for i, (name, rows) in enumerate(toy["variants"].items()):
         color = f"C{i}"
@@ -73,27 +69,30 @@ def plot_gradient_equivalence(data: dict[str, Any], stem: Path) -> list[Path]:
     a.set_title("toy: tabular policy (V = 3, lengths 1–4), 64 mixed pairs")
     a.legend(loc="lower right", fontsize=5.5)
     _xaxis(a, steps)
-    kl = toy["kl"]
-    style.note(a, "KL(π‖π_ref) at k = " + ", ".join(f"{s}: {v:.2g}" for s, v in zip(steps, kl) if s in (4, 16, 64, max(steps))),
-               loc="upper left")
+    kl = ", ".join(f"{s}: {v:.2g}" for s, v in zip(steps, toy["kl"]) if s in (4, 16, 64, max(steps)))
+    style.note(a, "KL(π‖π_ref) at k = " + kl, loc="upper left")
     b.axhline(1.0, color="0.4", lw=0.6)
     b.set_yscale("log")
-    b.set_ylabel(r"$\beta\,\|\nabla\mathcal{L}_{\rm 2GRPO}\|/\|\nabla\mathcal{L}_{\rm DPO}\|$  (1 at $\pi_{\rm ref}$)")
+    b.set_ylabel(r"$\beta\,\|\nabla\mathcal{L}_{\rm 2GRPO}\|/\|\nabla\mathcal{L}_{\rm DPO}\|$"
+                 r"  (1 at $\pi_{\rm ref}$)")
     b.set_title(r"toy: norm ratio vs the constant $1/\beta$")
     _xaxis(b, steps)
-    style.note(b, f"per pair, ∇L_2GRPO = ∇L_DPO / (2βσ(Δ)) to {max(worst, FLOOR):.0e} (rel.) at every k", loc="upper left")
+    style.note(b, f"per pair, ∇L_2GRPO = ∇L_DPO / (2βσ(Δ)) to {max(worst, FLOOR):.0e} (rel.) at every k",
+               loc="upper left")
     style.panel_label(a, "a")
     style.panel_label(b, "b")
 
-    series = _real_rows(data.get("real", []))
+
+def _real_panels(c, d, series: list[dict[str, Any]]) -> None:
+    """(c) 1 - cos and (d) norm ratio / predicted constant on real models (or where to get them)."""
     if series:
         ks = sorted({k for s in series for k in s["k"]})
         models = list(dict.fromkeys(s["model"] for s in series))
         keys = list(dict.fromkeys(s["key"] for s in series))
         for s in series:
-            kw = {"marker": "osD^"[models.index(s["model"]) % 4], "ls": s["ls"], "color": f"C{keys.index(s['key']) % 7}",
-                  "ms": 2.5 + 1.5 * models.index(s["model"]), "mfc": "none" if models.index(s["model"]) else None,
-                  "label": s["label"]}
+            m = models.index(s["model"])
+            kw = {"marker": "osD^"[m % 4], "ls": s["ls"], "color": f"C{keys.index(s['key']) % 7}",
+                  "ms": 2.5 + 1.5 * m, "mfc": "none" if m else None, "label": s["label"]}
             c.plot(s["k"], s["one_minus_cos"], **kw)
             d.plot(s["k"], s["ratio"], **kw)
         c.set_yscale("log")
@@ -114,4 +113,14 @@ def plot_gradient_equivalence(data: dict[str, Any], stem: Path) -> list[Path]:
     d.set_ylabel("ratio / predicted")
     style.panel_label(c, "c")
     style.panel_label(d, "d")
+
+
+def plot_gradient_equivalence(data: dict[str, Any], stem: Path) -> list[Path]:
+    """F5: toy panels (a, b) from ``data["toy"]``, real-model panels (c, d) from ``data["real"]``."""
+    fig, axes = style.figure(2, 2, height=4.4)
+    (a, b), (c, d) = axes
+    for ax in (a, b, c, d):
+        style.decorate(ax)
+    _toy_panels(a, b, data["toy"])
+    _real_panels(c, d, _real_rows(data.get("real", [])))
     return style.save(fig, stem)

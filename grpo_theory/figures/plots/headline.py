@@ -44,7 +44,8 @@ def plot_headline_curves(data: dict[str, Any], stem: Path) -> list[Path]:
 
 
 def plot_lr_sweep(data: dict[str, Any], stem: Path) -> list[Path]:
-    """F10: final validation Mean@k vs learning rate per method (± 1 s.e. over problems); the choice circled."""
+    """F10: final validation Mean@k vs learning rate per method (± 1 s.e. over problems); the choice
+    circled."""
     fig, axes = style.figure(1, 1)
     ax = axes[0][0]
     style.decorate(ax)

@@ -41,7 +41,8 @@ def plot_group_size_ablation(data: dict[str, Any], stem: Path) -> list[Path]:
             for g, vals in zip(G, d["per_seed"]):
                 a.plot([g] * len(vals), vals, ".", ms=2.5, color=color, alpha=0.45)
         if not math.isnan(data.get("start_mean_at_k", math.nan)):
-            a.axhline(data["start_mean_at_k"], color="0.5", ls=":", lw=0.8, label=f"start checkpoint Mean@{k}")
+            a.axhline(data["start_mean_at_k"], color="0.5", ls=":", lw=0.8,
+                      label=f"start checkpoint Mean@{k}")
         a.set_xscale("log", base=2)
         a.set_xticks(G, [str(int(g)) for g in G])
         pps = data.get("prompts_per_step")
@@ -50,7 +51,8 @@ def plot_group_size_ablation(data: dict[str, Any], stem: Path) -> list[Path]:
         a.legend(loc="center right")
         style.note(a, _source_note(data) + "\nbars: ± 1 std over seeds; dots: seeds", loc="lower right")
         if "quick" in data.get("label", ""):
-            fig.suptitle("left: quick preset (smoke-scale run, not the ablation experiment)", color="C3", fontsize=7)
+            fig.suptitle("left: quick preset (smoke-scale run, not the ablation experiment)", color="C3",
+                         fontsize=7)
     else:
         _empty(a, "no ablation results")
     a.set_title("this project (tiny LM, addition)")
@@ -78,7 +80,8 @@ def plot_pass_at_k(data: dict[str, Any], stem: Path) -> list[Path]:
     for name, d in data["methods"].items():
         color = "0.5" if name == "start checkpoint" else style.method_color(name)
         ls = ":" if name == "start checkpoint" else "-"
-        ax.errorbar(d["k"], d["mean"], yerr=d["std"], fmt="o", ls=ls, ms=3, color=color, label=name, capsize=2)
+        ax.errorbar(d["k"], d["mean"], yerr=d["std"], fmt="o", ls=ls, ms=3, color=color, label=name,
+                    capsize=2)
         ks.update(d["k"])
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(ks), [str(k) for k in sorted(ks)])
@@ -101,7 +104,8 @@ def plot_discard_rate(data: dict[str, Any], stem: Path) -> list[Path]:
         a.errorbar(step, rc["measured"], yerr=rc["measured_se"], fmt="o", ms=2.5, color="C0", lw=0.7,
                    label=f"measured ({rc['model']}, realcheck)")
         if rc["expected_per_prompt"][0] is not None:
-            a.plot(step, rc["expected_per_prompt"], "-", color="C2", label=r"$E_q[p_q^2+(1-p_q)^2]$ (per-prompt p)")
+            a.plot(step, rc["expected_per_prompt"], "-", color="C2",
+                   label=r"$E_q[p_q^2+(1-p_q)^2]$ (per-prompt p)")
         a.plot(step, rc["rbar_formula"], "--", color="C1", label=r"$\bar r^2+(1-\bar r)^2$ (mean reward)")
         a.plot(step, rc["printed_formula"], ":", color="C3", label=r"printed: $1-\bar r^2-(1-\bar r)^2$")
         drawn = True
@@ -184,7 +188,8 @@ def table_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                          _fmt(100 * r["mean_at_k"][0], 100 * r["mean_at_k"][1]), str(r["seeds"])])
         if name in data["paper"]:
             p = data["paper"][name]
-            rows.append([name, "paper (v3, 4 Qwen settings)", "–", _fmt(p["retention"], digits=2), "–", "–", "–",
+            rows.append([name, "paper (v3, 4 Qwen settings)", "–", _fmt(p["retention"], digits=2), "–", "–",
+                         "–",
                          _fmt(p["rollouts"], digits=1), _fmt(p["time"], digits=2), "–", "–", "–"])
     for src in sources:
         ref = src.get("rows", {}).get(src.get("reference"))
@@ -199,9 +204,9 @@ def write_headline_table(data: dict[str, Any], stem: Path) -> list[Path]:
     """T1 as Markdown (``.md``) and LaTeX (``.tex``): ratios to 16-GRPO, this project vs the paper."""
     head, rows = table_rows(data)
     where = "; ".join(_source_note(src) for src in data.get("sources", [])) or "no results"
-    note = (f"Ratios relative to 16-GRPO: ratio of seed means; ± = std over seeds of per-seed ratios; 95% CI: "
-            f"paired two-way bootstrap over seeds and problems (grpo_theory.llm.bootstrap), where the runs "
-            f"carry per-problem outcomes. "
+    note = (f"Ratios relative to 16-GRPO: ratio of seed means; ± = std over seeds of per-seed ratios; "
+            f"95% CI: paired two-way bootstrap over seeds and problems (grpo_theory.llm.bootstrap), where "
+            f"the runs carry per-problem outcomes. "
             f"Sources: {where}. Paper: 97.63% = ratio of grand Mean@32 averages (v3 Table 1), "
             f"12.5% = 0.15M/1.2M rollouts, 20.96% = summed hours; 2-GRPO+RS from v3 Table 1 the same way.")
     md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -69,7 +69,8 @@ def plot_zero_signal(data: dict[str, Any], stem: Path) -> list[Path]:
     for i, pop in enumerate(data["populations"]):
         color = f"C{i}"
         ax.plot(G, pop["exact"], color=color, label=pop["label"])
-        ax.errorbar(G, pop["mc_mean"], yerr=Z95 * np.asarray(pop["mc_se"]), fmt="o", ms=2.4, color=color, lw=0.8)
+        ax.errorbar(G, pop["mc_mean"], yerr=Z95 * np.asarray(pop["mc_se"]), fmt="o", ms=2.4, color=color,
+                    lw=0.8)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xticks(G, [str(int(g)) for g in G])
@@ -92,8 +93,10 @@ def plot_variance_budget(data: dict[str, Any], stem: Path) -> list[Path]:
         style.decorate(ax)
         scale = np.asarray(rows["mean_norm2"])
         ax.plot(G, np.asarray(rows["total"]) / scale, color="C0", label="total (exact)")
-        ax.plot(G, np.asarray(rows["prompt"]) / scale, color="C1", ls="--", label=r"prompt term $\mathrm{Var}_q(E[\hat g|q])/Q$")
-        ax.plot(G, np.asarray(rows["within"]) / scale, color="C2", ls=":", label=r"within term $E_q\mathrm{Var}(\hat g|q)/Q$")
+        ax.plot(G, np.asarray(rows["prompt"]) / scale, color="C1", ls="--",
+                label=r"prompt term $\mathrm{Var}_q(E[\hat g|q])/Q$")
+        ax.plot(G, np.asarray(rows["within"]) / scale, color="C2", ls=":",
+                label=r"within term $E_q\mathrm{Var}(\hat g|q)/Q$")
         ax.errorbar(
             G, np.asarray(rows["mc"]) / scale, yerr=Z95 * np.asarray(rows["mc_se"]) / scale, fmt="o", ms=2.6,
             color="C0", lw=0.8, label="Monte Carlo (95% CI)",
@@ -104,7 +107,8 @@ def plot_variance_budget(data: dict[str, Any], stem: Path) -> list[Path]:
         ax.set_xlabel(f"group size G  (Q = {data['budget']}/G prompts)")
         ax.set_title(names.get(name, name))
         style.panel_label(ax, "ab"[k])
-    axes[0][0].set_ylabel(r"$\mathrm{Var}(\hat g_B)\,/\,\|E\,\hat g_B\|^2$" + f"  at B = {data['budget']} rollouts")
+    axes[0][0].set_ylabel(r"$\mathrm{Var}(\hat g_B)\,/\,\|E\,\hat g_B\|^2$"
+                          + f"  at B = {data['budget']} rollouts")
     axes[0][0].legend(loc="upper left")
     style.note(axes[0][-1], f"{len(data['p'])} prompts, p from {min(data['p']):.2f} to {max(data['p']):.2f}")
     return style.save(fig, stem)
@@ -119,11 +123,12 @@ def plot_control_variate(data: dict[str, Any], stem: Path) -> list[Path]:
     for k, (ax, (kind, d)) in enumerate(zip(axes[0], data["kinds"].items())):
         style.decorate(ax)
         if d["c_max"] > 0:
-            ax.axvspan(0, d["c_max"], color="C2", alpha=0.12, lw=0, label=r"reduction: $0\leq c\leq 2\,\mathrm{Cov}/\mathrm{Var}(g^-)$")
+            ax.axvspan(0, d["c_max"], color="C2", alpha=0.12, lw=0,
+                       label=r"reduction: $0\leq c\leq 2\,\mathrm{Cov}/\mathrm{Var}(g^-)$")
         ax.plot(c, d["ratio"], color="C0", label="theory (exact moments)")
         ax.errorbar(
-            data["c_mc"], d["mc_mean"], yerr=Z95 * np.asarray(d["mc_se"]), fmt="o", ms=2.6, color="C0", lw=0.8,
-            label="Monte Carlo (95% CI)",
+            data["c_mc"], d["mc_mean"], yerr=Z95 * np.asarray(d["mc_se"]), fmt="o", ms=2.6, color="C0",
+            lw=0.8, label="Monte Carlo (95% CI)",
         )
         ax.axhline(1.0, color="0.4", lw=0.6)
         ax.axvline(1.0, color="C1", ls="--", lw=0.9, label="c = 1 (GRPO's baseline)")
@@ -132,13 +137,16 @@ def plot_control_variate(data: dict[str, Any], stem: Path) -> list[Path]:
         ax.set_yscale("log")
         ax.set_xlabel("control-variate coefficient c")
         ax.set_title(labels.get(kind, kind))
-        style.note(ax, f"Cov = {d['cov']:.3g}, ρ = {d['rho']:.3f}\nVar(g⁺) = {d['var_plus']:.3g}, Var(g⁻) = {d['var_minus']:.3g}",
+        style.note(ax,
+                   f"Cov = {d['cov']:.3g}, ρ = {d['rho']:.3f}\n"
+                   f"Var(g⁺) = {d['var_plus']:.3g}, Var(g⁻) = {d['var_minus']:.3g}",
                    loc="lower right", y=0.1)
         style.panel_label(ax, "abc"[k])
     ax = style.decorate(axes[0][-1])
     real = data.get("real", [])
     for i, r in enumerate(real):
-        ax.plot(c, r["ratio"], color=f"C{i + 4}", label=f"{r['kind']}: Cov = {r['cov']:.3g}, ρ = {r['rho']:.3f}")
+        ax.plot(c, r["ratio"], color=f"C{i + 4}",
+                label=f"{r['kind']}: Cov = {r['cov']:.3g}, ρ = {r['rho']:.3f}")
         ax.plot([r["c_star"]], [1 - r["rho"] ** 2], marker="*", color=f"C{i + 4}", ms=6, ls="none")
     ax.axhline(1.0, color="0.4", lw=0.6)
     ax.axvline(1.0, color="C1", ls="--", lw=0.9)
@@ -150,8 +158,8 @@ def plot_control_variate(data: dict[str, Any], stem: Path) -> list[Path]:
         style.note(ax, "lines from the measured Var(g±) and Cov\n(Cov across prompts, v3 Table 2 setting)",
                    loc="lower right", y=0.1)
     else:
-        ax.text(0.5, 0.5, "no real-model results yet:\ngrpo-theory realcheck covariance", ha="center", va="center",
-                transform=ax.transAxes, color="0.4")
+        ax.text(0.5, 0.5, "no real-model results yet:\ngrpo-theory realcheck covariance", ha="center",
+                va="center", transform=ax.transAxes, color="0.4")
     style.panel_label(ax, "abc"[len(data["kinds"])])
     axes[0][0].set_ylabel(r"$\mathrm{Var}(g^+ - c\,g^-)\,/\,\mathrm{Var}(g^+)$")
     axes[0][0].legend(loc="upper left")
@@ -159,8 +167,10 @@ def plot_control_variate(data: dict[str, Any], stem: Path) -> list[Path]:
 
 
 def plot_group_size_budget(data: dict[str, Any], stem: Path) -> list[Path]:
-    """F11 (R16): error of the per-step gradient vs G at a fixed budget N, three targets, binary and real rewards."""
-    names = {"own": "own population gradient", "grad": r"$\nabla E[r]$ (scale included)", "direction": "direction only"}
+    """F11 (R16): error of the per-step gradient vs G at a fixed budget N, three targets, binary and real
+    rewards."""
+    names = {"own": "own population gradient", "grad": r"$\nabla E[r]$ (scale included)",
+             "direction": "direction only"}
     titles = {"binary": "binary rewards", "real": "real-valued rewards"}
     fig, axes = style.figure(2, 1, sharey=True)
     G = np.asarray(data["groups"], dtype=float)
@@ -172,8 +182,8 @@ def plot_group_size_budget(data: dict[str, Any], stem: Path) -> list[Path]:
             best = int(np.argmin(y))
             ax.plot([G[best]], [y[best]], marker="*", ms=7, color=f"C{j}", ls="none")
             mc = np.asarray(toy["mc"][t])
-            ax.errorbar(np.asarray(toy["mc"]["groups"], dtype=float), mc[:, 0], yerr=Z95 * mc[:, 1], fmt="o", ms=2.4,
-                        color=f"C{j}", lw=0.8)
+            ax.errorbar(np.asarray(toy["mc"]["groups"], dtype=float), mc[:, 0], yerr=Z95 * mc[:, 1], fmt="o",
+                        ms=2.4, color=f"C{j}", lw=0.8)
             if t == "own":  # the fitted three-term law (own target: no bias term)
                 c1, c2, c3 = toy["fit"][t]["c"]
                 gg = np.geomspace(G[0], G[-1], 60)
