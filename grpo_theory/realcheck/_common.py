@@ -78,7 +78,8 @@ def cosine(a: Tensor, b: Tensor) -> float:
 
 
 class Sketch:
-    """Count-sketch projection :math:`\\mathbb R^D\\to\\mathbb R^d` (see the module docstring); ``dim=None``: identity.
+    """Count-sketch projection :math:`\\mathbb R^D\\to\\mathbb R^d` (see the module docstring); ``dim=None``:
+    identity.
 
     Args:
         n_in: D, the flat gradient length.
@@ -215,7 +216,8 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON, atomically; absolute paths inside the repository are stored relative."""
+    """Write ``obj`` as indented JSON, atomically; absolute paths inside the repository are stored
+    relative."""
     from grpo_theory.artifacts import portable
 
     path = Path(path)

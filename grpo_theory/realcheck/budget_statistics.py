@@ -1,4 +1,4 @@
-r"""R16's statistics: unbiased targets of one (N, G) cell from the replicates of its steps, with jackknife CIs.
+r"""R16's statistics: unbiased targets of one (N, G) cell from its replicates, with jackknife CIs.
 
 The targets and their definitions are in :mod:`grpo_theory.realcheck.group_size_budget`.
 
@@ -6,9 +6,10 @@ The population gradient t is estimated by RLOO (:func:`grpo_theory.losses.rloo_l
 :math:`\mathbb E_q\nabla p_q`) on ``ref_prompts`` × ``ref_group`` rollouts, as two independent halves
 :math:`\hat t_1,\hat t_2`. Every quantity is then an unbiased U-statistic: :math:`\|\mu\|^2` from
 :math:`\sum_{r\ne s}\langle v_r,v_s\rangle/(R(R-1))`, :math:`\mathbb E\|\hat g\|^2` from the mean of
-:math:`\|v_r\|^2`, :math:`\langle\mu,t\rangle` from :math:`a_r=\langle v_r,\hat t_1\rangle`, :math:`b_r=\langle v_r,\hat t_2\rangle`,
-:math:`(u^\top\mu)^2\|t\|^2` from :math:`\sum_{r\ne s}a_rb_s/(R(R-1))`, :math:`\mathbb E\langle\hat g,t\rangle^2` from
-the mean of :math:`a_rb_r`, and :math:`\|t\|^2=\langle\hat t_1,\hat t_2\rangle`. The targets are ratios of these;
+:math:`\|v_r\|^2`, :math:`\langle\mu,t\rangle` from :math:`a_r=\langle v_r,\hat t_1\rangle`,
+:math:`b_r=\langle v_r,\hat t_2\rangle`, :math:`(u^\top\mu)^2\|t\|^2` from
+:math:`\sum_{r\ne s}a_rb_s/(R(R-1))`, :math:`\mathbb E\langle\hat g,t\rangle^2` from the mean of
+:math:`a_rb_r`, and :math:`\|t\|^2=\langle\hat t_1,\hat t_2\rangle`. The targets are ratios of these;
 95% intervals are delete-one-replicate jackknife (bias-corrected estimate ± 1.96 SE; the reference's own
 noise is not resampled, it is ~``ref_prompts·ref_group/N`` times smaller than a step's).
 
@@ -96,7 +97,8 @@ def _targets_loo(K: Tensor, a: Tensor, b: Tensor, tt: float, cell: Tensor) -> di
 
 def sufficient(V_by_budget: dict[int, Tensor], t1: Tensor, t2: Tensor) -> dict[str, Any]:
     """What the statistics of one G need (all small): Gram ``K`` [R, R] of the replicates of every budget,
-    ``a``, ``b`` [R] (inner products with t̂1, t̂2), ``tt`` = ⟨t̂1, t̂2⟩ and the budget ``label`` [R] of each row."""
+    ``a``, ``b`` [R] (inner products with t̂1, t̂2), ``tt`` = ⟨t̂1, t̂2⟩ and the budget ``label`` [R] of each
+    row."""
     budgets = sorted(V_by_budget)
     V = torch.cat([V_by_budget[n].to(torch.float64) for n in budgets])
     t1, t2 = t1.to(torch.float64), t2.to(torch.float64)

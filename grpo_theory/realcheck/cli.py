@@ -3,8 +3,8 @@
 Every field of the experiment's config dataclass is an option (``--n-pairs 8``, ``--betas 0.1,1``,
 ``--model smollm2``); ``--out`` changes the output directory and ``--commit-results`` writes to
 ``results/realcheck/<name>/`` (what the figures draw). Options are checked before anything runs; a
-finished result of another config is never replaced without ``--overwrite``. The command prints the summary and the
-files written.
+finished result of another config is never replaced without ``--overwrite``. The command prints the
+summary and the files written.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ EXPERIMENTS: dict[str, tuple[str, str, str]] = {
     "discard_rate": ("grpo_theory.realcheck.discard_rate", "DiscardConfig",
                      "R7: tied-pair fraction during 2-GRPO training vs E_q[P0] and the r-bar formula"),
     "group_size_budget": ("grpo_theory.realcheck.group_size_budget", "BudgetConfig",
-                          "R16: per-step gradient error over (B, G) at fixed N = BG; fit c1/B + c2/(BG) + c3/(BG^2)"),
+                          "R16: per-step gradient error over (B, G) at fixed N = BG; fit c1/B + c2/(BG) + "
+                          "c3/(BG^2)"),
     "smollm2": ("grpo_theory.realcheck.smollm2_checks", "SmolChecksConfig",
                 "R6, R7, R8/R9 on SmolLM2-135M-Instruct (yes/no compare prompts; p-hat distribution first)"),
 }
@@ -138,7 +139,8 @@ def _out_dir(name: str, args: argparse.Namespace):
 
 
 def _finished(cfg, out, overwrite: bool) -> dict[str, Any] | None:
-    """The saved result in ``out`` if it is of this config; refuse one of another config unless ``overwrite``."""
+    """The saved result in ``out`` if it is of this config; refuse one of another config unless
+    ``overwrite``."""
     import hashlib
 
     from grpo_theory.artifacts import portable, read_json
@@ -158,6 +160,7 @@ def _finished(cfg, out, overwrite: bool) -> dict[str, Any] | None:
 
     if saved["config"] == want:
         return saved
-    raise ConfigError([("--out", str(out), f"holds a finished result with config hash {h(saved['config'])}, but "
-                                           f"this command's config has hash {h(want)}: pass --overwrite to replace "
-                                           "it, or choose another --out")])
+    raise ConfigError([("--out", str(out), f"holds a finished result with config hash "
+                                           f"{h(saved['config'])}, but this command's config has hash "
+                                           f"{h(want)}: pass --overwrite to replace it, or choose another "
+                                           "--out")])

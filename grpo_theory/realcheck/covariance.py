@@ -2,14 +2,15 @@ r"""R8/R9 on a real model: how positive and negative score gradients co-vary (v3
 
 Q prompts, n sampled responses each (temperature 1), per-response score gradients
 :math:`g=\nabla s(o\mid q)` for two score functions: ``summed`` (:math:`s=\log\pi(o\mid q)`, exact) and
-``length-normalized`` (:math:`s=\frac1{|o|}\sum_t\log\pi(o_t\mid\cdot)`). For prompt q with k correct responses,
-:math:`\hat m^\pm_q` are the means of the positive / negative gradients. "Var" and "Cov" of vectors are
-traces (sums over coordinates), as in Prop. 4.1.
+``length-normalized`` (:math:`s=\frac1{|o|}\sum_t\log\pi(o_t\mid\cdot)`). For prompt q with k correct
+responses, :math:`\hat m^\pm_q` are the means of the positive / negative gradients. "Var" and "Cov" of
+vectors are traces (sums over coordinates), as in Prop. 4.1.
 
 Quantities (all estimators stated; "mixed" prompts have 1 ≤ k ≤ n−1):
 
 * **across prompts** (the paper's Table 2 term, law of total covariance):
-  :math:`\widehat{\mathrm{Cov}}_q(m^+,m^-)=\frac1{Q_m-1}\sum_q\langle\hat m^+_q-\bar m^+,\hat m^-_q-\bar m^-\rangle`.
+  :math:`\widehat{\mathrm{Cov}}_q(m^+,m^-)
+  =\frac1{Q_m-1}\sum_q\langle\hat m^+_q-\bar m^+,\hat m^-_q-\bar m^-\rangle`.
   Unbiased: within a prompt the positive and negative sample means are independent given k.
   **Permuted baseline**: the same with :math:`\hat m^-_{\pi(q)}` for random permutations π (mean, sd,
   and the fraction of permutations at least as large as the observed value).
@@ -19,11 +20,14 @@ Quantities (all estimators stated; "mixed" prompts have 1 ≤ k ≤ n−1):
 * **totals**: :math:`\mathrm{Var}(g^\pm)=\overline{V^\pm}+\mathrm{Var}_q(m^\pm)` with the across-prompt
   variance debiased by :math:`\overline{V^\pm}\cdot\overline{1/n^\pm_q}`; :math:`\mathrm{Cov}(g^+,g^-)` =
   the across-prompt term (+ the within term, reported separately); ρ; and **Prop. 4.1's premise for
-  GRPO's c = 1**: :math:`\mathrm{Cov}\ge\mathrm{Var}(g^-)/2`, i.e. :math:`\mathrm{Var}(g^+-g^-)\le\mathrm{Var}(g^+)`.
-* **R9, score identity** :math:`\mathbb E[g\mid q]=0` (equivalently :math:`m^-=-\frac p{1-p}m^+`): per prompt the
-  U-statistic :math:`\widehat{\|\mathbb E[g\mid q]\|^2}=\frac{\|\sum_i g_i\|^2-\sum_i\|g_i\|^2}{n(n-1)}` (unbiased),
-  averaged over prompts with a z-score against 0; and the mean of :math:`\langle\hat m^+_q,\hat m^-_q\rangle`
-  over mixed prompts (unbiased for :math:`\langle m^+,m^-\rangle`, predicted < 0: anti-aligned).
+  GRPO's c = 1**: :math:`\mathrm{Cov}\ge\mathrm{Var}(g^-)/2`, i.e.
+  :math:`\mathrm{Var}(g^+-g^-)\le\mathrm{Var}(g^+)`.
+* **R9, score identity** :math:`\mathbb E[g\mid q]=0` (equivalently :math:`m^-=-\frac p{1-p}m^+`): per
+  prompt the U-statistic
+  :math:`\widehat{\|\mathbb E[g\mid q]\|^2}=\frac{\|\sum_i g_i\|^2-\sum_i\|g_i\|^2}{n(n-1)}` (unbiased),
+  averaged over prompts with a z-score against 0; and the mean of
+  :math:`\langle\hat m^+_q,\hat m^-_q\rangle` over mixed prompts (unbiased for
+  :math:`\langle m^+,m^-\rangle`, predicted < 0: anti-aligned).
 
 All of it comes from Gram matrices of per-prompt means, so the gradients are kept exact for small
 models (``exact=True``) or count-sketched (``sketch_dim``) for large ones.
@@ -224,7 +228,8 @@ def run_experiment(cfg: CovarianceConfig, *, policy=None, progress: bool = True)
     per_prompt = []
     for j, prob in enumerate(tqdm(problems, desc="R8 prompts", disable=not progress)):
         r = policy.generate([prob.prompt], cfg.n_responses, temperature=1.0, top_p=1.0,
-                            max_new_tokens=cfg.max_new_tokens or task.max_new_tokens, seed=cfg.seed * 1_000_003 + j)
+                            max_new_tokens=cfg.max_new_tokens or task.max_new_tokens,
+                            seed=cfg.seed * 1_000_003 + j)
         rw = torch.tensor([task.reward(prob, t) for t in r.texts], dtype=torch.float64)
         grads = per_sample_scores(policy, r, kinds=cfg.kinds, project=sketch)
         row: dict[str, Any] = {"prompt": prob.prompt, "k": int(rw.sum()), "n": cfg.n_responses,
@@ -267,7 +272,8 @@ def write(res: dict[str, Any], out: str | None = None) -> list[str]:
             str(write_csv(d / "summary.csv", summary))]
 
 
-def run(cfg: CovarianceConfig, *, out: str | None = None, policy=None, progress: bool = True) -> dict[str, Any]:
+def run(cfg: CovarianceConfig, *, out: str | None = None, policy=None,
+        progress: bool = True) -> dict[str, Any]:
     """Run and write the results; returns the result dict."""
     res = run_experiment(cfg, policy=policy, progress=progress)
     res["files"] = write(res, out)

@@ -175,12 +175,13 @@ def select_prompts(policy, task, cfg: DirectionConfig, *, progress: bool = True)
     lo, hi = cfg.p_range
     chosen: list[tuple[Any, float]] = []
     step = 64
-    bar = tqdm(total=cfg.n_prompts, desc="pilot: prompts with intermediate p", disable=not progress, leave=False)
+    bar = tqdm(total=cfg.n_prompts, desc="pilot: prompts with intermediate p", disable=not progress,
+               leave=False)
     for s in range(0, len(cands), step):
         chunk = cands[s:s + step]
         r = policy.generate([p.prompt for p in chunk], cfg.pilot_samples, temperature=1.0, top_p=1.0,
-                            max_new_tokens=cfg.max_new_tokens or task.max_new_tokens, seed=cfg.seed * 7919 + s,
-                            batch_size=1024)
+                            max_new_tokens=cfg.max_new_tokens or task.max_new_tokens,
+                            seed=cfg.seed * 7919 + s, batch_size=1024)
         n = cfg.pilot_samples
         for i, p in enumerate(chunk):
             ph = sum(task.reward(p, t) for t in r.texts[i * n:(i + 1) * n]) / n
@@ -313,15 +314,18 @@ def write(res: dict[str, Any], out: str | None = None) -> list[str]:
                 continue
             s = p[kind]
             rows.append({"prompt_index": i, "prompt": p["prompt"], "kind": kind, "pilot_p": p["pilot_p"],
-                         **{k: v for k, v in s.items() if k != "plain_cosine_curve" and not k.endswith("_ci95")},
+                         **{k: v for k, v in s.items()
+                            if k != "plain_cosine_curve" and not k.endswith("_ci95")},
                          **{f"{k}_lo": v[0] for k, v in s.items() if k.endswith("_ci95") and v},
                          **{f"{k}_hi": v[1] for k, v in s.items() if k.endswith("_ci95") and v}})
-            curve += [{"prompt_index": i, "kind": kind, "p_hat": s["p_hat"], **c} for c in s["plain_cosine_curve"]]
+            curve += [{"prompt_index": i, "kind": kind, "p_hat": s["p_hat"], **c}
+                      for c in s["plain_cosine_curve"]]
     return [str(write_json(d / "result.json", res)), str(write_csv(d / "prompts.csv", rows)),
             str(write_csv(d / "cosine_curve.csv", curve))]
 
 
-def run(cfg: DirectionConfig, *, out: str | None = None, policy=None, progress: bool = True) -> dict[str, Any]:
+def run(cfg: DirectionConfig, *, out: str | None = None, policy=None,
+        progress: bool = True) -> dict[str, Any]:
     """Run and write the results; returns the result dict."""
     res = run_experiment(cfg, policy=policy, progress=progress)
     res["files"] = write(res, out)

@@ -6,7 +6,8 @@ probability p that happens with probability :math:`P_0(2,p)=p^2+(1-p)^2`
 :math:`q_1..q_P`, the expected fraction of tied pairs is :math:`\frac1P\sum_q P_0(2,p_q)`, which by
 Jensen is at least :math:`P_0(2,\bar r)` (the gap is exactly :math:`2\,\mathrm{Var}_q(p_q)`). v3 App. D.3
 estimates the discard rate from the mean reward :math:`\bar r` as printed :math:`1-\bar r^2-(1-\bar r)^2`
-(that is the probability of a *mixed* pair), while its Table 3 values can only be :math:`\bar r^2+(1-\bar r)^2`.
+(that is the probability of a *mixed* pair), while its Table 3 values can only be
+:math:`\bar r^2+(1-\bar r)^2`.
 
 The experiment runs the project's trainer (:func:`grpo_theory.llm.trainer.train`, loss ``two_grpo``)
 and, before each optimizer step, draws ``extra_samples`` fresh rollouts of each of that step's prompts
@@ -17,7 +18,8 @@ from the same policy (the weights the trainer samples with). Per step it records
   :math:`\hat P_0=\frac{k(k-1)+(m-k)(m-k-1)}{m(m-1)}` from k correct of m extra samples (SE across prompts);
 * ``rbar_formula``: :math:`P_0(2,\bar r)` with :math:`\bar r` the step's mean training reward (what the
   paper's formula gives), and ``printed_formula`` :math:`1-P_0(2,\bar r)`;
-* ``jensen_gap``: ``expected_per_prompt`` minus :math:`P_0(2,\bar p)` with :math:`\bar p` from the extra samples.
+* ``jensen_gap``: ``expected_per_prompt`` minus :math:`P_0(2,\bar p)` with :math:`\bar p` from the extra
+  samples.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ class DiscardConfig(CheckConfig):
 
     def __post_init__(self) -> None:
         if self.extra_samples < 2:
-            raise ValueError(f"extra_samples must be >= 2 (unbiased P0 needs pairs), got {self.extra_samples}")
+            raise ValueError(f"extra_samples must be >= 2 (unbiased P0 needs pairs), got "
+                             f"{self.extra_samples}")
         if self.steps < 1 or self.prompts_per_step < 1:
             raise ValueError("steps and prompts_per_step must be >= 1")
 
@@ -72,12 +75,14 @@ def train_config(cfg: DiscardConfig, run_dir: str):
         prompts_per_step=cfg.prompts_per_step, train_size=cfg.prompts_per_step * cfg.steps, epochs=1,
         lr=cfg.lr, eval_size=cfg.eval_size, eval_at_start=cfg.eval_size > 0, eval_every=0,
         seed=cfg.seed, data_seed=cfg.seed, threads=cfg.threads, max_new_tokens=cfg.max_new_tokens,
-        out_dir=run_dir, save_final=False,  # the trained weights are not needed (and a GGUF model cannot be saved)
+        # the trained weights are not needed (and a GGUF model cannot be saved)
+        out_dir=run_dir, save_final=False,
     )
 
 
 def step_problems(tcfg, task, step: int) -> list:
-    """The prompts the trainer uses at optimizer step ``step`` (1-based; on-policy: one step per generation)."""
+    """The prompts the trainer uses at optimizer step ``step`` (1-based; on-policy: one step per
+    generation)."""
     from grpo_theory.llm.tasks import train_problems
     from grpo_theory.llm.trainer import epoch_order
 
@@ -170,7 +175,8 @@ def run_experiment(cfg: DiscardConfig, *, policy=None, progress: bool = True,
         "experiment": NAME, "result": "R7", "config": cfg, "env": env_snapshot(),
         "train_config": tcfg.to_dict(), "steps": rows, "summary": _summarize(rows),
         "start_eval": result.get("start_eval"), "final_eval": result.get("final_eval"),
-        "paper_table3": {"step": [10, 40, 70, 100, 130], "p_discard": [0.5284, 0.6917, 0.6763, 0.7711, 0.7141]},
+        "paper_table3": {"step": [10, 40, 70, 100, 130],
+                         "p_discard": [0.5284, 0.6917, 0.6763, 0.7711, 0.7141]},
         "seconds": time.time() - t0,
     }
 

@@ -11,16 +11,14 @@ clipping active), without KL, with population-std advantages (:math:`A^\pm=\pm1`
     \Delta_i = \beta\big[(\log\pi-\log\pi_{\rm ref})(o^-_i) - (\log\pi-\log\pi_{\rm ref})(o^+_i)\big],
 
 and, by aggregation mode of the 2-GRPO loss (S = 2P sequences, N tokens in all, C the padded width),
+:math:`-\nabla\mathcal L_{\rm 2\text{-}GRPO}` and its ratio to the DPO gradient at π = π_ref:
 
-=========================== ============================================= ===========================
-mode                        :math:`-\nabla\mathcal L_{\rm 2\text{-}GRPO}`  ratio to DPO at π = π_ref
-=========================== ============================================= ===========================
-seq-mean-token-mean         :math:`\frac1{2P}\sum_i(\nabla^+_i/L^+_i - \nabla^-_i/L^-_i)`  :math:`1/(\beta L)` iff all lengths equal L
-seq-mean-token-sum          :math:`\frac1{2P}\sum_i v_i`                     :math:`1/\beta`
-seq-mean-token-sum-norm     :math:`\frac1{2PC}\sum_i v_i`                    :math:`1/(\beta C)`
-token-mean                  :math:`\frac1{N}\sum_i v_i`                      :math:`2P/(\beta N)` (any lengths)
-token-sum                   :math:`\sum_i v_i`                               :math:`2P/\beta`
-=========================== ============================================= ===========================
+* ``seq-mean-token-mean``: :math:`\frac1{2P}\sum_i(\nabla^+_i/L^+_i - \nabla^-_i/L^-_i)`, ratio
+  :math:`1/(\beta L)` iff all lengths equal L;
+* ``seq-mean-token-sum``: :math:`\frac1{2P}\sum_i v_i`, ratio :math:`1/\beta`;
+* ``seq-mean-token-sum-norm``: :math:`\frac1{2PC}\sum_i v_i`, ratio :math:`1/(\beta C)`;
+* ``token-mean``: :math:`\frac1{N}\sum_i v_i`, ratio :math:`2P/(\beta N)` (any lengths);
+* ``token-sum``: :math:`\sum_i v_i`, ratio :math:`2P/\beta`.
 
 At :math:`\pi=\pi_{\rm ref}` every :math:`\sigma(\Delta_i)=\tfrac12`, so the gradients are parallel.
 Away from it they are parallel pair by pair (one pair, seq-mean-token-mean, equal lengths:
@@ -104,7 +102,8 @@ class GradEquivConfig(CheckConfig):
     truncation_seed: int = option(1, "Seed of the random truncation that makes lengths unequal")
 
     def __post_init__(self) -> None:
-        if max(self.steps, default=0) > 0 and (self.n_digits or self.reward != "exact" or self.prompt_template):
+        chat_setup = self.n_digits or self.reward != "exact" or self.prompt_template
+        if max(self.steps, default=0) > 0 and chat_setup:
             raise ValueError("the drift trains with the trainer's task, prompts and reward: use n_digits=0, "
                              "reward='exact' and no prompt_template, or steps=(0,)")
         if self.dtype not in ("float64", "float32"):
@@ -144,7 +143,8 @@ def _logps(policy, ref_model, rollouts) -> tuple[Tensor, Tensor]:
     return logp, ref
 
 
-def grpo_grad(logp: Tensor, rewards: Tensor, mask: Tensor, mode: str, params, *, retain_graph: bool = True) -> Tensor:
+def grpo_grad(logp: Tensor, rewards: Tensor, mask: Tensor, mode: str, params, *,
+              retain_graph: bool = True) -> Tensor:
     """∇ of :func:`two_grpo_loss` (on-policy: old = current, detached) for one aggregation mode."""
     loss = two_grpo_loss(logp, logp.detach(), rewards, mask, loss_agg_mode=mode, **GRPO_CONVENTIONS).loss
     return flat_grad(loss, params, retain_graph=retain_graph)
@@ -159,7 +159,8 @@ def dpo_grad(logp: Tensor, ref: Tensor, rewards: Tensor, mask: Tensor, beta: flo
 
 
 def margins(logp: Tensor, ref: Tensor, rewards: Tensor, mask: Tensor, beta: float) -> Tensor:
-    r"""``[P]`` :math:`\Delta_i = \beta[(\log\pi-\log\pi_{\rm ref})(o^-) - (\log\pi-\log\pi_{\rm ref})(o^+)]`."""
+    r"""The DPO margins ``[P]``,
+    :math:`\Delta_i = \beta[(\log\pi-\log\pi_{\rm ref})(o^-) - (\log\pi-\log\pi_{\rm ref})(o^+)]`."""
     from grpo_theory.losses import pairs_from_groups, sequence_logps
 
     with torch.no_grad():
@@ -213,7 +214,8 @@ def batch_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, mask
     return rows
 
 
-def pair_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, k: int) -> tuple[list[dict], list[dict]]:
+def pair_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig,
+                    k: int) -> tuple[list[dict], list[dict]]:
     """Per pair: 2-GRPO vs DPO gradient of that pair alone, vs 1/(2Lβσ(Δ_i)); and the batch comparison.
 
     Returns (per-pair rows, per-(beta, mode) batch rows) at the policy's current weights.
@@ -234,17 +236,20 @@ def pair_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, k: in
             gd = dpo_grad(logp, ref, rw, m, b, params)
             sig = float(torch.sigmoid(margins(logp, ref, rw, m, b))[0])
             eq = bool(L[0] == L[1])
-            pred_mean = predicted_batch_ratio("seq-mean-token-mean", b, L.view(1, 2), 0, sigma=sig)  # None if ≠
+            # None for unequal lengths (no constant)
+            pred_mean = predicted_batch_ratio("seq-mean-token-mean", b, L.view(1, 2), 0, sigma=sig)
             pred_sum = predicted_batch_ratio("seq-mean-token-sum", b, L.view(1, 2), 0, sigma=sig)
             assert pred_sum is not None  # seq-mean-token-sum has a constant for any lengths
             r_mean, r_sum = float(g_mean.norm() / gd.norm()), float(g_sum.norm() / gd.norm())
             rows.append({
-                "k": k, "pair": i, "beta": b, "sigma_delta": sig, "len_pos_neg_equal": eq, "length": float(L.max()),
+                "k": k, "pair": i, "beta": b, "sigma_delta": sig, "len_pos_neg_equal": eq,
+                "length": float(L.max()),
                 "cosine_seq_mean_token_mean": cosine(g_mean, gd), "ratio_seq_mean_token_mean": r_mean,
                 "predicted_seq_mean_token_mean": pred_mean,
                 "rel_err_seq_mean_token_mean": None if pred_mean is None else abs(r_mean / pred_mean - 1),
                 "cosine_seq_mean_token_sum": cosine(g_sum, gd), "ratio_seq_mean_token_sum": r_sum,
-                "predicted_seq_mean_token_sum": pred_sum, "rel_err_seq_mean_token_sum": abs(r_sum / pred_sum - 1),
+                "predicted_seq_mean_token_sum": pred_sum,
+                "rel_err_seq_mean_token_sum": abs(r_sum / pred_sum - 1),
             })
     batch = []
     for mode in ("seq-mean-token-mean", "seq-mean-token-sum"):
@@ -256,7 +261,8 @@ def pair_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, k: in
                 "k": k, "mode": mode, "beta": b, "batch_cosine": cosine(g, gd),
                 "batch_norm_ratio": float(g.norm() / gd.norm()),
                 "sigma_min": float(sigs.min()), "sigma_max": float(sigs.max()), "sigma_sd": float(sigs.std()),
-                "mean_abs_logratio_per_token": float(((logp_all.detach() - ref_all).abs() * mask).sum() / mask.sum()),
+                "mean_abs_logratio_per_token": float(((logp_all.detach() - ref_all).abs() * mask).sum()
+                                                     / mask.sum()),
             })
     return rows, batch
 
@@ -296,13 +302,15 @@ def run_experiment(cfg: GradEquivConfig, *, policy=None, progress: bool = True) 
     if cfg.prompt_template:
         problems = [dataclasses.replace(p, prompt=cfg.prompt_template.format(a=p.numbers[0], b=p.numbers[1]))
                     for p in problems]
-    pairs = sample_pairs(policy, labeller, problems, cfg.n_pairs, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
-                         temperature=cfg.temperature, progress=progress)
+    pairs = sample_pairs(policy, labeller, problems, cfg.n_pairs, seed=cfg.seed,
+                         max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, progress=progress)
     ref_model = policy.frozen_copy()
 
-    at_ref = batch_comparison(policy, ref_model, pairs, cfg, pairs.mask, modes=cfg.modes, label="sampled lengths")
+    at_ref = batch_comparison(policy, ref_model, pairs, cfg, pairs.mask, modes=cfg.modes,
+                              label="sampled lengths")
     trunc = truncate_mask(pairs.mask, cfg.truncation_seed)
-    at_ref += batch_comparison(policy, ref_model, pairs, cfg, trunc, modes=cfg.modes, label="truncated (unequal) lengths")
+    at_ref += batch_comparison(policy, ref_model, pairs, cfg, trunc, modes=cfg.modes,
+                               label="truncated (unequal) lengths")
 
     per_pair: list[dict] = []
     drift: list[dict] = []
@@ -344,8 +352,8 @@ def _summarize(at_ref: list[dict], per_pair: list[dict], drift: list[dict]) -> d
         "per_pair_max_rel_err_seq_mean_token_sum_k0": worst(at0, "rel_err_seq_mean_token_sum"),
         "per_pair_max_rel_err_seq_mean_token_sum_k_gt_0": worst(later, "rel_err_seq_mean_token_sum"),
         "per_pair_max_rel_err_seq_mean_token_mean_all_k": worst(per_pair, "rel_err_seq_mean_token_mean"),
-        "per_pair_min_cosine_seq_mean_token_sum_all_k": min((r["cosine_seq_mean_token_sum"] for r in per_pair),
-                                                            default=None),
+        "per_pair_min_cosine_seq_mean_token_sum_all_k": min(
+            (r["cosine_seq_mean_token_sum"] for r in per_pair), default=None),
         "batch_cosine_by_k": {f"{r['mode']}|beta={r['beta']}|k={r['k']}": r["batch_cosine"] for r in drift},
     }
 
@@ -357,7 +365,8 @@ def verdict(res: dict[str, Any]) -> dict[str, Any]:
     dtype = cfg["dtype"] if isinstance(cfg, dict) else cfg.dtype
     tol_cos, tol_ratio = (1e-6, 1e-5) if dtype == "float64" else (1e-4, 1e-3)
     k_max = max(r["k"] for r in res["drift"])
-    final = [r for r in res["drift"] if r["k"] == k_max and r["mode"] == "seq-mean-token-sum"] if k_max else []
+    final = ([r for r in res["drift"] if r["k"] == k_max and r["mode"] == "seq-mean-token-sum"]
+             if k_max else [])
     return {
         "parallel_at_reference": s["at_reference_max_one_minus_cosine_where_predicted_parallel"] < tol_cos,
         "constant_at_reference": s["at_reference_max_ratio_rel_err"] < tol_ratio,
@@ -381,7 +390,8 @@ def write(res: dict[str, Any], out: str | None = None) -> list[str]:
     return [str(p) for p in paths]
 
 
-def run(cfg: GradEquivConfig, *, out: str | None = None, policy=None, progress: bool = True) -> dict[str, Any]:
+def run(cfg: GradEquivConfig, *, out: str | None = None, policy=None,
+        progress: bool = True) -> dict[str, Any]:
     """Run and write the results; returns the result dict (with its verdict)."""
     res = run_experiment(cfg, policy=policy, progress=progress)
     res["files"] = write(res, out)

@@ -12,8 +12,8 @@ Targets (the definitions of :func:`grpo_theory.theory.group_size.budget_errors`,
 exact toys are comparable): with :math:`\mu_G=\mathbb E\hat g`, step covariance Σ,
 :math:`t=\nabla_\theta\mathbb E_q\mathbb E_o[r]`, :math:`u=t/\|t\|`, :math:`P_\perp=I-uu^\top`,
 
-* ``own``: :math:`\mathbb E\|\hat g-\mu_G\|^2/\|\mu_G\|^2=\mathrm{tr}\,\Sigma/\|\mu_G\|^2` (each G against its own
-  population gradient; no bias);
+* ``own``: :math:`\mathbb E\|\hat g-\mu_G\|^2/\|\mu_G\|^2=\mathrm{tr}\,\Sigma/\|\mu_G\|^2` (each G against
+  its own population gradient; no bias);
 * ``grad``: :math:`\mathbb E\|\hat g-t\|^2/\|t\|^2` = ``grad_bias`` :math:`\|\mu_G-t\|^2/\|t\|^2` +
   ``grad_var`` :math:`\mathrm{tr}\,\Sigma/\|t\|^2` (against ∇E[r], scale included);
 * ``direction``: :math:`\mathbb E\|P_\perp\hat g\|^2/(u^\top\mu_G)^2` = ``direction_bias``
@@ -169,15 +169,16 @@ def draw_problems(task, n: int, seed_text: str) -> list:
     return task.sample(random.Random(seed_text), n)
 
 
-def reference_gradient(policy, task, cfg: BudgetConfig, half: int, *, progress: bool = True) -> dict[str, Tensor]:
+def reference_gradient(policy, task, cfg: BudgetConfig, half: int, *,
+                       progress: bool = True) -> dict[str, Tensor]:
     """One half of the RLOO estimate of t = ∇E[r] per reward (mean of ``ref_prompts/ref_chunk`` chunks)."""
     acc: dict[str, Tensor] = {}
     chunks = list(range(0, cfg.ref_prompts, cfg.ref_chunk))
     for c in tqdm(chunks, desc=f"reference half {half + 1}", disable=not progress, leave=False):
         n = min(cfg.ref_chunk, cfg.ref_prompts - c)
         probs = draw_problems(task, n, f"{NAME}/ref/{cfg.seed}/{half}/{c}")
-        g = step_gradients(policy, task, probs, cfg.ref_group, seed=cfg.seed * 1_000_003 + 7 * half + 13 * c + 1,
-                           loss="rloo")
+        g = step_gradients(policy, task, probs, cfg.ref_group,
+                           seed=cfg.seed * 1_000_003 + 7 * half + 13 * c + 1, loss="rloo")
         for k, v in g.items():
             acc[k] = acc.get(k, 0) + v * (n / cfg.ref_prompts)
     return acc
@@ -254,11 +255,13 @@ def run(cfg: BudgetConfig, *, out: str | None = None, policy=None, progress: boo
         for n in budgets:
             for rep in tqdm(range(cfg.replicates), desc=f"G={g} N={n}", disable=not progress, leave=False):
                 probs = draw_problems(task, n // g, f"{NAME}/cell/{cfg.seed}/{n}/{g}/{rep}")
-                v = step_gradients(policy, task, probs, g, seed=cfg.seed * 1_000_003 + 100_000 * g + 1000 * n + rep + 17)
+                v = step_gradients(policy, task, probs, g,
+                                   seed=cfg.seed * 1_000_003 + 100_000 * g + 1000 * n + rep + 17)
                 for k in REWARDS:
                     vecs[n][k].append(v[k].to(torch.float32))  # float32 storage; Gram in float64
         assert t_ref is not None
-        suff = {"exact": {k: sufficient({n: torch.stack(vecs[n][k]) for n in budgets}, t_ref[0][k], t_ref[1][k])
+        suff = {"exact": {k: sufficient({n: torch.stack(vecs[n][k]) for n in budgets}, t_ref[0][k],
+                                        t_ref[1][k])
                           for k in REWARDS},
                 "sketch": {k: sufficient({n: torch.stack([sketch(x.to(torch.float64)) for x in vecs[n][k]])
                                           for n in budgets}, sketch(t_ref[0][k]), sketch(t_ref[1][k]))
@@ -279,7 +282,8 @@ def run(cfg: BudgetConfig, *, out: str | None = None, policy=None, progress: boo
     res = {"experiment": NAME, "result": "R16", "config": cfg, "env": env_snapshot(), "n_params": n_params,
            "projection": sketch.describe(), "targets": {"own": "tr Σ / ‖μ_G‖²", "grad": "E‖ĝ − t‖²/‖t‖²",
                                                          "direction": "E‖P⊥ĝ‖²/(uᵀμ_G)²"},
-           "cells": cells, "fits": fits, "best_by_budget": best, "summary": summary, "seconds": time.time() - t0}
+           "cells": cells, "fits": fits, "best_by_budget": best, "summary": summary,
+           "seconds": time.time() - t0}
     res["files"] = write(res, d)
     return res
 
@@ -293,12 +297,14 @@ def _summary(cells: list[dict], fits: dict, best: dict) -> dict[str, Any]:
             t: {"G_star": f[t].get("G_star"), "G_star_ci95": f[t].get("G_star_ci95"),
                 "c3_over_c1": f[t].get("c3_over_c1"), "c3_over_c1_ci95": f[t].get("c3_over_c1_ci95"),
                 "c": f[t].get("c"), "c_ci95": f[t].get("c_ci95"), "G2_optimal_fit": f[t].get("G2_optimal"),
-                "measured_best_G_by_budget": {n: v.get(t, {}).get("best_G") for n, v in best["exact"][k].items()},
+                "measured_best_G_by_budget": {n: v.get(t, {}).get("best_G")
+                                              for n, v in best["exact"][k].items()},
                 "sketch_G_star": fits["sketch"][k][t].get("G_star")}
             for t in TARGETS
         }
-        out[k]["G2_grad_bias"] = [{"N": c["N"], "grad_bias": s.get("grad_bias_bc"), "ci95": s.get("grad_bias_ci95"),
-                                   "cos_mu_t": s.get("cos_mu_t_bc"), "scale_along_t": s.get("scale_along_t_bc")}
+        out[k]["G2_grad_bias"] = [{"N": c["N"], "grad_bias": s.get("grad_bias_bc"),
+                                   "ci95": s.get("grad_bias_ci95"), "cos_mu_t": s.get("cos_mu_t_bc"),
+                                   "scale_along_t": s.get("scale_along_t_bc")}
                                   for c, s in zip([c for c in cells if c["G"] == 2], g2)]
     return out
 

@@ -80,8 +80,9 @@ def sample_pairs(policy, task, problems, n_pairs: int, *, seed: int, max_new_tok
             break
     bar.close()
     if len(kept) < n_pairs:
-        raise RuntimeError(f"only {len(kept)} mixed pairs in {tried} prompts (wanted {n_pairs}); the policy is "
-                           "almost always right or always wrong on this task: raise max_prompts or change task")
+        raise RuntimeError(f"only {len(kept)} mixed pairs in {tried} prompts (wanted {n_pairs}); the policy "
+                           "is almost always right or always wrong on this task: raise max_prompts or change "
+                           "task")
     return Pairs(Rollouts.cat(kept), torch.tensor(rewards, dtype=torch.float32), probs, tried)
 
 

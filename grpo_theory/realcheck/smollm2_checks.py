@@ -96,10 +96,11 @@ class SmolChecksConfig(CheckConfig):
         from grpo_theory.realcheck.direction_invariance import DirectionConfig
         from grpo_theory.realcheck.discard_rate import DiscardConfig
 
-        common: dict[str, Any] = {"model": self.model, "task": self.task, "seed": self.seed, "threads": self.threads}
+        common: dict[str, Any] = {"model": self.model, "task": self.task, "seed": self.seed,
+                                  "threads": self.threads}
         return {
-            "prompt_family": {k: getattr(self, k) for k in ("model", "families", "pilot_prompts", "pilot_samples",
-                                                            "seed")},
+            "prompt_family": {k: getattr(self, k)
+                              for k in ("model", "families", "pilot_prompts", "pilot_samples", "seed")},
             "direction_invariance": DirectionConfig(
                 **common, n_prompts=self.r6_prompts, pilot_samples=self.r6_pilot_samples,
                 rollouts_per_prompt=self.r6_rollouts, block=self.r6_block, exact=False,
@@ -144,7 +145,7 @@ def restrict_gradients(model, k: int) -> dict[str, Any]:
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad), "total": total}
 
 
-# ---------------------------------------------------------------------------------------------- p̂ distribution
+# ------------------------------------------------------------------------------------ p̂ distribution
 
 
 def family_problems(family: str, n: int, seed: int) -> list:
@@ -185,7 +186,8 @@ def prompt_family(policy, cfg: SmolChecksConfig, *, progress: bool = True) -> di
         n = cfg.pilot_samples
         t1 = time.time()
         r = policy.generate([p.prompt for p in probs], n, temperature=1.0, top_p=1.0,
-                            max_new_tokens=task.max_new_tokens, seed=cfg.seed * 7919 + 101 * j, batch_size=256)
+                            max_new_tokens=task.max_new_tokens, seed=cfg.seed * 7919 + 101 * j,
+                            batch_size=256)
         p_hat = []
         for i, p in enumerate(probs):
             texts = r.texts[i * n:(i + 1) * n]
@@ -196,8 +198,9 @@ def prompt_family(policy, cfg: SmolChecksConfig, *, progress: bool = True) -> di
         fams[fam] = {"histogram": histogram(p_hat, n), "max_new_tokens": task.max_new_tokens,
                      "mean_reply_tokens": float(r.completion_mask.sum(1).float().mean()),
                      "seconds": time.time() - t1}
-    return {"experiment": "smollm2_prompt_family", "result": "p-hat distribution", "config": cfg.part_configs()[
-        "prompt_family"], "env": env_snapshot(), "families": fams, "prompts": rows, "seconds": time.time() - t0}
+    return {"experiment": "smollm2_prompt_family", "result": "p-hat distribution",
+            "config": cfg.part_configs()["prompt_family"], "env": env_snapshot(), "families": fams,
+            "prompts": rows, "seconds": time.time() - t0}
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -217,7 +220,8 @@ def _done(path: Path, config: Any, grads: dict[str, Any]) -> dict[str, Any] | No
 
 def _part_summary(part: str, res: dict[str, Any]) -> dict[str, Any]:
     if part == "prompt_family":
-        return {f: {k: v for k, v in d["histogram"].items() if k != "k_over_n"} for f, d in res["families"].items()}
+        return {f: {k: v for k, v in d["histogram"].items() if k != "k_over_n"}
+                for f, d in res["families"].items()}
     if part == "covariance":
         return {k: {s: v.get(s) for s in ("mixed_prompts", "score_identity", "pos_neg_inner_within_prompt",
                                            "across_prompts", "total")}
@@ -241,7 +245,8 @@ def _expected_grads(cfg: SmolChecksConfig) -> dict[str, Any]:
             "trainable": cfg.grad_layers * s["per_layer"] + s["norm"], "total": s["total"]}
 
 
-def run(cfg: SmolChecksConfig, *, out: str | None = None, policy=None, progress: bool = True) -> dict[str, Any]:
+def run(cfg: SmolChecksConfig, *, out: str | None = None, policy=None,
+        progress: bool = True) -> dict[str, Any]:
     """Run the parts of ``cfg`` not yet stored under ``out`` (default ``results/realcheck/smollm2``); write
     each part's files and ``summary.json``; returns ``{"summary", "files", "seconds", "skipped"}``."""
     from grpo_theory.realcheck import covariance, direction_invariance, discard_rate
@@ -249,7 +254,8 @@ def run(cfg: SmolChecksConfig, *, out: str | None = None, policy=None, progress:
     t0 = time.time()
     d = out_dir(NAME, out)
     configs = cfg.part_configs()
-    modules = {"direction_invariance": direction_invariance, "covariance": covariance, "discard_rate": discard_rate}
+    modules = {"direction_invariance": direction_invariance, "covariance": covariance,
+               "discard_rate": discard_rate}
     files: list[str] = []
     skipped: list[str] = []
     summary: dict[str, Any] = {}
