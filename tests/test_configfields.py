@@ -57,7 +57,7 @@ def test_the_walk_finds_the_configs():
 def test_every_config_field_has_a_help_text(name):
     cls = CONFIGS[name]
     undocumented = [f.name for f in dataclasses.fields(cls) if not help_of(f).strip()]
-    assert not undocumented, f"{name}: fields without metadata['help'] (use configfields.option): {undocumented}"
+    assert not undocumented, f"{name}: fields without metadata['help'] (configfields.option): {undocumented}"
 
 
 def test_realcheck_configs_share_one_base():

@@ -12,8 +12,8 @@ def micro_policy(seed: int = 0, dtype: torch.dtype = torch.float64):
     from grpo_theory.llm.tokenizer import char_tokenizer
 
     tok = char_tokenizer()
-    model = build_model(len(tok), "tiny", seed=seed, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                        num_attention_heads=2, num_key_value_heads=2).to(dtype)
+    model = build_model(len(tok), "tiny", seed=seed, hidden_size=32, intermediate_size=64,
+                        num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2).to(dtype)
     return Policy(model=model, tokenizer=tok, device="cpu")
 
 

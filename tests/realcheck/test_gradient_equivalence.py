@@ -18,7 +18,8 @@ PROMPTS = ["123+456=", "071+300=", "999+001="]
 
 
 def _pairs(policy, pos: list[str], neg: list[str]) -> ge.Pairs:
-    """Pairs (pos[i], neg[i]) of PROMPTS[i]; the positive is put second in half of them (order must not matter)."""
+    """Pairs (pos[i], neg[i]) of PROMPTS[i]; the positive is put second in half of them (order must not
+    matter)."""
     prompts, comps, rewards = [], [], []
     for i, (a, b) in enumerate(zip(pos, neg, strict=True)):
         first, second = (a, b) if i % 2 == 0 else (b, a)

@@ -18,7 +18,8 @@ from grpo_theory.realcheck import group_size_budget as gb
 
 def test_digit_fraction_reward():
     assert gb.digit_fraction_reward("0579", "0579") == 1.0
-    assert gb.digit_fraction_reward("0579", " 0579\n") == 1.0  # surrounding whitespace forgiven, like exact match
+    # surrounding whitespace forgiven, like exact match
+    assert gb.digit_fraction_reward("0579", " 0579\n") == 1.0
     assert gb.digit_fraction_reward("0579", "0589") == 0.75
     assert gb.digit_fraction_reward("0579", "05790") == 0.8  # extra characters cost: 4 hits / 5
     assert gb.digit_fraction_reward("0579", "05") == 0.5
@@ -37,7 +38,8 @@ def test_config_rejects_bad_grids():
 
 @pytest.mark.parametrize("loss", ["grpo", "rloo"])
 def test_step_gradient_is_the_advantage_weighted_mean_of_exact_scores(policy, loss):
-    """−∇L of grpo_loss (pop. std, ε = 0, seq sums) = (1/BG) Σ A_i ∇log π(o_i|q); rloo: A_i = r_i − mean_{−i}."""
+    """−∇L of grpo_loss (pop. std, ε = 0, seq sums) = (1/BG) Σ A_i ∇log π(o_i|q);
+    rloo: A_i = r_i − mean_{−i}."""
     from grpo_theory.llm.tasks import make_task
     from grpo_theory.losses import group_advantages, rloo_advantages
     from grpo_theory.realcheck._common import per_sample_scores
@@ -59,7 +61,8 @@ def test_step_gradient_is_the_advantage_weighted_mean_of_exact_scores(policy, lo
 
 def _sufficient_from(mu, sd_by_budget, t, R, gen):
     """Gaussian replicates v = μ + sd·ξ per budget, the exact reference t (both halves)."""
-    V = {n: mu + sd * torch.randn(R, mu.numel(), generator=gen, dtype=torch.float64) for n, sd in sd_by_budget.items()}
+    V = {n: mu + sd * torch.randn(R, mu.numel(), generator=gen, dtype=torch.float64)
+         for n, sd in sd_by_budget.items()}
     return gb.sufficient(V, t, t)
 
 
@@ -125,11 +128,12 @@ def test_fit_cells_recovers_an_exact_law_and_leaves_out_nonpositive_points():
 
 @pytest.mark.slow
 def test_run_on_the_tiny_checkpoint_and_resume(tmp_path):
-    cfg = gb.BudgetConfig(budgets=(16, 32), group_sizes=(2, 4, 16), replicates=8, ref_prompts=64, ref_chunk=32,
-                          sketch_dim=512)
+    cfg = gb.BudgetConfig(budgets=(16, 32), group_sizes=(2, 4, 16), replicates=8, ref_prompts=64,
+                          ref_chunk=32, sketch_dim=512)
     res = gb.run(cfg, out=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"), progress=False)
     assert {(c["N"], c["G"]) for c in res["cells"]} == set(cfg.cells())
-    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["G16.pt", "G2.pt", "G4.pt", "reference.pt"]
+    cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert cached == ["G16.pt", "G2.pt", "G4.pt", "reference.pt"]
     for c in res["cells"]:
         for k in gb.REWARDS:
             assert c["exact"][k]["mean_sq_norm"] > 0 and c["exact"][k]["replicates"] == 8
@@ -137,7 +141,8 @@ def test_run_on_the_tiny_checkpoint_and_resume(tmp_path):
     s = next(c for c in res["cells"] if c["G"] == 2 and c["N"] == 32)["exact"]["binary"]
     assert abs(s["grad_bias_bc"]) < 4 * s["grad_bias_se"]
     again = gb.run(cfg, out=str(tmp_path / "out2"), cache_dir=str(tmp_path / "cache"), progress=False)
-    assert gb.jsonable(again["cells"]) == gb.jsonable(res["cells"])  # from the cache: same statistics (NaN -> None)
+    # from the cache: same statistics (NaN -> None)
+    assert gb.jsonable(again["cells"]) == gb.jsonable(res["cells"])
     assert again["seconds"] < res["seconds"]
     fewer = gb.run(dataclasses.replace(cfg, group_sizes=(2, 16)), out=str(tmp_path / "out3"),
                    cache_dir=str(tmp_path / "cache"), progress=False)  # a subset of the grid: all cached
@@ -148,7 +153,8 @@ def test_leave_one_out_updates_match_the_direct_computation():
     """The closed-form jackknife replicates equal recomputing each target without replicate r (float64)."""
     gen = torch.Generator().manual_seed(3)
     V = torch.randn(9, 6, generator=gen, dtype=torch.float64) + 1.0
-    t1, t2 = torch.randn(6, generator=gen, dtype=torch.float64), torch.randn(6, generator=gen, dtype=torch.float64)
+    t1 = torch.randn(6, generator=gen, dtype=torch.float64)
+    t2 = torch.randn(6, generator=gen, dtype=torch.float64)
     K, a, b, tt = V @ V.T, V @ t1, V @ t2, float(t1 @ t2)
     cell = torch.tensor([True] * 5 + [False] * 4)
     loo = bs._targets_loo(K, a, b, tt, cell)

@@ -100,7 +100,8 @@ def test_unbiased_p0_has_expectation_p_squared_plus_q_squared():
     m = 7
     for p in (0.1, 0.5, 0.83):
         ks = torch.arange(m + 1, dtype=torch.float64)
-        pmf = torch.tensor([math.comb(m, k) * p**k * (1 - p) ** (m - k) for k in range(m + 1)], dtype=torch.float64)
+        pmf = torch.tensor([math.comb(m, k) * p**k * (1 - p) ** (m - k) for k in range(m + 1)],
+                           dtype=torch.float64)
         assert float((pmf * dr.unbiased_p0(ks, m)).sum()) == pytest.approx(p * p + (1 - p) ** 2, abs=1e-12)
 
 
