@@ -63,8 +63,9 @@ def compare_at_budgets(
         pts = {s: RunLog.of(by_seed[s]).evaluations() for s in seeds}
         if any(not p or p[-1].scores is None or p[0].scores is None for p in pts.values()):
             continue
-        start = np.stack([pts[s][0].scores for s in seeds])
-        final = np.stack([pts[s][-1].scores for s in seeds])
+        # checked above: neither end has None scores
+        start = np.stack([np.asarray(pts[s][0].scores) for s in seeds])
+        final = np.stack([np.asarray(pts[s][-1].scores) for s in seeds])
         lasts = [pts[s][-1] for s in seeds]
         row: dict[str, Any] = {}
         for budget, key in (("equal_steps", "step"), ("equal_cpu", "cpu")):
@@ -73,7 +74,7 @@ def compare_at_budgets(
             if any(m is None or m.scores is None for m in found):
                 continue  # no reference evaluation at this budget: the comparison is not made
             matched = [m for m in found if m is not None]
-            ref_scores = np.stack([m.scores for m in matched])
+            ref_scores = np.stack([np.asarray(m.scores) for m in matched])
             stats = paired_bootstrap({reference: ref_scores, name: final}, start, reference, n_boot=n_boot)
             row[budget] = {"reference_steps": [m.step for m in matched],
                            "steps": [last.step for last in lasts],

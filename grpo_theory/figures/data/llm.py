@@ -344,7 +344,7 @@ def _source_rows(cfg: dict[str, Any]) -> dict[str, Any]:
         per_seed = _per_seed_ratios(runs.get(name, []), ref_by_seed)
         out["rows"][name] = {
             **{key: row.get(src) for key, src in T1_FROM_SUMMARY.items()},
-            "std": {k: mean_std(v)[1] for k, v in per_seed.items()},  # type: ignore[arg-type]
+            "std": {k: mean_std(v)[1] for k, v in per_seed.items()},
             "steps": (row.get("steps") or [None])[0],
             # 95% intervals of the paired two-way bootstrap, when the runs carry per-problem outcomes
             "ci": {k: (arms.get(name, {}).get(k) or {}).get("ci95") for k in ("retention", "gain_retention")},

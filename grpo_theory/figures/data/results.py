@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,7 @@ def runs_of(cfg: dict[str, Any]) -> dict[str, list[RunLog]]:
     return read_runs(REPO_ROOT / cfg["dir"] / "runs")
 
 
-def mean_std(xs: list[float | None]) -> tuple[float, float]:
+def mean_std(xs: Sequence[float | None]) -> tuple[float, float]:
     """:func:`grpo_theory.llm.summary.mean_std` over the entries that exist (None and NaN skipped)."""
     return _mean_std([float(x) for x in xs if x is not None and not math.isnan(float(x))])
 
