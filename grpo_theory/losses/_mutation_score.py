@@ -6,7 +6,8 @@ with an ``exit_code_by_key`` map from mutant name to the test run's exit code) a
     score = detected / checked,  detected = killed + timeout,  checked = every mutant with a result.
 
 Exit codes follow mutmut 3: 1 or 3 killed, 0 survived, 5/33 no tests, 36/24/-24/152/255 timeout,
-34 skipped (not counted), None not checked (not counted). Run: ``python -m grpo_theory.losses._mutation_score``.
+34 skipped (not counted), None not checked (not counted). Run: ``python -m
+grpo_theory.losses._mutation_score``.
 
 When a full run does not fit in the time at hand, score a uniform random sample instead::
 

@@ -28,7 +28,8 @@ def as_float(x: Tensor, name: str) -> Tensor:
 def check_rewards_match(rewards: Tensor, shape: tuple[int, ...]) -> None:
     """Checks that ``rewards`` is ``[P, G]`` of the token tensors' ``shape`` ``[P, G, T]``."""
     if rewards.shape != shape[:2]:
-        raise ValueError(f"rewards must have shape [P, G]={tuple(shape[:2])} matching logp, got {tuple(rewards.shape)}")
+        raise ValueError(f"rewards must have shape [P, G]={tuple(shape[:2])} matching logp, got "
+                         f"{tuple(rewards.shape)}")
 
 
 def check_rewards(rewards: Tensor, *, name: str = "rewards", allow_nan: bool = False) -> Tensor:
@@ -37,7 +38,8 @@ def check_rewards(rewards: Tensor, *, name: str = "rewards", allow_nan: bool = F
     if rewards.ndim != 2:
         raise ValueError(f"{name} must have shape [P, G], got {tuple(rewards.shape)}")
     if rewards.shape[1] < 2:
-        raise ValueError(f"{name} must have G >= 2 rollouts per prompt (shape [P, G]), got G={rewards.shape[1]}")
+        raise ValueError(f"{name} must have G >= 2 rollouts per prompt (shape [P, G]), got "
+                         f"G={rewards.shape[1]}")
     bad = torch.isinf(rewards) if allow_nan else ~torch.isfinite(rewards)
     if bool(bad.any()):
         what = "infinite" if allow_nan else "non-finite (NaN or inf)"
@@ -54,7 +56,8 @@ def check_mask(mask: Tensor, shape: torch.Size, *, name: str = "mask") -> Tensor
     if not isinstance(mask, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
     if mask.shape != shape:
-        raise ValueError(f"{name} must have shape {tuple(shape)} (same as the per-token tensors), got {tuple(mask.shape)}")
+        raise ValueError(f"{name} must have shape {tuple(shape)} (same as the per-token tensors), got "
+                         f"{tuple(mask.shape)}")
     if mask.dtype == torch.bool:
         return mask
     if not bool(((mask == 0) | (mask == 1)).all()):
@@ -74,7 +77,8 @@ def check_same_shape(tensors: Iterable[tuple[str, Tensor]], *, ndim: int | None 
         raise ValueError(f"{first_name} must have shape {dims}, got {tuple(first.shape)}")
     for nm, t in items[1:]:
         if t.shape != first.shape:
-            raise ValueError(f"{nm} must have the shape of {first_name} {tuple(first.shape)}, got {tuple(t.shape)}")
+            raise ValueError(f"{nm} must have the shape of {first_name} {tuple(first.shape)}, got "
+                             f"{tuple(t.shape)}")
     return first.shape
 
 

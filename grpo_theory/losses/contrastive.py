@@ -16,8 +16,10 @@ class ContrastiveTerms(NamedTuple):
 
     Attributes:
         weight: :math:`\\sqrt{\\hat p(1-\\hat p)}` (0 for tied groups).
-        positive: mean over correct rollouts of the per-sequence token-mean of :math:`\\min(\\rho, 1+\\epsilon_{high})`.
-        negative: mean over wrong rollouts of the per-sequence token-mean of :math:`\\max(\\rho, 1-\\epsilon_{low})`.
+        positive: mean over correct rollouts of the per-sequence token-mean of :math:`\\min(\\rho,
+        1+\\epsilon_{high})`.
+        negative: mean over wrong rollouts of the per-sequence token-mean of :math:`\\max(\\rho,
+        1-\\epsilon_{low})`.
         objective: ``weight * (positive - negative)``, the GRPO objective of each prompt (to maximize).
     """
 
@@ -47,7 +49,8 @@ def contrastive_form(
 
     .. math::
 
-        J_p = \sqrt{\hat p(1-\hat p)}\Big(\frac1{G^+}\sum_{j\in+}\frac1{|o_j|}\sum_t \min(\rho_{j,t}, 1+\epsilon_{\rm high})
+        J_p = \sqrt{\hat p(1-\hat p)}\Big(\frac1{G^+}\sum_{j\in+}\frac1{|o_j|}\sum_t \min(\rho_{j,t},
+        1+\epsilon_{\rm high})
         - \frac1{G^-}\sum_{k\in-}\frac1{|o_k|}\sum_t \max(\rho_{k,t}, 1-\epsilon_{\rm low})\Big).
 
     This is exactly the GRPO objective :math:`\frac1G\sum_i\frac1{|o_i|}\sum_t\min(\rho A_i,

@@ -71,7 +71,8 @@ def dpo_loss(
 ) -> Tensor:
     r"""Per-pair DPO losses.
 
-    With :math:`u = (\log\pi_\theta(y_w) - \log\pi_{\rm ref}(y_w)) - (\log\pi_\theta(y_l) - \log\pi_{\rm ref}(y_l))`:
+    With :math:`u = (\log\pi_\theta(y_w) - \log\pi_{\rm ref}(y_w)) - (\log\pi_\theta(y_l) - \log\pi_{\rm
+    ref}(y_l))`:
 
     * ``"sigmoid"``: :math:`-(1-\lambda)\log\sigma(\beta u) - \lambda\log\sigma(-\beta u)`
       (:math:`\lambda` = ``label_smoothing``; 0 is standard DPO, > 0 is conservative DPO),
@@ -151,7 +152,8 @@ def pairs_from_groups(rewards: Tensor, *values: Tensor) -> PairedGroups:
 
     Args:
         rewards: ``[P, 2]`` finite rewards.
-        *values: tensors of shape ``[P, 2, ...]`` (e.g. sequence log-probs ``[P, 2]`` or per-token ``[P, 2, T]``).
+        *values: tensors of shape ``[P, 2, ...]`` (e.g. sequence log-probs ``[P, 2]`` or per-token ``[P, 2,
+        T]``).
 
     Returns:
         :class:`PairedGroups`.
@@ -165,11 +167,13 @@ def pairs_from_groups(rewards: Tensor, *values: Tensor) -> PairedGroups:
     """
     rewards = check_rewards(rewards)
     if rewards.shape[1] != 2:
-        raise ValueError(f"rewards must have shape [P, 2] (two rollouts per prompt), got {tuple(rewards.shape)}")
+        raise ValueError("rewards must have shape [P, 2] (two rollouts per prompt), got "
+                         f"{tuple(rewards.shape)}")
     for k, v in enumerate(values):
         if not isinstance(v, torch.Tensor) or v.ndim < 2 or v.shape[:2] != rewards.shape:
             got = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
-            raise ValueError(f"values[{k}] must have shape [P, 2, ...] with [P, 2]={tuple(rewards.shape)}, got {got}")
+            raise ValueError(f"values[{k}] must have shape [P, 2, ...] with [P, 2]={tuple(rewards.shape)}, "
+                             f"got {got}")
     valid = rewards[:, 0] != rewards[:, 1]
     # Index of the chosen rollout: 0 if r_0 > r_1, else 1 (ties -> 1, flagged invalid).
     ci = (rewards[:, 1] >= rewards[:, 0]).long()
@@ -223,7 +227,8 @@ def online_dpo_loss(
     shape, m = check_token_tensors(logp, mask, old_logp=old_logp, ref_logp=ref_logp)
     rewards = check_rewards(rewards)
     if rewards.shape != shape[:2] or shape[1] != 2:
-        raise ValueError(f"rewards must have shape [P, 2] matching logp {tuple(shape)}, got {tuple(rewards.shape)}")
+        raise ValueError(f"rewards must have shape [P, 2] matching logp {tuple(shape)}, got "
+                         f"{tuple(rewards.shape)}")
     pol = sequence_logps(logp, m, length_normalize=length_normalize)
     ref = sequence_logps(ref_logp, m, length_normalize=length_normalize)
     pg = pairs_from_groups(rewards, pol, ref)

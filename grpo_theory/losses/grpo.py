@@ -115,7 +115,8 @@ def add_kl_and_aggregate(
             metrics["kl"] = float(torch.where(m, kl, torch.zeros_like(kl)).sum() / n) if n else 0.0
         if beta > 0:
             per_token = per_token + beta * torch.where(m, kl, torch.zeros_like(kl))
-    loss = aggregate(per_token, m, loss_agg_mode, normalizer=normalizer, horizon=horizon, empty_rows=empty_rows)
+    loss = aggregate(per_token, m, loss_agg_mode, normalizer=normalizer, horizon=horizon,
+                     empty_rows=empty_rows)
     metrics["num_tokens"] = float(m.sum())
     metrics["loss"] = float(loss.detach())
     return LossOutput(loss=loss, metrics=metrics)
@@ -222,8 +223,9 @@ def two_grpo_loss(
 
     With the default conventions (population std, ``eps=0``) a mixed pair gets advantages
     :math:`\pm1` and a tied pair 0, so on-policy (ratio 1, no KL) the gradient of the loss is
-    :math:`-\tfrac1{2P}\sum_{\text{untied pairs}}(\tfrac1{|o^+|}\nabla\log\pi(o^+) - \tfrac1{|o^-|}\nabla\log\pi(o^-))`
-    (``seq-mean-token-mean``). All keywords of :func:`grpo_loss` are accepted.
+    :math:`-\tfrac1{2P}\sum_{\text{untied pairs}}(\tfrac1{|o^+|}\nabla\log\pi(o^+) -
+    \tfrac1{|o^-|}\nabla\log\pi(o^-))` (``seq-mean-token-mean``). All keywords of :func:`grpo_loss` are
+    accepted.
 
     Examples:
         >>> import torch
@@ -234,7 +236,8 @@ def two_grpo_loss(
     """
     if not isinstance(rewards, torch.Tensor) or rewards.ndim != 2 or rewards.shape[1] != 2:
         got = tuple(rewards.shape) if isinstance(rewards, torch.Tensor) else type(rewards).__name__
-        raise ValueError(f"rewards must have G = 2 rollouts per prompt for 2-GRPO (shape [P, 2]), got shape {got}")
+        raise ValueError("rewards must have G = 2 rollouts per prompt for 2-GRPO (shape [P, 2]), got shape "
+                         f"{got}")
     return grpo_loss(logp, old_logp, rewards, mask, ref_logp=ref_logp, **conventions)
 
 
@@ -264,7 +267,8 @@ def dr_grpo_loss(
     if "scale" in conventions:
         raise ValueError("scale is fixed to 'none' for dr_grpo_loss; use grpo_loss to choose it")
     return grpo_loss(
-        logp, old_logp, rewards, mask, ref_logp=ref_logp, scale="none", loss_agg_mode=loss_agg_mode, **conventions
+        logp, old_logp, rewards, mask, ref_logp=ref_logp, scale="none", loss_agg_mode=loss_agg_mode,
+        **conventions
     )
 
 

@@ -1,4 +1,5 @@
-r"""Per-token estimators of :math:`\mathrm{KL}(\pi_\theta \,\|\, \pi_{\rm ref})` from samples of :math:`\pi_\theta`."""
+r"""Per-token estimators of :math:`\mathrm{KL}(\pi_\theta \,\|\, \pi_{\rm ref})` from samples of
+:math:`\pi_\theta`."""
 
 from __future__ import annotations
 
@@ -99,14 +100,15 @@ def kl_importance_weighted(
     kind: str = "k3",
     level: str = "token",
 ) -> Tensor:
-    r"""KL estimate times the importance ratio: :math:`\rho_t\,\hat k_t` (TRL ``use_bias_correction_kl=True``).
+    r"""KL estimate times the importance ratio: :math:`\rho_t\,\hat k_t` (TRL
+    ``use_bias_correction_kl=True``).
 
     The tokens were sampled from :math:`\pi_{\rm old}`, not :math:`\pi_\theta`. Reweighting by
     :math:`\rho_t = \pi_\theta(o_t)/\pi_{\rm old}(o_t)` (with gradient) makes
-    :math:`\mathbb E_{\pi_{\rm old}}[\rho\,\hat k] = \mathbb E_{\pi_\theta}[\hat k]`, so its gradient is that of
-    the per-token KL under :math:`\pi_\theta`: at :math:`\rho = 1` it is :math:`\hat k\,\nabla\log\pi_\theta +
-    \nabla\hat k`, the score-function term that plain k3 in the loss leaves out (DeepSeek-V3.2's
-    unbiased KL). With ``level="sequence"`` the ratio is the sequence's
+    :math:`\mathbb E_{\pi_{\rm old}}[\rho\,\hat k] = \mathbb E_{\pi_\theta}[\hat k]`, so its gradient is that
+    of the per-token KL under :math:`\pi_\theta`: at :math:`\rho = 1` it is :math:`\hat
+    k\,\nabla\log\pi_\theta + \nabla\hat k`, the score-function term that plain k3 in the loss leaves out
+    (DeepSeek-V3.2's unbiased KL). With ``level="sequence"`` the ratio is the sequence's
     :math:`\exp(\frac1{n}\sum_t m_t(\log\pi_\theta - \log\pi_{\rm old}))`, as TRL multiplies by the ratio
     its surrogate uses. Log-ratios at masked positions are taken as 0 so padding cannot overflow.
 
@@ -124,7 +126,8 @@ def kl_importance_weighted(
         >>> import torch
         >>> lp, ref, old = torch.tensor([[0.0]]), torch.tensor([[-1.0]]), torch.tensor([[-0.5]])
         >>> w = kl_importance_weighted(lp, ref, old, torch.ones(1, 1))  # e^{0.5} * (e^{-1} + 1 - 1)
-        >>> round(float(w), 6) == round(float(torch.exp(torch.tensor(0.5)) * torch.exp(torch.tensor(-1.0))), 6)
+        >>> want = torch.exp(torch.tensor(0.5)) * torch.exp(torch.tensor(-1.0))
+        >>> round(float(w), 6) == round(float(want), 6)
         True
     """
     check_same_shape([("logp", logp), ("ref_logp", ref_logp), ("old_logp", old_logp)])
@@ -174,13 +177,15 @@ def kl_penalized_rewards(
     Examples:
         >>> import torch
         >>> lp = torch.tensor([[[-1.0, -1.0], [-2.0, -5.0]]]); ref = torch.full((1, 2, 2), -1.5)
-        >>> kl_penalized_rewards(torch.tensor([[1.0, 0.0]]), lp, ref, torch.tensor([[[1, 1], [1, 0]]]), beta=0.1)
+        >>> kl_penalized_rewards(torch.tensor([[1.0, 0.0]]), lp, ref, torch.tensor([[[1, 1], [1, 0]]]),
+        ...                      beta=0.1)
         tensor([[0.9000, 0.0500]])
     """
     rewards = check_rewards(rewards)
     check_same_shape([("logp", logp), ("ref_logp", ref_logp)], ndim=3)
     if rewards.shape != logp.shape[:2]:
-        raise ValueError(f"rewards must have shape [P, G]={tuple(logp.shape[:2])} matching logp, got {tuple(rewards.shape)}")
+        raise ValueError(f"rewards must have shape [P, G]={tuple(logp.shape[:2])} matching logp, got "
+                         f"{tuple(rewards.shape)}")
     m = check_mask(mask, logp.shape)
     beta = check_nonneg(beta, "beta")
     with torch.no_grad():

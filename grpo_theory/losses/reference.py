@@ -237,13 +237,18 @@ def ref_kl_importance_weighted(
             if level == "sequence":
                 lr: Any = seq_lr
             else:
-                lr = flat_lp[s, t] - flat_old[s, t] if bool(flat_m[s, t]) else torch.zeros((), dtype=torch.float64)
+                lr = (
+                    flat_lp[s, t] - flat_old[s, t]
+                    if bool(flat_m[s, t])
+                    else torch.zeros((), dtype=torch.float64)
+                )
             row.append(torch.exp(lr) * flat_k[s, t])
         rows.append(torch.stack(row))
     return torch.stack(rows).reshape(logp.shape)
 
 
-def ref_loss_kl(logp: Tensor, ref_logp: Tensor, old_logp: Tensor, mask: Tensor, kl_kind: str, level: str) -> Tensor:
+def ref_loss_kl(logp: Tensor, ref_logp: Tensor, old_logp: Tensor, mask: Tensor, kl_kind: str,
+                level: str) -> Tensor:
     """The per-token KL term of a GRPO-family loss (``"k3_is"``: ratio-weighted k3)."""
     if kl_kind == "k3_is":
         return ref_kl_importance_weighted(logp, ref_logp, old_logp, mask, kind="k3", level=level)
@@ -270,7 +275,8 @@ def ref_grpo_loss(
         assert ref_logp is not None
         kl = ref_loss_kl(logp, ref_logp, old_logp, mask, kl_kind, level)
         per_token = per_token + beta * torch.where(mask.bool(), kl, torch.zeros_like(kl))
-    return ref_aggregate(per_token, mask, loss_agg_mode, normalizer=normalizer, horizon=horizon, empty_rows=empty_rows)
+    return ref_aggregate(per_token, mask, loss_agg_mode, normalizer=normalizer, horizon=horizon,
+                         empty_rows=empty_rows)
 
 
 def _neg_log_sigmoid(x: Tensor) -> Tensor:
@@ -289,7 +295,9 @@ def ref_dpo_loss(
             _f64(policy_rejected_logps)[k] - _f64(ref_rejected_logps)[k]
         )
         if loss_type == "sigmoid":
-            v = (1 - label_smoothing) * _neg_log_sigmoid(beta * u) + label_smoothing * _neg_log_sigmoid(-beta * u)
+            v = (1 - label_smoothing) * _neg_log_sigmoid(beta * u) + label_smoothing * _neg_log_sigmoid(
+                -beta * u
+            )
         elif loss_type == "ipo":
             v = (u - 1 / (2 * beta)) ** 2
         else:

@@ -104,7 +104,8 @@ def ref_gmpo_sequence_loss(
     logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor, *, clip_low: float = 0.4,
     clip_high: float = 0.4,
 ) -> Tensor:
-    """Per sequence ``[P, G]``: ``-A exp(mean_t dtilde_t)``, the log-ratio clipped pessimistically by sign(A)."""
+    """Per sequence ``[P, G]``: ``-A exp(mean_t dtilde_t)``, the log-ratio clipped pessimistically by
+    sign(A)."""
     logp, old_logp, advantages = _f64(logp), _f64(old_logp), _f64(advantages)
     P, G, T = logp.shape
     rows = []
@@ -132,14 +133,16 @@ def ref_gmpo_sequence_loss(
     return torch.stack(rows)
 
 
-def _ref_token_loss(per_token_fn, logp, old_logp, rewards, mask, *, ref_logp, scale, std_ddof, eps, nan_policy,
+def _ref_token_loss(per_token_fn, logp, old_logp, rewards, mask, *, ref_logp, scale, std_ddof, eps,
+                    nan_policy,
                     beta, kl_kind, kl_level, loss_agg_mode, normalizer, horizon, empty_rows, **surrogate_kw):
     adv = ref_group_advantages(rewards, scale=scale, std_ddof=std_ddof, eps=eps, nan_policy=nan_policy)
     per_token = per_token_fn(logp, old_logp, adv, mask, **surrogate_kw)
     if beta > 0:
         kl = ref_loss_kl(logp, ref_logp, old_logp, mask, kl_kind, kl_level)
         per_token = per_token + beta * torch.where(mask.bool(), kl, torch.zeros_like(kl))
-    return ref_aggregate(per_token, mask, loss_agg_mode, normalizer=normalizer, horizon=horizon, empty_rows=empty_rows)
+    return ref_aggregate(per_token, mask, loss_agg_mode, normalizer=normalizer, horizon=horizon,
+                         empty_rows=empty_rows)
 
 
 def ref_cispo_loss(logp, old_logp, rewards, mask, *, ref_logp=None, scale="group", std_ddof=0, eps=0.0,
@@ -149,7 +152,8 @@ def ref_cispo_loss(logp, old_logp, rewards, mask, *, ref_logp=None, scale="group
     """Loop twin of :func:`cispo_loss` (the scalar loss)."""
     return _ref_token_loss(ref_cispo_surrogate, logp, old_logp, rewards, mask, ref_logp=ref_logp, scale=scale,
                            std_ddof=std_ddof, eps=eps, nan_policy=nan_policy, beta=beta, kl_kind=kl_kind,
-                           kl_level=level, loss_agg_mode=loss_agg_mode, normalizer=normalizer, horizon=horizon,
+                           kl_level=level, loss_agg_mode=loss_agg_mode, normalizer=normalizer,
+                           horizon=horizon,
                            empty_rows=empty_rows, ratio_max=ratio_max, ratio_min=ratio_min, level=level,
                            log_ratio_clamp=log_ratio_clamp)
 
@@ -161,7 +165,8 @@ def ref_sapo_loss(logp, old_logp, rewards, mask, *, ref_logp=None, scale="group"
     """Loop twin of :func:`sapo_loss` (the scalar loss)."""
     return _ref_token_loss(ref_sapo_surrogate, logp, old_logp, rewards, mask, ref_logp=ref_logp, scale=scale,
                            std_ddof=std_ddof, eps=eps, nan_policy=nan_policy, beta=beta, kl_kind=kl_kind,
-                           kl_level=level, loss_agg_mode=loss_agg_mode, normalizer=normalizer, horizon=horizon,
+                           kl_level=level, loss_agg_mode=loss_agg_mode, normalizer=normalizer,
+                           horizon=horizon,
                            empty_rows=empty_rows, tau_pos=tau_pos, tau_neg=tau_neg, level=level,
                            log_ratio_clamp=log_ratio_clamp)
 
@@ -179,8 +184,8 @@ def ref_gspo_loss(logp, old_logp, rewards, mask, *, ref_logp=None, scale="group"
 
 
 def ref_gmpo_loss(logp, old_logp, rewards, mask, *, ref_logp=None, scale="group", std_ddof=0, eps=0.0,
-                  nan_policy="raise", clip_low=0.4, clip_high=0.4, normalizer=None, empty_rows="count", beta=0.0,
-                  kl_kind="k3", kl_agg_mode="token-mean") -> Tensor:
+                  nan_policy="raise", clip_low=0.4, clip_high=0.4, normalizer=None, empty_rows="count",
+                  beta=0.0, kl_kind="k3", kl_agg_mode="token-mean") -> Tensor:
     """Loop twin of :func:`gmpo_loss` (the scalar loss)."""
     adv = ref_group_advantages(rewards, scale=scale, std_ddof=std_ddof, eps=eps, nan_policy=nan_policy)
     seq = ref_gmpo_sequence_loss(logp, old_logp, adv, mask, clip_low=clip_low, clip_high=clip_high)

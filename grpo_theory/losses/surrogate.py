@@ -48,7 +48,8 @@ def policy_surrogate(
 
     .. math::
 
-        \ell_t = -\min\big(\rho_t A,\ \mathrm{clip}(\rho_t, 1-\epsilon_{\rm low}, 1+\epsilon_{\rm high}) A\big).
+        \ell_t = -\min\big(\rho_t A,\ \mathrm{clip}(\rho_t, 1-\epsilon_{\rm low}, 1+\epsilon_{\rm high})
+        A\big).
 
     Equivalently :math:`\ell_t = -A\min(\rho_t, 1+\epsilon_{\rm high})` for :math:`A>0` and
     :math:`-A\max(\rho_t, 1-\epsilon_{\rm low})` for :math:`A<0`. With ``dual_clip=c`` (> 1), tokens
@@ -127,6 +128,7 @@ def policy_surrogate(
             "clip_frac": _masked_token_mean((low | high).to(logp.dtype), m),
             "dual_clip_frac": _masked_token_mean((dual & m).to(logp.dtype), m),
             "ratio_mean": _masked_token_mean(ratio, m),
-            "ratio_max": float(torch.where(m, ratio, torch.zeros_like(ratio)).max()) if bool(m.any()) else 0.0,
+            "ratio_max": float(torch.where(m, ratio,
+                                           torch.zeros_like(ratio)).max()) if bool(m.any()) else 0.0,
         }
     return loss, diagnostics

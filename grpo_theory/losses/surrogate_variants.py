@@ -21,7 +21,8 @@ from grpo_theory.losses.surrogate import LEVELS, _broadcast_advantages, _masked_
 Tensor = torch.Tensor
 
 
-def _log_ratio(logp: Tensor, old_logp: Tensor, m: Tensor, level: str, log_ratio_clamp: float | None) -> Tensor:
+def _log_ratio(logp: Tensor, old_logp: Tensor, m: Tensor, level: str,
+               log_ratio_clamp: float | None) -> Tensor:
     """Masked log-ratio ``[P, G, T]``; its masked sequence mean broadcast over T for ``level="sequence"``."""
     check_choice(level, LEVELS, "level")
     if log_ratio_clamp is not None:
@@ -57,7 +58,8 @@ def cispo_surrogate(
 
     .. math::
 
-        \ell_t = -\,\mathrm{sg}\big[\mathrm{clip}(\rho_t,\ \rho_{\min},\ \rho_{\max})\big]\; A\; \log\pi_\theta(o_t),
+        \ell_t = -\,\mathrm{sg}\big[\mathrm{clip}(\rho_t,\ \rho_{\min},\ \rho_{\max})\big]\; A\;
+        \log\pi_\theta(o_t),
 
     so :math:`\nabla\ell_t = -\mathrm{clip}(\rho_t)\,A\,\nabla\log\pi_\theta(o_t)`: unlike PPO clipping no
     token loses its gradient, the clip only bounds its weight. The value depends on
@@ -185,7 +187,8 @@ def gspo_surrogate(
 
     .. math::
 
-        \ell_t = \max\big(-A\,s_{i,t},\ -A\,\mathrm{clip}(s_{i,t}, 1-\epsilon_{\rm low}, 1+\epsilon_{\rm high})\big).
+        \ell_t = \max\big(-A\,s_{i,t},\ -A\,\mathrm{clip}(s_{i,t}, 1-\epsilon_{\rm low}, 1+\epsilon_{\rm
+        high})\big).
 
     Each token's gradient goes through its own log-prob only, but because every aggregation mode
     weights the tokens of one sequence equally, the aggregated loss has exactly the gradient of the
@@ -211,7 +214,8 @@ def gspo_surrogate(
     Examples:
         >>> import torch
         >>> lp = torch.tensor([[[0.2, -0.2], [0.0, 0.0]]], requires_grad=True)  # s_1 = e^0 = 1
-        >>> loss, _ = gspo_surrogate(lp, torch.zeros(1, 2, 2), torch.tensor([[1.0, -1.0]]), torch.ones(1, 2, 2))
+        >>> adv = torch.tensor([[1.0, -1.0]])
+        >>> loss, _ = gspo_surrogate(lp, torch.zeros(1, 2, 2), adv, torch.ones(1, 2, 2))
         >>> loss.detach().flatten()
         tensor([-1., -1.,  1.,  1.])
     """
@@ -256,19 +260,20 @@ def gmpo_sequence_loss(
 ) -> tuple[Tensor, dict[str, float]]:
     r"""GMPO (verl ``geo_mean``): the geometric mean of token ratios, clipped token-wise in log space.
 
-    With :math:`d_t = \log\pi_\theta(o_t) - \log\pi_{\rm old}(o_t)` and the sign :math:`\varsigma = \mathrm{sign}(A)`,
+    With :math:`d_t = \log\pi_\theta(o_t) - \log\pi_{\rm old}(o_t)` and the sign :math:`\varsigma =
+    \mathrm{sign}(A)`,
 
     .. math::
 
-        \tilde d_t = \varsigma\,\min\big(\varsigma d_t,\ \varsigma\,\mathrm{clip}(d_t, -\epsilon_{\rm low}, \epsilon_{\rm high})\big),
-        \qquad \ell_i = -A_i \exp\Big(\frac1{n_i}\sum_t m_t \tilde d_t\Big),
+        \tilde d_t = \varsigma\,\min\big(\varsigma d_t,\ \varsigma\,\mathrm{clip}(d_t, -\epsilon_{\rm low},
+        \epsilon_{\rm high})\big), \qquad \ell_i = -A_i \exp\Big(\frac1{n_i}\sum_t m_t \tilde d_t\Big),
 
     one loss per sequence (a fully masked sequence gets :math:`\ell = 0`), where :math:`\varsigma` is the sign
     of the sequence advantage (verl takes it per token; the two agree for sequence-level advantages,
     the only kind verl supports here). The clip is pessimistic
     per token, like PPO's, but on the log-ratio: for :math:`A > 0` a token's :math:`d_t` is capped at
-    :math:`\epsilon_{\rm high}`, for :math:`A < 0` floored at :math:`-\epsilon_{\rm low}`; :math:`A = 0` gives 0
-    (an exactly zero advantage matters here: a residue of 1e-16 would flip the sign branch). The
+    :math:`\epsilon_{\rm high}`, for :math:`A < 0` floored at :math:`-\epsilon_{\rm low}`; :math:`A = 0`
+    gives 0 (an exactly zero advantage matters here: a residue of 1e-16 would flip the sign branch). The
     GMPO paper's range is :math:`(e^{-0.4}, e^{0.4})`, i.e. ``clip_low = clip_high = 0.4`` (the
     defaults); verl reads them from ``clip_ratio_low/high``. verl's sequence advantage is the masked
     token mean of ``advantages``; with ``[P, G]`` advantages it is :math:`A_i` itself.
@@ -287,7 +292,8 @@ def gmpo_sequence_loss(
     Examples:
         >>> import torch
         >>> lp = torch.tensor([[[0.1, 0.9], [0.0, 0.0]]])  # sequence 1: d = 0.1, 0.9 -> 0.1, 0.4 for A > 0
-        >>> loss, _ = gmpo_sequence_loss(lp, torch.zeros_like(lp), torch.tensor([[1.0, -1.0]]), torch.ones_like(lp))
+        >>> adv = torch.tensor([[1.0, -1.0]])
+        >>> loss, _ = gmpo_sequence_loss(lp, torch.zeros_like(lp), adv, torch.ones_like(lp))
         >>> torch.allclose(loss, torch.tensor([[-torch.exp(torch.tensor(0.25)), 1.0]]))
         True
     """

@@ -69,7 +69,8 @@ def cispo_loss(
     beta: float = 0.0,
     kl_kind: str = "k3",
 ) -> LossOutput:
-    r"""CISPO: :math:`\mathrm{agg}\big(-\mathrm{sg}[\mathrm{clip}(\rho_t, \rho_{\min}, \rho_{\max})]\,A\,\log\pi_\theta(o_t) + \beta\hat k_t\big)`.
+    r"""CISPO: :math:`\mathrm{agg}\big(-\mathrm{sg}[\mathrm{clip}(\rho_t, \rho_{\min},
+    \rho_{\max})]\,A\,\log\pi_\theta(o_t) + \beta\hat k_t\big)`.
 
     See :func:`cispo_surrogate` for the per-token term. Defaults follow TRL ``loss_type="cispo"`` with
     the recommended ``epsilon_high=5.0``: one-sided cap ``ratio_max=5.0`` and a token mean
@@ -96,13 +97,14 @@ def cispo_loss(
         >>> logp.grad.flatten()  # -rho * A / N_tokens at rho = 1: REINFORCE
         tensor([-0.5000,  0.5000])
     """
-    rewards, adv, m = _advantages(logp, old_logp, rewards, mask, ref_logp, scale=scale, std_ddof=std_ddof, eps=eps,
-                                  nan_policy=nan_policy, beta=beta, kl_kind=kl_kind)
-    per_token, diag = cispo_surrogate(logp, old_logp, adv, m, ratio_max=ratio_max, ratio_min=ratio_min, level=level,
-                                      log_ratio_clamp=log_ratio_clamp)
-    out = add_kl_and_aggregate(per_token, diag, logp, old_logp, m, ref_logp=ref_logp, beta=beta, kl_kind=kl_kind,
-                               level=level, loss_agg_mode=loss_agg_mode, normalizer=normalizer, horizon=horizon,
-                               empty_rows=empty_rows)
+    rewards, adv, m = _advantages(logp, old_logp, rewards, mask, ref_logp, scale=scale, std_ddof=std_ddof,
+                                  eps=eps, nan_policy=nan_policy, beta=beta, kl_kind=kl_kind)
+    per_token, diag = cispo_surrogate(logp, old_logp, adv, m, ratio_max=ratio_max, ratio_min=ratio_min,
+                                      level=level, log_ratio_clamp=log_ratio_clamp)
+    out = add_kl_and_aggregate(per_token, diag, logp, old_logp, m, ref_logp=ref_logp, beta=beta,
+                               kl_kind=kl_kind,
+                               level=level, loss_agg_mode=loss_agg_mode, normalizer=normalizer,
+                               horizon=horizon, empty_rows=empty_rows)
     out.metrics.update(_reward_metrics(rewards, adv))
     return out
 
@@ -129,7 +131,8 @@ def sapo_loss(
     beta: float = 0.0,
     kl_kind: str = "k3",
 ) -> LossOutput:
-    r"""SAPO: :math:`\mathrm{agg}\big(-\tfrac4\tau\sigma(\tau(\rho_t - 1))\,A + \beta\hat k_t\big)`, :math:`\tau = \tau_{\rm pos}` if :math:`A > 0` else :math:`\tau_{\rm neg}`.
+    r"""SAPO: :math:`\mathrm{agg}\big(-\tfrac4\tau\sigma(\tau(\rho_t - 1))\,A + \beta\hat k_t\big)`,
+    :math:`\tau = \tau_{\rm pos}` if :math:`A > 0` else :math:`\tau_{\rm neg}`.
 
     See :func:`sapo_surrogate`. Defaults follow TRL ``loss_type="sapo"`` (temperatures 1.0 / 1.05, no
     clamp, per-sequence token mean with fully masked rows counted: ``empty_rows="count"``). TRL:
@@ -153,13 +156,14 @@ def sapo_loss(
         >>> logp.grad.flatten()  # the gate's slope is 1 at rho = 1: -A / 2 as for GRPO
         tensor([-0.5000,  0.5000])
     """
-    rewards, adv, m = _advantages(logp, old_logp, rewards, mask, ref_logp, scale=scale, std_ddof=std_ddof, eps=eps,
-                                  nan_policy=nan_policy, beta=beta, kl_kind=kl_kind)
+    rewards, adv, m = _advantages(logp, old_logp, rewards, mask, ref_logp, scale=scale, std_ddof=std_ddof,
+                                  eps=eps, nan_policy=nan_policy, beta=beta, kl_kind=kl_kind)
     per_token, diag = sapo_surrogate(logp, old_logp, adv, m, tau_pos=tau_pos, tau_neg=tau_neg, level=level,
                                      log_ratio_clamp=log_ratio_clamp)
-    out = add_kl_and_aggregate(per_token, diag, logp, old_logp, m, ref_logp=ref_logp, beta=beta, kl_kind=kl_kind,
-                               level=level, loss_agg_mode=loss_agg_mode, normalizer=normalizer, horizon=horizon,
-                               empty_rows=empty_rows)
+    out = add_kl_and_aggregate(per_token, diag, logp, old_logp, m, ref_logp=ref_logp, beta=beta,
+                               kl_kind=kl_kind,
+                               level=level, loss_agg_mode=loss_agg_mode, normalizer=normalizer,
+                               horizon=horizon, empty_rows=empty_rows)
     out.metrics.update(_reward_metrics(rewards, adv))
     return out
 
@@ -189,8 +193,9 @@ def gspo_loss(
 
     .. math::
 
-        \mathcal L = \mathrm{agg}_{p,i,t}\Big[\max\big(-A\,s_i,\ -A\,\mathrm{clip}(s_i, 1-\epsilon_{\rm low}, 1+\epsilon_{\rm high})\big) + \beta\hat k_t\Big],
-        \qquad s_i = \exp\Big(\frac1{n_i}\sum_t m_t \log\frac{\pi_\theta(o_t)}{\pi_{\rm old}(o_t)}\Big),
+        \mathcal L = \mathrm{agg}_{p,i,t}\Big[\max\big(-A\,s_i,\ -A\,\mathrm{clip}(s_i, 1-\epsilon_{\rm low},
+        1+\epsilon_{\rm high})\big) + \beta\hat k_t\Big], \qquad s_i = \exp\Big(\frac1{n_i}\sum_t m_t
+        \log\frac{\pi_\theta(o_t)}{\pi_{\rm old}(o_t)}\Big),
 
     computed in verl's token form (:func:`gspo_surrogate`: same value and, after aggregation, same
     gradient). Defaults: the GSPO paper's clip 3e-4 / 4e-4, verl's log-ratio cap 10 and
@@ -216,13 +221,14 @@ def gspo_loss(
         tensor([[[-0.2500, -0.2500],
                  [ 0.2500,  0.2500]]])
     """
-    rewards, adv, m = _advantages(logp, old_logp, rewards, mask, ref_logp, scale=scale, std_ddof=std_ddof, eps=eps,
-                                  nan_policy=nan_policy, beta=beta, kl_kind=kl_kind)
+    rewards, adv, m = _advantages(logp, old_logp, rewards, mask, ref_logp, scale=scale, std_ddof=std_ddof,
+                                  eps=eps, nan_policy=nan_policy, beta=beta, kl_kind=kl_kind)
     per_token, diag = gspo_surrogate(logp, old_logp, adv, m, clip_low=clip_low, clip_high=clip_high,
                                      log_ratio_max=log_ratio_max)
-    out = add_kl_and_aggregate(per_token, diag, logp, old_logp, m, ref_logp=ref_logp, beta=beta, kl_kind=kl_kind,
-                               level="sequence", loss_agg_mode=loss_agg_mode, normalizer=normalizer, horizon=horizon,
-                               empty_rows=empty_rows)
+    out = add_kl_and_aggregate(per_token, diag, logp, old_logp, m, ref_logp=ref_logp, beta=beta,
+                               kl_kind=kl_kind,
+                               level="sequence", loss_agg_mode=loss_agg_mode, normalizer=normalizer,
+                               horizon=horizon, empty_rows=empty_rows)
     out.metrics.update(_reward_metrics(rewards, adv))
     return out
 
@@ -281,8 +287,8 @@ def gmpo_loss(
         tensor([[[-0.2500, -0.2500],
                  [ 0.2500,  0.2500]]])
     """
-    rewards, adv, m = _advantages(logp, old_logp, rewards, mask, ref_logp, scale=scale, std_ddof=std_ddof, eps=eps,
-                                  nan_policy=nan_policy, beta=beta, kl_kind=kl_kind)
+    rewards, adv, m = _advantages(logp, old_logp, rewards, mask, ref_logp, scale=scale, std_ddof=std_ddof,
+                                  eps=eps, nan_policy=nan_policy, beta=beta, kl_kind=kl_kind)
     check_choice(empty_rows, EMPTY_ROWS, "empty_rows")
     seq_loss, diag = gmpo_sequence_loss(logp, old_logp, adv, m, clip_low=clip_low, clip_high=clip_high)
     rows = m.any(dim=-1)

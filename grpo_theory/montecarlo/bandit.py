@@ -83,7 +83,8 @@ def bandit_with_success_probs(
 
     Logits are drawn as ``spread * N(0, 1)``; the first ``num_correct`` responses are correct and
     their logits are shifted by :math:`c_q = \\log\\frac{p_q S^-_q}{(1-p_q) S^+_q}`, where
-    :math:`S^\\pm_q` are the softmax masses before the shift, so that :math:`\\sum_{k\\,\\rm correct}\\pi_{q,k} = p_q`.
+    :math:`S^\\pm_q` are the softmax masses before the shift, so that :math:`\\sum_{k\\,\\rm
+    correct}\\pi_{q,k} = p_q`.
 
     Args:
         p: ``[Q]`` target success probabilities in (0, 1).

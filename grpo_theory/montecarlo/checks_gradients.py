@@ -26,7 +26,8 @@ F64 = torch.float64
 
 
 # --------------------------------------------------------------------------------------------- R5
-R5_CASES = ((2, 0, 0.0, 0.3), (2, 0, 0.1, 0.3), (2, 1, 0.0, 0.3), (16, 0, 0.0, 0.1), (16, 1, 0.0, 0.1), (16, 0, 0.0, 0.5))
+R5_CASES = ((2, 0, 0.0, 0.3), (2, 0, 0.1, 0.3), (2, 1, 0.0, 0.3), (16, 0, 0.0, 0.1), (16, 1, 0.0, 0.1),
+            (16, 0, 0.0, 0.5))
 
 
 def check_r5(n: int, seed: int) -> McResult:
@@ -55,7 +56,8 @@ R6_CASES = (("bandit", 2, "paper"), ("bandit", 3, "paper"), ("bandit", 16, "pape
 
 
 def pooled_lambda(samples: Tensor, grad_p: Tensor) -> tuple[float, float]:
-    """:math:`\\hat\\lambda = \\sum_q\\langle\\bar g_q, \\nabla p_q\\rangle / \\sum_q\\|\\nabla p_q\\|^2` and its stderr.
+    """:math:`\\hat\\lambda = \\sum_q\\langle\\bar g_q, \\nabla p_q\\rangle / \\sum_q\\|\\nabla p_q\\|^2` and
+    its stderr.
 
     Args:
         samples: ``[R, Q, D]`` per-prompt estimates.
@@ -122,7 +124,8 @@ def check_r7(n: int, seed: int) -> McResult:
             subs.append((f"G={g} p={float(p[q]):.2f}", result(float(freq[q]), float(p0[q]), float(se_q[q]))))
         pooled, se = float(freq.mean()), float((se_q**2).sum().sqrt() / pol.num_prompts)
         gap_exact = float(p0.mean()) - exact.zero_signal_probability(g, pbar)
-        subs.append((f"G={g} Jensen gap", result(pooled - exact.zero_signal_probability(g, pbar), gap_exact, se,
+        subs.append((f"G={g} Jensen gap",
+                     result(pooled - exact.zero_signal_probability(g, pbar), gap_exact, se,
                                                  f"E_q P0={float(p0.mean()):.4f} ≥ P0(p̄)="
                                                  f"{exact.zero_signal_probability(g, pbar):.4f}, informative "
                                                  f"prompts per batch of {pol.num_prompts}: sampled "

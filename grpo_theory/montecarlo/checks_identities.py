@@ -67,7 +67,8 @@ def check_r1(n: int, seed: int) -> McResult:
         lhs_real = (group_advantages(rr, scale="none") * x).mean(-1)
         devs.append((f"pairwise G={g}", float((lhs_real - pair).abs().max())))
     name, dev = max(devs, key=lambda d: d[1])
-    res = identity_result(dev, IDENTITY_TOL, n, f"R1 contrastive identities ({len(devs)} forms, worst {name})")
+    res = identity_result(dev, IDENTITY_TOL, n,
+                          f"R1 contrastive identities ({len(devs)} forms, worst {name})")
     return with_detail(res, "; ".join(f"{a}: {b:.2g}" for a, b in devs))
 
 
@@ -164,7 +165,8 @@ def pair_gradients(
 
 
 def _theta_gradient(policy: ToyPolicy, prompts: Tensor, ip: Tensor, im: Tensor, per_token: Tensor) -> Tensor:
-    """[P, D] θ-gradients from per-token gradients that are constant along each sequence (even spread, ratio 1).
+    """[P, D] θ-gradients from per-token gradients that are constant along each sequence (even spread, ratio
+    1).
 
     With ∂L/∂logp_{i,t} = c_i for every valid token, ∂L/∂θ = Σ_i c_i ∇_θ log π(o_i) = Σ_i c_i s_i.
     """
@@ -176,7 +178,8 @@ def _theta_gradient(policy: ToyPolicy, prompts: Tensor, ip: Tensor, im: Tensor, 
 def _r4_identity_deviations(
     pol: ToyPolicy, prompts: Tensor, ip: Tensor, im: Tensor, beta: float, gen: torch.Generator
 ) -> tuple[dict[str, float], dict[str, Tensor], dict[str, Tensor]]:
-    """Largest deviation of each per-pair relation ∇L_2GRPO = κ ∇L_DPO, κ from :mod:`grpo_theory.theory.dpo_link`.
+    """Largest deviation of each per-pair relation ∇L_2GRPO = κ ∇L_DPO, κ from
+    :mod:`grpo_theory.theory.dpo_link`.
 
     Returns (deviations by relation, the sum-aggregation gradients at π_ref, the batch token-mean gradients).
     """
@@ -197,12 +200,15 @@ def _r4_identity_deviations(
     equal = ~k.view(-1).isnan()
     devs["token-mean, equal lengths, 1/(beta L)"] = float((b["two_grpo"] - k * b["dpo"])[equal].abs().max())
     ref_theta = pol.theta + 0.5 * torch.randn(pol.theta.shape, generator=gen, dtype=F64)
-    c = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-sum", ref_theta=ref_theta)
+    c = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="seq-mean-token-sum",
+                       ref_theta=ref_theta)
     kc = per_pair("seq-mean-token-sum", c, torch.sigmoid(c["delta"]))
     devs["sum agg, pi!=pi_ref, 1/(2 beta sigma(Delta))"] = float((c["two_grpo"] - kc * c["dpo"]).abs().max())
     t = pair_gradients(pol, prompts, ip, im, beta=beta, loss_agg_mode="token-mean")
     kt = float(factor("token-mean", beta, t["lengths"].tolist()))  # one κ for the batch: 1/(β mean L)
-    devs["batch token-mean, one denominator, 1/(beta mean L)"] = float((t["two_grpo"] - kt * t["dpo"]).abs().max())
+    devs["batch token-mean, one denominator, 1/(beta mean L)"] = float(
+        (t["two_grpo"] - kt * t["dpo"]).abs().max()
+    )
     return devs, a, t
 
 
@@ -240,7 +246,8 @@ def check_r4(n: int, seed: int) -> McResult:
     g_dpo = -_theta_gradient(pol, prompts, ip, im, t["dpo"]).sum(0)
     micro = torch.zeros_like(g_dpo)
     for chunk in (order[: m // 2], order[m // 2 :]):
-        part = pair_gradients(pol, prompts[chunk], ip[chunk], im[chunk], beta=beta, loss_agg_mode="token-mean")
+        part = pair_gradients(pol, prompts[chunk], ip[chunk], im[chunk], beta=beta,
+                              loss_agg_mode="token-mean")
         # accumulated mean of micro-batch losses; pair_gradients scales by the micro-batch's pair count
         micro += -_theta_gradient(pol, prompts[chunk], ip[chunk], im[chunk], part["two_grpo"]).sum(0) / m
     cos = float(micro @ g_dpo / (micro.norm() * g_dpo.norm()))
@@ -248,14 +255,16 @@ def check_r4(n: int, seed: int) -> McResult:
     const = result(float(kappa), exact, float(se),
                    f"κ̂ = E[ĝ_2GRPO]·d / ‖d‖² on {m} mixed pairs at π = π_ref (exact κ = 1/β = {exact:g}); "
                    f"breaks: {float((~equal).to(F64).mean()):.0%} of pairs have unequal lengths (no single "
-                   f"constant under per-sequence token-mean); two length-grouped micro-batches with their own "
+                   "constant under per-sequence token-mean); two length-grouped micro-batches with their "
+                   "own "
                    f"token denominators: cos(∇J, ∇L_DPO) = {cos:.4f}")
     return worst([("constant 1/beta", const), ("identities", ident)])
 
 
 # -------------------------------------------------------------------------------------------- R13
 def check_r13(n: int, seed: int) -> McResult:
-    """R13: the G = 2 normalized advantage is in {−1, 0, 1} for any rewards; the n = 2 t statistic is Cauchy."""
+    """R13: the G = 2 normalized advantage is in {−1, 0, 1} for any rewards; the n = 2 t statistic is
+    Cauchy."""
     gen = generator(seed)
     draws = {
         "gaussian": torch.randn(n, 2, generator=gen, dtype=F64),
@@ -266,7 +275,8 @@ def check_r13(n: int, seed: int) -> McResult:
     for x in draws.values():
         a = group_advantages(x, **ADVANTAGE_PRESETS["paper"])
         dev = max(dev, float((a - a.round()).abs().max()), float((a.abs() - 1).clamp(min=0).max()))
-    bound = identity_result(dev, IDENTITY_TOL, 3 * n, "G=2 advantages in {-1,0,1} (gaussian, cauchy, lognormal)")
+    bound = identity_result(dev, IDENTITY_TOL, 3 * n,
+                            "G=2 advantages in {-1,0,1} (gaussian, cauchy, lognormal)")
     x = draws["gaussian"]
     t = x.mean(-1) / (x.std(-1, correction=1) / math.sqrt(2))
     c = 10.0
@@ -274,5 +284,6 @@ def check_r13(n: int, seed: int) -> McResult:
     tail = 1 - 2 / math.pi * math.atan(c)
     se = math.sqrt(tail * (1 - tail) / n)
     a_var = float(group_advantages(x, **ADVANTAGE_PRESETS["paper"]).var())
-    student = result(freq, tail, se, f"P(|t|>{c}) for the n=2 t statistic vs Cauchy tail; sample Var(A)={a_var:.4f} ≤ 1")
+    student = result(freq, tail, se,
+                     f"P(|t|>{c}) for the n=2 t statistic vs Cauchy tail; sample Var(A)={a_var:.4f} ≤ 1")
     return worst([("bound", bound), ("student-t", student)])

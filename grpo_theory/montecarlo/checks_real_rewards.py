@@ -46,13 +46,15 @@ R15_CASES = (
 
 
 def _sample(probs: Tensor, shape: tuple[int, ...], gen: torch.Generator) -> Tensor:
-    """Inverse-CDF categorical draws from ``probs`` [..., K] with leading ``shape`` matching probs' batch dims."""
+    """Inverse-CDF categorical draws from ``probs`` [..., K] with leading ``shape`` matching probs' batch
+    dims."""
     cdf = probs.cumsum(-1)
     u = torch.rand(*shape, generator=gen, dtype=F64) * cdf[..., -1:]
     return torch.searchsorted(cdf, u, right=True).clamp_(max=probs.shape[-1] - 1)
 
 
-def group_estimates(probs: Tensor, rewards: Tensor, idx: Tensor, *, std_ddof: int = 0, eps: float = 0.0) -> Tensor:
+def group_estimates(probs: Tensor, rewards: Tensor, idx: Tensor, *, std_ddof: int = 0,
+                    eps: float = 0.0) -> Tensor:
     """ĝ_G = (1/G) Σ_i A_i (e_{o_i} − π) per group: probs [P, K], rewards [P, K], idx [P, G] → [P, K].
 
     Advantages from :func:`grpo_theory.losses.group_advantages` (scale "group").
@@ -73,11 +75,13 @@ def check_r15(n: int, seed: int) -> McResult:
         rewards = torch.tensor(rew, dtype=F64)
         idx = _sample(probs.expand(n, -1), (n, G), gen)
         g = group_estimates(probs.expand(n, -1), rewards.expand(n, -1), idx, std_ddof=ddof, eps=eps)
-        exact = torch.tensor(expected_bandit_gradient(np.array(pi), np.array(rew), G, std_ddof=ddof, eps=eps), dtype=F64)
+        exact = torch.tensor(expected_bandit_gradient(np.array(pi), np.array(rew), G, std_ddof=ddof,
+                                                      eps=eps), dtype=F64)
         mean_g, se = mean_stderr(g)
         zeq, zmax, k = bonferroni_z(componentwise_z(mean_g, se, exact))
         subs.append((name, McResult(zmax, 0.0, 1.0, zeq, zeq <= 4.0,
-                                    f"{k} components: raw max|z|={zmax:.2f}, Bonferroni-equivalent z={zeq:.2f}")))
+                                    f"{k} components: raw max|z|={zmax:.2f}, Bonferroni-equivalent "
+                                    f"z={zeq:.2f}")))
     # through the loss: autograd of two_grpo_loss w.r.t. the logits is minus the mean of the group estimates
     name, pi, rew, G, _, _ = R15_CASES[0]
     probs = torch.tensor(pi, dtype=F64)
@@ -101,7 +105,8 @@ R16_CASES = (("binary", 64, 2), ("binary", 64, 4), ("binary", 64, 16), ("real", 
 
 
 def step_gradients(prompts, features: np.ndarray, B: int, G: int, n: int, gen: torch.Generator) -> Tensor:
-    """n sampled steps of B prompts (uniform, with replacement) × G rollouts: ĝ = (1/B) Σ_b ĝ_G(q_b) φ_bᵀ, [n, K, F]."""
+    """n sampled steps of B prompts (uniform, with replacement) × G rollouts: ĝ = (1/B) Σ_b ĝ_G(q_b) φ_bᵀ,
+    [n, K, F]."""
     probs = torch.tensor(np.stack([pi for pi, _ in prompts]), dtype=F64)  # [Q, K]
     rewards = torch.tensor(np.stack([r for _, r in prompts]), dtype=F64)
     phi = torch.tensor(features, dtype=F64)
@@ -131,6 +136,7 @@ def check_r16(n: int, seed: int) -> McResult:
         }
         for target, vals in per.items():
             m, se = mean_stderr(vals)
-            subs.append((f"{kind} G={G} B={N // G} {target}", result(float(m), float(ex[target][0]), float(se),
+            subs.append((f"{kind} G={G} B={N // G} {target}",
+                         result(float(m), float(ex[target][0]), float(se),
                                                                       f"{reps} sampled steps")))
     return worst(subs)

@@ -59,9 +59,11 @@ def check_r8(n: int, seed: int) -> McResult:
         for label, c in cs.items():
             ex = mom["var_plus"] + c * c * mom["var_minus"] - 2 * c * mom["cov"]
             est, se = variance_of_difference(gp, gm, c)
-            subs.append((f"{kind} c={label}", result(est, ex, se, f"c={c:.4g}, ratio to Var(g+)={ex / mom['var_plus']:.4f}")))
+            subs.append((f"{kind} c={label}",
+                         result(est, ex, se, f"c={c:.4g}, ratio to Var(g+)={ex / mom['var_plus']:.4f}")))
         # exact moments, not a comparison: reported in the detail only
-        notes.append(f"{kind} (exact): Cov={mom['cov']:.4g}, Var(g-)/2={mom['var_minus'] / 2:.4g}, rho={mom['rho']:.4f}, "
+        notes.append(f"{kind} (exact): Cov={mom['cov']:.4g}, Var(g-)/2={mom['var_minus'] / 2:.4g}, "
+                     f"rho={mom['rho']:.4f}, "
                      f"c*={mom['c_star']:.4g}, c=1 reduces variance: {mom['cov'] >= mom['var_minus'] / 2}")
     return with_detail(worst(subs), "; ".join(notes))
 
@@ -108,15 +110,16 @@ def check_r9(n: int, seed: int) -> McResult:
         pm = pair_moments(pol, kind)
         _, gp2, gm2 = sample_pairs(pol, n, gen, kind)
         mv, sv = covariance_trace(gp2, gm2)
-        subs.append((f"{kind}: cross-prompt Cov(g⁺,g⁻)", result(mv, pm["cov"], sv,
-                                                               f"measured sign {'+' if pm['cov'] > 0 else '-'} "
-                                                               f"(exact {pm['cov']:.4g}, rho={pm['rho']:.3f})")))
+        sign = "+" if pm["cov"] > 0 else "-"
+        note = f"measured sign {sign} (exact {pm['cov']:.4g}, rho={pm['rho']:.3f})"
+        subs.append((f"{kind}: cross-prompt Cov(g⁺,g⁻)", result(mv, pm["cov"], sv, note)))
     return worst(subs)
 
 
 # -------------------------------------------------------------------------------------------- R10
 def product_variance_rhs(r: Tensor, g: Tensor) -> float:
-    """Plug-in :math:`\\mathrm{tr}\\mathrm{Var}(g)[\\mathrm{Var}(r)+(\\mathbb Er)^2] + \\mathrm{Cov}(r^2,\\|g\\|^2) - \\|\\mathrm{Cov}(r,g)\\|^2`."""
+    """Plug-in :math:`\\mathrm{tr}\\mathrm{Var}(g)[\\mathrm{Var}(r)+(\\mathbb Er)^2] +
+    \\mathrm{Cov}(r^2,\\|g\\|^2) - \\|\\mathrm{Cov}(r,g)\\|^2`."""
     gc = g - g.mean(0)
     var_g = float((gc * gc).sum(-1).mean())
     var_r = float(r.var(correction=0))
@@ -143,7 +146,8 @@ def check_r10(n: int, seed: int) -> McResult:
         idx = torch.searchsorted(cdf, u, right=True).clamp_(max=pol.num_responses - 1).squeeze(-1)
         rs, gs = rew[prompts, idx], g[prompts, idx]
         est, se = batch_means(product_variance_rhs, (rs, gs))
-        subs.append((f"{reward_name}: plug-in RHS vs exact Var(rg)", result(est, lhs, se, "batch means, 40 batches")))
+        subs.append((f"{reward_name}: plug-in RHS vs exact Var(rg)",
+                     result(est, lhs, se, "batch means, 40 batches")))
         dm, ds = variance_trace(rs.unsqueeze(-1) * gs)
         terms = product_variance_terms(pol, rew)
         tm = product_variance_terms(pol, rew, "length-normalized")
@@ -160,7 +164,8 @@ R11_CASES = (("rloo", 2), ("rloo", 4), ("rloo", 16), ("paper", 2), ("paper", 8),
 
 
 def check_r11(n: int, seed: int) -> McResult:
-    """R11: mini-batch variance at fixed budget B = QG vs its exact decomposition; GRPO's coupling measured."""
+    """R11: mini-batch variance at fixed budget B = QG vs its exact decomposition; GRPO's coupling
+    measured."""
     gen = generator(seed)
     pol = check_tabular()
     subs = []
@@ -173,7 +178,8 @@ def check_r11(n: int, seed: int) -> McResult:
         u = ((x - mean) ** 2).sum(-1)
         m, se = mean_stderr(u)
         subs.append((f"{est} G={g} Q={q}", result(float(m), mv["total"], float(se),
-                                                  f"prompt term {mv['prompt_term']:.4g}, within {mv['within_term']:.4g}, "
+                                                  f"prompt term {mv['prompt_term']:.4g}, within "
+                                                  f"{mv['within_term']:.4g}, "
                                                   f"hierarchical (uncoupled) {mv['hierarchical']:.4g}, "
                                                   f"coupling ratio {mv['total'] / mv['hierarchical']:.4f}")))
     return worst(subs)
@@ -181,11 +187,13 @@ def check_r11(n: int, seed: int) -> McResult:
 
 # -------------------------------------------------------------------------------------------- R12
 def check_r12(n: int, seed: int, rounds: int = 5) -> McResult:
-    """R12: the inequality holds on every draw where the premise p_i ≥ p_0 holds, fails only where it does not.
+    """R12: the inequality holds on every draw where the premise p_i ≥ p_0 holds, fails only where it does
+    not.
 
-    Success-rate sequences: p_0 ~ U(0, ½), p_i = p_0 + s_i (1 − p_0) for s_i > 0 and p_0 + s_i p_0 for s_i < 0,
-    with s_i ~ U(0, 0.2) on half the draws and U(−0.2, 0.2) on the other half, so the premise fails on
-    about half of the draws (sometimes with the conclusion still true). Checked: (a) no draw with the premise violates the conclusion (an identity: min margin ≥ 0);
+    Success-rate sequences: p_0 ~ U(0, ½), p_i = p_0 + s_i (1 − p_0) for s_i > 0 and p_0 + s_i p_0 for s_i <
+    0, with s_i ~ U(0, 0.2) on half the draws and U(−0.2, 0.2) on the other half, so the premise fails on
+    about half of the draws (sometimes with the conclusion still true). Checked: (a) no draw with the premise
+    violates the conclusion (an identity: min margin ≥ 0);
     (b) draws that violate the conclusion exist and all violate the premise (the premise is needed);
     (c) the success probability 1 − Π(1−p_i)² against simulated rollouts (a Monte Carlo comparison).
     """
@@ -203,16 +211,20 @@ def check_r12(n: int, seed: int, rounds: int = 5) -> McResult:
     fails = margin < -1e-12
     held = float(margin[premise].min()) if bool(premise.any()) else 0.0
     ineq = identity_result(max(-held, 0.0), IDENTITY_TOL, int(premise.sum()),
-                           f"premise holds on {float(premise.to(F64).mean()):.1%} of draws, min margin there {held:.3g}")
-    needed = McResult(float(fails.sum()), 0.0, 1.0, math.nan, bool(fails.any()) and not bool((fails & premise).any()),
+                           f"premise holds on {float(premise.to(F64).mean()):.1%} of draws, min margin there "
+                           f"{held:.3g}")
+    needed = McResult(float(fails.sum()), 0.0, 1.0, math.nan,
+                      bool(fails.any()) and not bool((fails & premise).any()),
                       f"conclusion fails on {int(fails.sum())} of {n} draws, all with the premise violated "
-                      f"({int((fails & premise).sum())} with it); premise violated on {int((~premise).sum())} draws, "
+                      f"({int((fails & premise).sum())} with it); premise violated on "
+                      f"{int((~premise).sum())} draws, "
                       f"conclusion still true on {int((~premise & ~fails).sum())} of them", "exact", 0.0)
     hits = (torch.rand(n, rounds, 2, generator=gen, dtype=F64) < p.unsqueeze(-1)).any(-1).any(-1).to(F64)
     est, ex = float(hits.mean()), float(p_rounds.mean())
     se = float((p_rounds * (1 - p_rounds)).sum().sqrt()) / n
     pq = 0.05
     budget = (f"budget caveat at p={pq}: P(a mixed group within 10 epochs) 2-GRPO "
-              f"{1 - (1 - 2 * pq * (1 - pq)) ** 10:.3f} vs 16-GRPO {1 - exact.zero_signal_probability(16, pq) ** 10:.3f}")
+              f"{1 - (1 - 2 * pq * (1 - pq)) ** 10:.3f} vs 16-GRPO "
+              f"{1 - exact.zero_signal_probability(16, pq) ** 10:.3f}")
     sim = result(est, ex, se, f"simulated P(at least one success in {rounds}x2 rollouts); {budget}")
     return worst([("simulation", sim), ("inequality under the premise", ineq), ("premise needed", needed)])

@@ -112,7 +112,8 @@ def group_gradients(
     return torch.einsum("rqn,qnd->rqd", w, policy.score(kind))
 
 
-def sample_groups(policy: ToyPolicy, num_replicates: int, group_size: int, generator: torch.Generator) -> Tensor:
+def sample_groups(policy: ToyPolicy, num_replicates: int, group_size: int,
+                  generator: torch.Generator) -> Tensor:
     """``[R, Q, G]`` i.i.d. on-policy response indices: G rollouts for every prompt, R times."""
     return sample_indices(policy.probs, (num_replicates, group_size), generator)
 
@@ -131,7 +132,8 @@ def sample_group_gradients(
     out = []
     for start in range(0, num_replicates, chunk):
         n = min(chunk, num_replicates - start)
-        out.append(group_gradients(policy, sample_groups(policy, n, group_size, generator), estimator, kind=kind))
+        out.append(group_gradients(policy, sample_groups(policy, n, group_size, generator), estimator,
+                                   kind=kind))
     return torch.cat(out)
 
 
@@ -186,7 +188,8 @@ def group_gradients_loop(
     kind: ScoreKind = "summed",
     idx: Tensor | None = None,
 ) -> Tensor:
-    """Reference twin of :func:`sample_group_gradients`: one Python iteration per replicate, prompt and rollout.
+    """Reference twin of :func:`sample_group_gradients`: one Python iteration per replicate, prompt and
+    rollout.
 
     Samples each group with ``torch.multinomial`` (unless ``idx`` ``[R, Q, G]`` is given), calls the
     advantage function on that single group ``[1, G]`` (on the ``[Q, G]`` batch for batch-coupled
@@ -204,7 +207,8 @@ def group_gradients_loop(
         picks = []
         for q in range(q_n):
             if idx is None:
-                picks.append(torch.multinomial(policy.probs[q], group_size, replacement=True, generator=generator))
+                picks.append(torch.multinomial(policy.probs[q], group_size, replacement=True,
+                                               generator=generator))
             else:
                 picks.append(idx[r, q])
         rewards = torch.stack([policy.rewards[q, picks[q]] for q in range(q_n)])  # (Q, G)

@@ -30,8 +30,10 @@ import math
 FAMILIES = ("grpo", "dr_grpo", "rloo")
 
 
-def advantage_given_count(x: int, k: int, group_size: int, *, family: str = "grpo", std_ddof: int = 0, eps: float = 0.0) -> float:
-    """Advantage of a rollout with binary reward ``x`` in a group of ``group_size`` with ``k`` correct rollouts."""
+def advantage_given_count(x: int, k: int, group_size: int, *, family: str = "grpo", std_ddof: int = 0,
+                          eps: float = 0.0) -> float:
+    """Advantage of a rollout with binary reward ``x`` in a group of ``group_size`` with ``k`` correct
+    rollouts."""
     g = group_size
     if not 0 <= k <= g or x not in (0, 1) or (x == 1 and k == 0) or (x == 0 and k == g):
         raise ValueError(f"inconsistent x={x}, k={k}, G={g}")
@@ -60,7 +62,9 @@ def expected_advantage(group_size: int, p: float, x: int, **family_kwargs) -> fl
 
 def gradient_scale(group_size: int, p: float, **family_kwargs) -> float:
     """:math:`\\lambda_G(p) = \\mathbb E[A\\mid r=1] - \\mathbb E[A\\mid r=0]`."""
-    return expected_advantage(group_size, p, 1, **family_kwargs) - expected_advantage(group_size, p, 0, **family_kwargs)
+    return expected_advantage(group_size, p, 1, **family_kwargs) - expected_advantage(
+        group_size, p, 0, **family_kwargs
+    )
 
 
 def zero_signal_probability(group_size: int, p: float) -> float:
@@ -76,7 +80,8 @@ def family_of_preset(preset: dict) -> dict:
     """
     scale = preset.get("scale", "group")
     if scale == "group":
-        return {"family": "grpo", "std_ddof": int(preset.get("std_ddof", 0)), "eps": float(preset.get("eps", 0.0))}
+        return {"family": "grpo", "std_ddof": int(preset.get("std_ddof", 0)),
+                "eps": float(preset.get("eps", 0.0))}
     if scale == "none":
         return {"family": "dr_grpo"}
     raise ValueError(f"no per-group closed form for scale={scale!r}")

@@ -20,7 +20,8 @@ from grpo_theory.losses import ADVANTAGE_PRESETS, group_advantages, two_grpo_los
 
 
 def distance_reward(completion: str, target: int, *, scale: float = 1e-9) -> float:
-    """A real-valued reward: −scale·|int(completion) − target|, and −1 for a completion that is not a number."""
+    """A real-valued reward: −scale·|int(completion) − target|, and −1 for a completion that is not a
+    number."""
     text = completion.strip()
     return -scale * abs(int(text) - target) if text.isdigit() else -1.0
 
@@ -31,10 +32,12 @@ def _grad_norm_and_vector(policy: Any, rollouts: Any, rewards: torch.Tensor, **c
     mask = rollouts.completion_mask.view(1, 2, -1).to(logp.dtype)
     loss = two_grpo_loss(logp, logp.detach(), rewards.to(logp.dtype).view(1, 2), mask, **conventions).loss
     grads = torch.autograd.grad(loss, params, allow_unused=True)
-    return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, params, strict=True)])
+    return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1) for g,
+                      p in zip(grads, params, strict=True)])
 
 
-def sign_amplification(policy: Any, prompt: str, completions: tuple[str, str], rewards: tuple[float, float]) -> dict:
+def sign_amplification(policy: Any, prompt: str, completions: tuple[str, str],
+                       rewards: tuple[float, float]) -> dict:
     """Advantages and loss gradients of one 2-rollout group with real rewards, against binary rewards.
 
     Args:
@@ -54,7 +57,8 @@ def sign_amplification(policy: Any, prompt: str, completions: tuple[str, str], r
         raise ValueError("rewards must differ (a tied pair has no gradient under any convention)")
     binary = (r == r.max()).to(torch.float64)
     rollouts = policy.encode([prompt, prompt], list(completions))
-    conv = {"paper": ADVANTAGE_PRESETS["paper"], "verl": ADVANTAGE_PRESETS["verl"], "dr_grpo": ADVANTAGE_PRESETS["dr_grpo"]}
+    conv = {"paper": ADVANTAGE_PRESETS["paper"], "verl": ADVANTAGE_PRESETS["verl"],
+            "dr_grpo": ADVANTAGE_PRESETS["dr_grpo"]}
     adv = {k: group_advantages(r, **v)[0].tolist() for k, v in conv.items()}
     grads = {k: _grad_norm_and_vector(policy, rollouts, r, **v) for k, v in conv.items()}
     g_bin = _grad_norm_and_vector(policy, rollouts, binary, **conv["paper"])

@@ -108,7 +108,8 @@ def batch_means(statistic, samples: tuple[Tensor, ...], n_batches: int = 40) -> 
 
 
 def z_score(estimate: float, exact: float, stderr: float) -> float:
-    """``(estimate - exact) / stderr``; 0 when both the gap and ``stderr`` vanish, ±inf when only the gap does not."""
+    """``(estimate - exact) / stderr``; 0 when both the gap and ``stderr`` vanish, ±inf when only the gap
+    does not."""
     gap = estimate - exact
     if stderr > 0:
         return gap / stderr
@@ -161,7 +162,8 @@ def componentwise_z(mean: Tensor, stderr: Tensor, exact: Tensor) -> Tensor:
     return torch.where(both_zero, torch.full_like(z, float("nan")), z)
 
 
-def result(estimate: float, exact: float, stderr: float, detail: str = "", *, z: float | None = None) -> McResult:
+def result(estimate: float, exact: float, stderr: float, detail: str = "", *,
+           z: float | None = None) -> McResult:
     """Builds an :class:`McResult`, computing ``z`` unless given, and ``passed = |z| <= 4``."""
     if z is None:
         z = z_score(estimate, exact, stderr)
@@ -202,7 +204,9 @@ def worst(results: list[tuple[str, McResult]]) -> McResult:
         return McResult(w.estimate, 0.0, w.stderr, math.nan, passed,
                         "; ".join(lines + [_line(n, r) for n, r in results]), "exact", max_dev)
     name, w = max(stochastic, key=lambda nr: abs(nr[1].z))
-    lines = [f"worst of {m} Monte Carlo sub-checks: {name} (family-wise false-alarm rate <= {m * 6.3e-5:.1e})"]
+    lines = [
+        f"worst of {m} Monte Carlo sub-checks: {name} (family-wise false-alarm rate <= {m * 6.3e-5:.1e})"
+    ]
     if devs:
         lines.append(f"{len(results) - m} identity sub-checks exact to {max_dev:.2g}")
     return McResult(
@@ -268,5 +272,6 @@ def covariance_trace(x: Tensor, y: Tensor) -> tuple[float, float]:
 
 
 def variance_trace(x: Tensor) -> tuple[float, float]:
-    """Unbiased :math:`\\mathrm{tr}\\,\\mathrm{Var}(x)` from replicates ``[R, D]``, with its stderr (see :func:`covariance_trace`)."""
+    """Unbiased :math:`\\mathrm{tr}\\,\\mathrm{Var}(x)` from replicates ``[R, D]``, with its stderr (see
+    :func:`covariance_trace`)."""
     return covariance_trace(x, x)

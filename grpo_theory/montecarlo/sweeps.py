@@ -67,12 +67,15 @@ def lambda_curve(
             m, s = mean_stderr(proj)
             mc[a, b], se[a, b] = m.numpy(), s.numpy()
             ex[a, b] = [exact.gradient_scale(g, float(pp), family="grpo", std_ddof=ddof, eps=eps) for pp in p]
-    return {"p": p, "G": np.asarray(group_sizes), "std_ddof": np.asarray(std_ddofs), "mc": mc, "se": se, "exact": ex}
+    return {"p": p, "G": np.asarray(group_sizes), "std_ddof": np.asarray(std_ddofs), "mc": mc, "se": se,
+            "exact": ex}
 
 
 def population_policy(num_prompts: int = 32, seed: int = 2510) -> ToyPolicy:
-    """A tabular policy whose prompts span success probabilities 0.05-0.95 (the variance sweep's population)."""
-    return random_tabular_policy(num_prompts, generator(seed), offset_scale=0.7, theta_scale=0.3, p_low=0.05, p_high=0.95)
+    """A tabular policy whose prompts span success probabilities 0.05-0.95 (the variance sweep's
+    population)."""
+    return random_tabular_policy(num_prompts, generator(seed), offset_scale=0.7, theta_scale=0.3, p_low=0.05,
+                                 p_high=0.95)
 
 
 @single_threaded
@@ -185,7 +188,8 @@ def cross_prompt_covariance_survey(
     seed: int = 0,
     offset_scale: float = 0.7,
 ) -> dict[str, np.ndarray]:
-    """Sign of :math:`\\mathrm{Cov}_q(m^+_q, m^-_q)` (R9, v3 Table 2) over random tabular populations, exactly.
+    """Sign of :math:`\\mathrm{Cov}_q(m^+_q, m^-_q)` (R9, v3 Table 2) over random tabular populations,
+    exactly.
 
     For each of ``num_policies`` random tabular policies (shared parameters, ``num_prompts``
     prompts), the cross-prompt covariance trace of the conditional mean scores is computed by

@@ -130,7 +130,9 @@ def random_tabular_policy(
     logp = torch.einsum("nsv,qsv->qn", visits, torch.log_softmax(theta + offsets, -1))
     probs = logp.exp()
     # stratified targets: one per slice of [p_low, p_high], in random order
-    strata = (torch.randperm(num_prompts, generator=generator) + torch.rand(num_prompts, generator=generator)) / num_prompts
+    strata = (
+        torch.randperm(num_prompts, generator=generator) + torch.rand(num_prompts, generator=generator)
+    ) / num_prompts
     target = p_low + (p_high - p_low) * strata.to(torch.float64)
     order = torch.argsort(torch.rand(num_prompts, n, generator=generator, dtype=torch.float64), dim=-1)
     cum = torch.gather(probs, 1, order).cumsum(-1)
@@ -141,5 +143,6 @@ def random_tabular_policy(
     take[:, 0] = 1.0
     rewards = torch.zeros(num_prompts, n, dtype=torch.float64).scatter_(1, order, take)
     return tabular_policy(
-        theta, offsets, rewards, vocab=vocab, max_len=max_len, name=f"tabular(Q={num_prompts},V={vocab},L={max_len})"
+        theta, offsets, rewards, vocab=vocab, max_len=max_len,
+        name=f"tabular(Q={num_prompts},V={vocab},L={max_len})"
     )

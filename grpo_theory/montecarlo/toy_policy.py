@@ -76,7 +76,8 @@ class ToyPolicy:
         return int(self.scores.shape[-1])
 
     def score(self, kind: ScoreKind = "summed") -> Tensor:
-        """``[Q, N, D]`` score table: ``"summed"`` (sequence score) or ``"length-normalized"`` (over length)."""
+        """``[Q, N, D]`` score table: ``"summed"`` (sequence score) or ``"length-normalized"`` (over
+        length)."""
         if kind == "summed":
             return self.scores
         if kind == "length-normalized":
@@ -88,7 +89,8 @@ class ToyPolicy:
         return (self.probs * self.rewards).sum(-1)
 
     def subset(self, prompts: Tensor) -> ToyPolicy:
-        """The policy restricted to (or re-indexed by) ``prompts`` ``[Q']`` (the parameter space is unchanged)."""
+        """The policy restricted to (or re-indexed by) ``prompts`` ``[Q']`` (the parameter space is
+        unchanged)."""
         idx = prompts.long()
 
         def fn(theta: Tensor) -> Tensor:
@@ -106,9 +108,11 @@ class ToyPolicy:
 
 
 def require_shared_parameters(policy: ToyPolicy, what: str) -> None:
-    """Raises ``ValueError`` if ``policy`` keeps per-prompt score blocks (cross-prompt sums are meaningless)."""
+    """Raises ``ValueError`` if ``policy`` keeps per-prompt score blocks (cross-prompt sums are
+    meaningless)."""
     if policy.per_prompt_blocks:
-        raise ValueError(f"{what} combines prompts; build the bandit with embed=True (per-prompt blocks given)")
+        raise ValueError(f"{what} combines prompts; build the bandit with embed=True (per-prompt blocks "
+                         "given)")
 
 
 def exact_grad_p(policy: ToyPolicy) -> Tensor:
@@ -128,7 +132,8 @@ def conditional_probs(policy: ToyPolicy) -> tuple[Tensor, Tensor]:
 
 
 def score_mean(policy: ToyPolicy, kind: ScoreKind = "summed") -> Tensor:
-    """``[Q, D]`` exact :math:`\\mathbb E_\\pi[g\\mid q]` (0 for ``"summed"``, not for ``"length-normalized"``)."""
+    """``[Q, D]`` exact :math:`\\mathbb E_\\pi[g\\mid q]` (0 for ``"summed"``, not for
+    ``"length-normalized"``)."""
     return torch.einsum("qn,qnd->qd", policy.probs, policy.score(kind))
 
 
@@ -172,7 +177,8 @@ def sample_indices(probs: Tensor, shape: tuple[int, ...], generator: torch.Gener
 
 
 def gather_prompts(table: Tensor, idx: Tensor) -> Tensor:
-    """``table[q, idx[..., q, g]]``: picks per-prompt entries of a ``[Q, N]`` table for ``idx`` ``[..., Q, G]``."""
+    """``table[q, idx[..., q, g]]``: picks per-prompt entries of a ``[Q, N]`` table for ``idx`` ``[..., Q,
+    G]``."""
     lead = idx.shape[:-2]
     q, g = idx.shape[-2:]
     flat = idx.reshape(-1, q, g)  # (B, Q, G)

@@ -47,7 +47,9 @@ def _class_moments(policy: ToyPolicy, kind: ScoreKind) -> tuple[Tensor, Tensor]:
     return m, s
 
 
-def group_moments(policy: ToyPolicy, group_size: int, family: dict, kind: ScoreKind = "summed") -> dict[str, Tensor]:
+def group_moments(
+    policy: ToyPolicy, group_size: int, family: dict, kind: ScoreKind = "summed"
+) -> dict[str, Tensor]:
     """Exact per-prompt mean ``[Q, D]`` and variance trace ``[Q]`` of :math:`\\hat g_G(q)`.
 
     Args:
@@ -82,7 +84,8 @@ def group_moments(policy: ToyPolicy, group_size: int, family: dict, kind: ScoreK
         # Var(A_1 g_1) = E||A_1 g_1||^2 - ||E A_1 g_1||^2, and E A_1 g_1 = E ĝ_G.
         var1.append(single - mu @ mu)
         lam.append(a[1] - a[0])
-    return {"mean": torch.stack(mean), "var": torch.stack(var), "var_single": torch.stack(var1), "lam": torch.stack(lam)}
+    return {"mean": torch.stack(mean), "var": torch.stack(var), "var_single": torch.stack(var1),
+            "lam": torch.stack(lam)}
 
 
 def minibatch_variance(
@@ -115,8 +118,11 @@ def minibatch_variance(
     }
 
 
-def pair_moments(policy: ToyPolicy, kind: ScoreKind = "summed", weights: Tensor | None = None) -> dict[str, float]:
-    """Exact traces for a pair :math:`(g^+, g^-)`: prompt :math:`q\\sim w`, then :math:`o^\\pm\\sim\\pi^\\pm(\\cdot\\mid q)` independently.
+def pair_moments(
+    policy: ToyPolicy, kind: ScoreKind = "summed", weights: Tensor | None = None
+) -> dict[str, float]:
+    """Exact traces for a pair :math:`(g^+, g^-)`: prompt :math:`q\\sim w`, then
+    :math:`o^\\pm\\sim\\pi^\\pm(\\cdot\\mid q)` independently.
 
     By the law of total covariance, :math:`\\mathrm{Cov}(g^+, g^-) = \\mathrm{Cov}_q(m^+_q, m^-_q)`
     (the within-prompt term is 0 for independent draws).
@@ -132,7 +138,8 @@ def pair_moments(policy: ToyPolicy, kind: ScoreKind = "summed", weights: Tensor 
     """
     require_shared_parameters(policy, "pair_moments")
     m, s = _class_moments(policy, kind)
-    w = torch.full((policy.num_prompts,), 1.0 / policy.num_prompts, dtype=m.dtype) if weights is None else weights
+    w = torch.full((policy.num_prompts,), 1.0 / policy.num_prompts,
+                   dtype=m.dtype) if weights is None else weights
     mean_m, mean_p = torch.einsum("q,qd->d", w, m[:, 0]), torch.einsum("q,qd->d", w, m[:, 1])
     var_p = float((w * s[:, 1]).sum() - mean_p @ mean_p)
     var_m = float((w * s[:, 0]).sum() - mean_m @ mean_m)
@@ -151,7 +158,8 @@ def pair_moments(policy: ToyPolicy, kind: ScoreKind = "summed", weights: Tensor 
 def sample_pair_indices(
     policy: ToyPolicy, num_pairs: int, generator: torch.Generator
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Draws ``num_pairs`` triples: prompt :math:`q\\sim U\\{1..Q\\}`, :math:`o^+\\sim\\pi^+_q`, :math:`o^-\\sim\\pi^-_q`.
+    """Draws ``num_pairs`` triples: prompt :math:`q\\sim U\\{1..Q\\}`, :math:`o^+\\sim\\pi^+_q`,
+    :math:`o^-\\sim\\pi^-_q`.
 
     Returns:
         ``(prompts [n], idx_plus [n], idx_minus [n])`` (response indices).
@@ -179,7 +187,8 @@ def sample_pairs(
     return prompts, score[prompts, ip], score[prompts, im]
 
 
-def product_variance_terms(policy: ToyPolicy, rewards: Tensor | None = None, kind: ScoreKind = "summed") -> dict[str, float]:
+def product_variance_terms(policy: ToyPolicy, rewards: Tensor | None = None,
+                           kind: ScoreKind = "summed") -> dict[str, float]:
     """Exact terms of the variance-of-a-product identity (v2 Eq. 7) for (r, g), q uniform, o ~ π(·|q).
 
     .. math::
@@ -211,4 +220,5 @@ def product_variance_terms(policy: ToyPolicy, rewards: Tensor | None = None, kin
     cov_r2_g2 = float((w * r * r * sq).sum()) - e_r2 * float((w * sq).sum())
     cov_rg = e_rg - e_r * e_g
     inter = cov_r2_g2 - float(cov_rg @ cov_rg)
-    return {"lhs": lhs, "main": main, "interaction": inter, "rhs": main + inter, "mean_g_norm2": float(e_g @ e_g)}
+    return {"lhs": lhs, "main": main, "interaction": inter, "rhs": main + inter,
+            "mean_g_norm2": float(e_g @ e_g)}

@@ -57,7 +57,8 @@ def v2_delta_typos(tol: float = ROUNDING) -> list[Discrepancy]:
 
 
 def v3_table4_vs_table1(tol: float = 0.0) -> list[Discrepancy]:
-    """Cells (and averages) of Table 4's "16" and "2†" rows that differ from v2 Table 1 by more than ``tol``."""
+    """Cells (and averages) of Table 4's "16" and "2†" rows that differ from v2 Table 1 by more than
+    ``tol``."""
     out = []
     for row in V3_TABLE4:
         if row.method not in ("16", "2†"):
@@ -66,10 +67,14 @@ def v3_table4_vs_table1(tol: float = 0.0) -> list[Discrepancy]:
         for b in BENCHMARKS:
             for i, metric in enumerate(("Mean@32", "Pass@32")):
                 if abs(row.cells[b][i] - main.cells[b][i]) > tol:
-                    out.append(Discrepancy(f"T4 {row.dataset}/{row.model} G={row.method} {b} {metric}", row.cells[b][i], main.cells[b][i]))
-        t1 = next(r for r in V3_TABLE1 if (r.dataset, r.model, r.method) == (row.dataset, row.model, main.method))
+                    out.append(Discrepancy(f"T4 {row.dataset}/{row.model} G={row.method} {b} {metric}",
+                                           row.cells[b][i], main.cells[b][i]))
+        t1 = next(
+            r for r in V3_TABLE1 if (r.dataset, r.model, r.method) == (row.dataset, row.model, main.method)
+        )
         if abs(row.avg[0] - t1.avg) > tol:
-            out.append(Discrepancy(f"T4 {row.dataset}/{row.model} G={row.method} Average Mean@32", row.avg[0], t1.avg))
+            out.append(Discrepancy(f"T4 {row.dataset}/{row.model} G={row.method} Average Mean@32",
+                                   row.avg[0], t1.avg))
     return out
 
 
@@ -80,18 +85,24 @@ def v3_table4_rollout_labels() -> list[Discrepancy]:
             continue
         G = int(row.method.rstrip("†"))
         if row.rollouts != row.prompts * G:
-            out.append(Discrepancy(f"T4 {row.dataset}/{row.model} G={row.method} #R", row.rollouts, row.prompts * G))
+            out.append(Discrepancy(f"T4 {row.dataset}/{row.model} G={row.method} #R", row.rollouts,
+                                   row.prompts * G))
     return out
 
 
 def v3_table4_duplicated_cells() -> list[str]:
-    """Table 4 ablation cells (G = 2..8 at 32 prompts) identical to a Table 1 16-GRPO cell of the same setting."""
+    """Table 4 ablation cells (G = 2..8 at 32 prompts) identical to a Table 1 16-GRPO cell of the same
+    setting."""
     out = []
     for row in V3_TABLE4:
         if row.method in ("w/o", "2†", "16"):
             continue
         main = v2_run(row.dataset, row.model, "16")
-        out += [f"T4 {row.dataset}/{row.model} G={row.method} {b}" for b in BENCHMARKS if row.cells[b] == main.cells[b]]
+        out += [
+            f"T4 {row.dataset}/{row.model} G={row.method} {b}"
+            for b in BENCHMARKS
+            if row.cells[b] == main.cells[b]
+        ]
     return out
 
 
@@ -106,12 +117,14 @@ def average_mismatches(tol: float = 0.0051) -> list[Discrepancy]:
         for i in (0, 1):
             mean = fmean(c[i] for c in row.cells.values())
             if abs(mean - row.avg[i]) > tol:
-                out.append(Discrepancy(f"T4 {row.dataset}/{row.model} G={row.method} Average[{i}]", row.avg[i], round(mean, 2)))
+                out.append(Discrepancy(f"T4 {row.dataset}/{row.model} G={row.method} Average[{i}]",
+                                       row.avg[i], round(mean, 2)))
     return out
 
 
 def v3_table1_gap_mismatches(tol: float = ROUNDING) -> list[Discrepancy]:
-    """Printed gaps (time %, Mean@32 per benchmark, Avg) of v3 Table 1 vs the gaps recomputed from its rows."""
+    """Printed gaps (time %, Mean@32 per benchmark, Avg) of v3 Table 1 vs the gaps recomputed from its
+    rows."""
     out = []
     for (d, m, method), (time_pct, cells, avg) in V3_TABLE1_GAPS.items():
         row, base = v3_row(d, m, method), v3_row(d, m, "16")
@@ -134,15 +147,18 @@ def v3_table1_vs_v2() -> list[Discrepancy]:
         if row.method not in ("2", "16"):
             continue
         v2 = v2_run(row.dataset, row.model, row.method)
-        out += [Discrepancy(f"v3 T1 {row.dataset}/{row.model} G={row.method} {b}", row.means[b], v2.cells[b][0])
+        out += [Discrepancy(f"v3 T1 {row.dataset}/{row.model} G={row.method} {b}", row.means[b],
+                            v2.cells[b][0])
                 for b in BENCHMARKS if row.means[b] != v2.cells[b][0]]
         if row.hours != v2.hours:
-            out.append(Discrepancy(f"v3 T1 {row.dataset}/{row.model} G={row.method} hours", row.hours, v2.hours))
+            out.append(Discrepancy(f"v3 T1 {row.dataset}/{row.model} G={row.method} hours", row.hours,
+                                   v2.hours))
     return out
 
 
 def v3_truncated_time_gaps() -> list[tuple[str, float, float]]:
-    """(where, printed, exact) for v3 Table 1 time gaps printed as the value truncated, not rounded, to 0.01."""
+    """(where, printed, exact) for v3 Table 1 time gaps printed as the value truncated, not rounded, to
+    0.01."""
     out = []
     for (d, m, method), (time_pct, _, _) in V3_TABLE1_GAPS.items():
         row, base = v3_row(d, m, method), v3_row(d, m, "16")

@@ -33,7 +33,9 @@ N_PROMPTS, N_EPOCHS = 7_500, 10
 
 def v3_mean_retention() -> float:
     """v3 "97.6%": ratio of the grand Mean@32 averages (printed Avg column), 2-GRPO over 16-GRPO."""
-    return sum(v3_row(d, m, "2").avg for d, m in V3_SETTINGS) / sum(v3_row(d, m, "16").avg for d, m in V3_SETTINGS)
+    return sum(v3_row(d, m, "2").avg for d, m in V3_SETTINGS) / sum(
+        v3_row(d, m, "16").avg for d, m in V3_SETTINGS
+    )
 
 
 def v3_mean_retention_mean_of_ratios() -> float:
@@ -43,7 +45,9 @@ def v3_mean_retention_mean_of_ratios() -> float:
 
 def v3_time_fraction() -> float:
     """v3 "21%": summed 2-GRPO hours over summed 16-GRPO hours, four Qwen settings (10.23 / 48.81)."""
-    return sum(v3_row(d, m, "2").hours for d, m in V3_SETTINGS) / sum(v3_row(d, m, "16").hours for d, m in V3_SETTINGS)
+    return sum(v3_row(d, m, "2").hours for d, m in V3_SETTINGS) / sum(
+        v3_row(d, m, "16").hours for d, m in V3_SETTINGS
+    )
 
 
 def v2_time_fraction() -> float:
@@ -53,11 +57,14 @@ def v2_time_fraction() -> float:
 
 def v2_time_fraction_of_sums() -> float:
     """The ratio of summed hours over the five v2 settings (19.8%), for comparison."""
-    return sum(v2_run(d, m, "2").hours for d, m in V2_SETTINGS) / sum(v2_run(d, m, "16").hours for d, m in V2_SETTINGS)
+    return sum(v2_run(d, m, "2").hours for d, m in V2_SETTINGS) / sum(
+        v2_run(d, m, "16").hours for d, m in V2_SETTINGS
+    )
 
 
 def v3_resampling_retention() -> float:
-    """2-GRPO+RS (v3): mean over the four settings of Avg(2+RS)/Avg(16) = 101.11% ("outperforming 16-GRPO")."""
+    """2-GRPO+RS (v3): mean over the four settings of Avg(2+RS)/Avg(16) = 101.11% ("outperforming
+    16-GRPO")."""
     return fmean(v3_row(d, m, "2+RS").avg / v3_row(d, m, "16").avg for d, m in V3_SETTINGS)
 
 
@@ -82,7 +89,8 @@ def _setting_means(d: str, m: str, method: str, which: int) -> float:
 
 def _cell_pairs(settings, metrics) -> list[tuple[float, float]]:
     """(2-GRPO, 16-GRPO) cell values over ``settings`` x benchmarks x ``metrics`` (0 Mean@32, 1 Pass@32)."""
-    return [(v2_run(d, m, "2").cells[b][i], v2_run(d, m, "16").cells[b][i]) for d, m in settings for b in BENCHMARKS for i in metrics]
+    return [(v2_run(d, m, "2").cells[b][i], v2_run(d, m, "16").cells[b][i]) for d,
+            m in settings for b in BENCHMARKS for i in metrics]
 
 
 def v2_retention_candidates() -> dict[str, float]:
@@ -107,7 +115,8 @@ def v2_retention_candidates() -> dict[str, float]:
         "ratio_of_grand_mean_averages": sum(mean2) / sum(mean16),
         "mean_of_50_cell_ratios": mean_of_ratios(_cell_pairs(V2_SETTINGS, (0, 1))),
         "mean_of_setting_mean_and_pass_ratios": fmean(
-            [a / b for a, b in zip(mean2, mean16, strict=True)] + [a / b for a, b in zip(pass2, pass16, strict=True)]
+            [a / b for a, b in zip(mean2, mean16, strict=True)]
+            + [a / b for a, b in zip(pass2, pass16, strict=True)]
         ),
         "ratio_of_grand_pass_averages": sum(pass2) / sum(pass16),
         "mean_of_25_mean_cell_ratios": mean_of_ratios(_cell_pairs(V2_SETTINGS, (0,))),
@@ -121,7 +130,8 @@ def v2_retention_candidates() -> dict[str, float]:
 def truncate(x: float, digits: int) -> float:
     """x truncated (toward zero) to ``digits`` decimals, as the paper prints some numbers: 98.18 → 98.1."""
     scale = 10**digits
-    return math.trunc(round(x * scale, 9)) / scale  # round(., 9) absorbs float noise such as 98.1 * 10 = 980.9999
+    # round(., 9) absorbs float noise such as 98.1 * 10 = 980.9999
+    return math.trunc(round(x * scale, 9)) / scale
 
 
 def v2_retention() -> float:

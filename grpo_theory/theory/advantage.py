@@ -177,7 +177,10 @@ def _full_sum(G: int, reward: int, std_ddof: int, eps: float, p: np.ndarray) -> 
     coef = _advantage_coefficients_num(G, reward, std_ddof, eps)
     flat = p.reshape(-1)
     step = max(1, _CHUNK_ELEMENTS // G)
-    parts = [np.tensordot(coef, _binomial_pmf(G - 1, flat[i : i + step]), axes=1) for i in range(0, flat.size, step)]
+    parts = [
+        np.tensordot(coef, _binomial_pmf(G - 1, flat[i : i + step]), axes=1)
+        for i in range(0, flat.size, step)
+    ]
     return (np.concatenate(parts) if parts else np.zeros(0)).reshape(p.shape)
 
 
@@ -262,7 +265,9 @@ def expected_advantage(G: Any, p: Any, reward: Any, *, std_ddof: int = 0, eps: A
     if G == INF:
         out = _limit_num(arr, r, float(eps))
     elif G > MAX_G:
-        raise ValueError(f"G must be <= MAX_G = {MAX_G} for the numeric sum (or 'inf' for the limit), got {G}")
+        raise ValueError(
+            f"G must be <= MAX_G = {MAX_G} for the numeric sum (or 'inf' for the limit), got {G}"
+        )
     elif G <= EXACT_SUM_MAX_G:
         out = _full_sum(int(G), r, std_ddof, float(eps), arr)
     else:

@@ -72,7 +72,8 @@ class BudgetFit:
         pct = round(100 * self.level)
         cs = ", ".join(f"c{i + 1} = {v:.4g} [{lo:.4g}, {hi:.4g}]"
                        for i, (v, (lo, hi)) in enumerate(zip(self.c, self.c_ci, strict=True)))
-        return (f"{cs} ({pct}% CI); c3/c1 = {self.ratio:.3g} [{self.ratio_ci[0]:.3g}, {self.ratio_ci[1]:.3g}]; "
+        return (f"{cs} ({pct}% CI); c3/c1 = {self.ratio:.3g} [{self.ratio_ci[0]:.3g}, "
+                f"{self.ratio_ci[1]:.3g}]; "
                 f"G* = {self.g_star:.3g} [{self.g_star_ci[0]:.3g}, {self.g_star_ci[1]:.3g}]; "
                 f"G = 2 optimal: {self.g2_optimal}")
 
@@ -141,7 +142,8 @@ def _ratio_summary(c: np.ndarray, cov: np.ndarray, q: float):
     return ratio, ratio_ci, g_star, g_star_ci, verdict
 
 
-def fit_budget_constants(B, G, err, *, err_se=None, weights: str = "relative", level: float = 0.95) -> BudgetFit:
+def fit_budget_constants(B, G, err, *, err_se=None, weights: str = "relative",
+                         level: float = 0.95) -> BudgetFit:
     r"""Weighted least-squares fit of err ≈ c1/B + c2/(BG) + c3/(BG²), with confidence intervals.
 
     Args:

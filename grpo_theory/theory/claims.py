@@ -71,7 +71,8 @@ def collect(only: list[str] | None = None, *, mc: bool = True, full: bool = Fals
             sym_ok = bool(evidence)
             parts = [{"name": p.name, "ok": p.ok, "found": p.found} for p in getattr(evidence, "parts", [])]
             failed = [f"{p['name']} [{p['found']}]" for p in parts if not p["ok"]]
-            sym_error = "" if sym_ok else ("failed: " + "; ".join(failed) if failed else "check returned False")
+            why = "failed: " + "; ".join(failed) if failed else "check returned False"
+            sym_error = "" if sym_ok else why
         except Exception as exc:  # a crashing check is a failing check, reported, not a crashed report
             sym_ok, sym_error = False, f"{type(exc).__name__}: {exc}"
         row: dict[str, Any] = {
@@ -85,9 +86,10 @@ def collect(only: list[str] | None = None, *, mc: bool = True, full: bool = Fals
             try:
                 res = fn(n_samples, seed)
                 row["mc"] = {
-                    "estimate": _finite(res.estimate), "exact": _finite(res.exact), "stderr": _finite(res.stderr),
-                    "z": _finite(res.z), "passed": bool(res.passed), "detail": str(getattr(res, "detail", "")),
-                    "kind": str(getattr(res, "kind", "z")), "max_abs_dev": _finite(getattr(res, "max_abs_dev", None)),
+                    "estimate": _finite(res.estimate), "exact": _finite(res.exact),
+                    "stderr": _finite(res.stderr), "z": _finite(res.z), "passed": bool(res.passed),
+                    "detail": str(getattr(res, "detail", "")), "kind": str(getattr(res, "kind", "z")),
+                    "max_abs_dev": _finite(getattr(res, "max_abs_dev", None)),
                     "n_samples": n_samples, "seed": seed,
                 }
             except Exception as exc:
@@ -142,8 +144,9 @@ def format_table(report: dict) -> str:
     if report["mc_note"]:
         out.append(f"note: {report['mc_note']}")
     elif report["mc_samples"]:
-        out.append(f"Monte Carlo: {report['mc_samples']} samples per check; |z| ≤ 4 passes; identities checked on "
-                   "random draws are exact (max |Δ| ≤ 4e-10 passes). symbolic: number of exact parts checked.")
+        out.append(f"Monte Carlo: {report['mc_samples']} samples per check; |z| ≤ 4 passes; identities "
+                   "checked on random draws are exact (max |Δ| ≤ 4e-10 passes). symbolic: number of exact "
+                   "parts checked.")
     out.append("all checks passed" if report["passed"] else "SOME CHECKS FAILED")
     return "\n".join(out)
 
@@ -155,7 +158,8 @@ def _shown_in_label(path: str) -> str:
 
 
 def format_markdown(report: dict) -> str:
-    """The README claims table: R-id | paper statement | verdict | symbolic | Monte Carlo | proof | real model |
+    """The README claims table: R-id | paper statement | verdict | symbolic | Monte Carlo | proof | real
+    model |
     figure. Every cell comes from the registry and the report, so the committed table can be regenerated."""
     out = [
         "| R | paper statement | verdict | symbolic | Monte Carlo | proof | real model | figure |",

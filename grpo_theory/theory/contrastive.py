@@ -96,7 +96,8 @@ def check_pairwise_form(max_G: int = 5) -> Evidence:
 
 def check_R1() -> Evidence:
     ev = Evidence("R1")
-    for fn in (check_sqrt_var_factor, check_contrastive_identity, check_dr_grpo_identity, check_pairwise_form):
+    for fn in (check_sqrt_var_factor, check_contrastive_identity, check_dr_grpo_identity,
+               check_pairwise_form):
         ev.extend(fn.__name__.removeprefix("check_"), fn())
     return ev
 
@@ -150,7 +151,8 @@ def check_R3() -> Evidence:
         ev.zero(f"r = ({r1}, {r2}): RLOO = ½(r1−r2)(X1−X2)", e["rloo"] - e["kernel"])
     e = pair_estimators(sp.Rational(1, 2), sp.Integer(0))  # the binary condition is needed
     diff = sp.simplify(e["2grpo"] - e["rloo"])
-    ev.add("rewards (1/2, 0): 2-GRPO ≠ RLOO (the binary condition is needed)", diff != 0, f"difference {diff}")
+    ev.add("rewards (1/2, 0): 2-GRPO ≠ RLOO (the binary condition is needed)", diff != 0,
+           f"difference {diff}")
     return ev
 
 

@@ -42,7 +42,8 @@ def check_R8() -> Evidence:
     ev.zero("c* = C/V⁻", cstar - cov / varm)
     rho2 = cov**2 / (varp * varm)
     ev.zero("Var at c* = (1 − ρ²)V⁺", variance_of_difference(varp, varm, cov, cstar) - (1 - rho2) * varp)
-    # the proof line's 2 Cov^2 / Var is a typo: as a bound it would be false (a valid covariance: C^2 <= V+ V-)
+    # the proof line's 2 Cov^2 / Var is a typo: as a bound it would be false (a valid covariance: C^2 <= V+
+    # V-)
     vp, vm, C, bad_c = 16, 1, 2, 6
     bad = variance_of_difference(vp, vm, C, bad_c)
     ev.add("the appendix line's 2Cov²/V⁻ would admit c = 6 with Var = 28 > V⁺ = 16 (typo)",
@@ -65,8 +66,10 @@ def check_score_identity(reward=(1, 1, 0)) -> Evidence:
     probs = [w / S for w in W]
     scores = [sp.Matrix([sp.diff(sp.log(pr), x) for x in W]) for pr in probs]
     pw = sum(pr for pr, r in zip(probs, reward, strict=True) if r == 1)
-    m_pos = sum((pr * s for pr, s, r in zip(probs, scores, reward, strict=True) if r == 1), sp.zeros(3, 1)) / pw
-    m_neg = sum((pr * s for pr, s, r in zip(probs, scores, reward, strict=True) if r == 0), sp.zeros(3, 1)) / (1 - pw)
+    m_pos = sum((pr * s for pr, s, r in zip(probs, scores, reward, strict=True) if r == 1),
+                sp.zeros(3, 1)) / pw
+    m_neg = sum((pr * s for pr, s, r in zip(probs, scores, reward, strict=True) if r == 0),
+                sp.zeros(3, 1)) / (1 - pw)
     ev = Evidence(f"score identity, rewards {reward}")
     ev.zero_vec("m⁻ + p/(1−p) m⁺ = 0", m_neg + pw / (1 - pw) * m_pos)
     ev.zero("⟨m⁺, m⁻⟩ = −p/(1−p) ‖m⁺‖² ≤ 0", m_pos.dot(m_neg) + pw / (1 - pw) * m_pos.dot(m_pos))

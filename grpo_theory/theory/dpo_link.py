@@ -15,7 +15,8 @@ One mixed pair (o⁺, o⁻), 2-GRPO advantages A± = ±1 (population std, ε = 0
 At w = w_old (ρ = 1, so no clipping) and |o⁺| = |o⁻| = L:
 
 .. math::  \nabla J = \frac{1}{2L\beta\,\sigma(\Delta)}\,(-\nabla\mathcal L_{DPO}),\quad
-           \Delta = \beta\big[\log\tfrac{\pi(o^-)}{\pi_{ref}(o^-)} - \log\tfrac{\pi(o^+)}{\pi_{ref}(o^+)}\big],
+           \Delta = \beta\big[\log\tfrac{\pi(o^-)}{\pi_{ref}(o^-)} -
+           \log\tfrac{\pi(o^+)}{\pi_{ref}(o^+)}\big],
 
 which is 1/(βL) at π = π_ref (σ(0) = ½); with token-sum aggregation L drops out (any lengths); with
 token-mean over the whole batch (verl's default) each pair gets (s⁺ − s⁻)/N, N the batch's token count, so
@@ -150,7 +151,8 @@ def two_grpo_dpo_factor(
     if dpo_logps not in SCORE_KINDS:
         raise ValueError(f"dpo_logps must be one of {SCORE_KINDS}, got {dpo_logps!r}")
     if not pairs or min(min(p) for p in pairs) < 1:
-        raise ValueError(f"lengths must be a non-empty list of (|o+|, |o-|) pairs of lengths >= 1, got {pairs}")
+        raise ValueError("lengths must be a non-empty list of (|o+|, |o-|) pairs of lengths >= 1, got "
+                         f"{pairs}")
     if agg == "seq-mean-token-sum-norm" and horizon is None:
         raise ValueError("horizon (the padded width C) is required for agg 'seq-mean-token-sum-norm'")
     two_sigma = 1 if sigma is None else 2 * sigma  # 2σ(Δ) = 1 at π = π_ref
@@ -318,7 +320,8 @@ def check_micro_batch_normalization() -> Evidence:
     ev = Evidence("micro-batch token normalization")
     pairs = (((0,), (2,)), ((1, 0, 1), (2, 2, 0)))
     n_total = sum(len(a) + len(b) for a, b in pairs)
-    one_denominator = sum(2 * grpo_pair_surrogate(a, b, U, agg="seq-mean-token-sum") for a, b in pairs) / n_total
+    one_denominator = sum(2 * grpo_pair_surrogate(a, b, U, agg="seq-mean-token-sum") for a,
+                          b in pairs) / n_total
     per_micro = sum(grpo_pair_surrogate(a, b, U, agg="token-mean") for a, b in pairs)
     gD = sum(((-grad(dpo_loss(a, b, U))).subs(SAME).subs(AT_REF) for a, b in pairs), sp.zeros(V, 1))
     g_one = grad(one_denominator).subs(SAME).subs(AT_REF)
@@ -332,8 +335,10 @@ def check_micro_batch_normalization() -> Evidence:
 
 def check_R4() -> Evidence:
     ev = Evidence("R4")
-    for fn in (check_constant_at_reference, check_constant_away_from_reference, check_sum_aggregation_any_lengths,
-               check_batch_token_mean_any_lengths, check_sample_std_constant, check_unequal_lengths_break_token_mean,
+    for fn in (check_constant_at_reference, check_constant_away_from_reference,
+               check_sum_aggregation_any_lengths,
+               check_batch_token_mean_any_lengths, check_sample_std_constant,
+               check_unequal_lengths_break_token_mean,
                check_off_policy_and_clip_break, check_kl_terms, check_ties, check_micro_batch_normalization):
         ev.extend(fn.__name__.removeprefix("check_"), fn())
     return ev

@@ -15,7 +15,8 @@ import sympy as sp
 
 @dataclass(frozen=True)
 class Part:
-    """One comparison: its name, whether it passed, and what was found (a residual, a value, a counterexample)."""
+    """One comparison: its name, whether it passed, and what was found (a residual, a value, a
+    counterexample)."""
 
     name: str
     ok: bool
@@ -43,7 +44,8 @@ class Evidence:
         return self.add(name, ok, "residual 0" if ok else f"residual {residual}")
 
     def zero_vec(self, name: str, m: Any) -> bool:
-        """Records that every entry of the vector/matrix ``m`` simplifies to 0; keeps the residual otherwise."""
+        """Records that every entry of the vector/matrix ``m`` simplifies to 0; keeps the residual
+        otherwise."""
         residual = [sp.simplify(x) for x in m]
         ok = all(x == 0 for x in residual)
         return self.add(name, ok, "residual 0" if ok else f"residual {residual}")
@@ -65,7 +67,8 @@ class Evidence:
     def close(self, name: str, value: float, want: float, tol: float) -> bool:
         """Records |value − want| ≤ tol (floats), with the deviation."""
         dev = abs(float(value) - float(want))
-        return self.add(name, dev <= tol, f"{float(value):.6g} vs {float(want):.6g} (|Δ| = {dev:.2g}, tol {tol:.0e})")
+        return self.add(name, dev <= tol,
+                        f"{float(value):.6g} vs {float(want):.6g} (|Δ| = {dev:.2g}, tol {tol:.0e})")
 
     def extend(self, prefix: str, other: Evidence) -> bool:
         """Appends the parts of ``other`` under ``prefix``; returns ``bool(other)``."""

@@ -35,7 +35,8 @@ def exact_expected_group_gradient(G: int, *, std_ddof: int = 0) -> sp.Matrix:
     for outcome in itertools.product(range(len(W)), repeat=G):
         weight = math.prod(probs[o] for o in outcome)
         adv = advantages_of(tuple(sp.Integer(REWARD[o]) for o in outcome), std_ddof=std_ddof)
-        total += weight * sum((a * scores[o] for a, o in zip(adv, outcome, strict=True)), sp.zeros(len(W), 1)) / G
+        total += weight * sum((a * scores[o] for a, o in zip(adv, outcome, strict=True)),
+                              sp.zeros(len(W), 1)) / G
     return total
 
 
@@ -55,15 +56,19 @@ def check_expected_gradient_is_lambda_grad_p(G: int, *, std_ddof: int = 0) -> Ev
 def check_R5() -> Evidence:
     ev = Evidence("R5")
     for r in (0, 1):
-        ev.zero(f"G = 2: E[A | {r}] = ({r} − p)/(1+2ε)", expected_advantage(2, p, r, eps=eps) - (r - p) / (1 + 2 * eps))
+        ev.zero(f"G = 2: E[A | {r}] = ({r} − p)/(1+2ε)",
+                expected_advantage(2, p, r, eps=eps) - (r - p) / (1 + 2 * eps))
         ev.zero(f"G = 3: E[A | {r}] = √2 ({r} − p)", expected_advantage(3, p, r) - sp.sqrt(2) * (r - p))
-        ev.zero(f"G = ∞: E[A | {r}] = ({r} − p)/√(p(1−p))", expected_advantage("inf", p, r) - (r - p) / sp.sqrt(p * (1 - p)))
+        ev.zero(f"G = ∞: E[A | {r}] = ({r} − p)/√(p(1−p))",
+                expected_advantage("inf", p, r) - (r - p) / sp.sqrt(p * (1 - p)))
         lim = sp.limit(expected_advantage(2, p, r, eps=eps), eps, 0)
         ev.add(f"ε → 0 limit at G = 2, r = {r}", lim == r - p, lim)
     for G in (4, 5):  # mean-zero: p E[A|1] + (1-p) E[A|0] = 0
-        ev.zero(f"G = {G}: p E[A|1] + (1−p) E[A|0] = 0", p * expected_advantage(G, p, 1) + (1 - p) * expected_advantage(G, p, 0))
+        ev.zero(f"G = {G}: p E[A|1] + (1−p) E[A|0] = 0",
+                p * expected_advantage(G, p, 1) + (1 - p) * expected_advantage(G, p, 0))
     gaps = [abs(expected_advantage(G, 0.3, 1) - expected_advantage("inf", 0.3, 1)) for G in (16, 256, 4096)]
-    ev.add("convergence to the G = ∞ value (G = 16, 256, 4096)", gaps[0] > gaps[1] > gaps[2] and gaps[2] < 2e-3, gaps)
+    ev.add("convergence to the G = ∞ value (G = 16, 256, 4096)",
+           gaps[0] > gaps[1] > gaps[2] and gaps[2] < 2e-3, gaps)
     return ev
 
 
@@ -73,7 +78,8 @@ def check_R6() -> Evidence:
     ev.zero("λ_3 = √2", gradient_scale(3, p) - sp.sqrt(2))
     ev.zero("λ_2 = 1/√2 (ddof 1)", gradient_scale(2, p, std_ddof=1) - 1 / sp.sqrt(2))
     ev.zero("λ_∞ = 1/√(p(1−p))", gradient_scale("inf", p) - 1 / sp.sqrt(p * (1 - p)))
-    ev.zero("λ_4 = √3 (p² + (1−p)²) + 3p(1−p)", gradient_scale(4, p) - (sp.sqrt(3) * (p**2 + (1 - p) ** 2) + 3 * p * (1 - p)))
+    ev.zero("λ_4 = √3 (p² + (1−p)²) + 3p(1−p)",
+            gradient_scale(4, p) - (sp.sqrt(3) * (p**2 + (1 - p) ** 2) + 3 * p * (1 - p)))
     ev.close("λ_16(0.5)", gradient_scale(16, 0.5), 1.93, 0.005)
     ev.close("λ_16(0.05)", gradient_scale(16, 0.05), 3.27, 0.005)
     for G in (2, 3, 4):

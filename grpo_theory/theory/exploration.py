@@ -44,18 +44,22 @@ def check_R12() -> Evidence:
     residual = sp.expand(gap - (1 - p0) ** 2 * (p1 - p0) * (2 - p0 - p1))
     ev.add("m = 2 gap = (1−p0)²(p1−p0)(2−p0−p1)", residual == 0, f"residual {residual}")
     grid = [sp.Rational(i, 8) for i in range(9)]
-    bad = [(base, *rest) for base in grid for rest in itertools.product([x for x in grid if x >= base], repeat=2)
+    bad = [(base, *rest) for base in grid
+           for rest in itertools.product([x for x in grid if x >= base], repeat=2)
            if success_probability((base, *rest)) < 1 - (1 - base) ** 6]
-    ev.add("m = 3 on an exact grid with every p_i ≥ p_0", not bad, f"counterexamples {bad[:3]}" if bad else "none")
+    ev.add("m = 3 on an exact grid with every p_i ≥ p_0", not bad,
+           f"counterexamples {bad[:3]}" if bad else "none")
     # the premise is needed: p_1 < p_0 gives a counterexample
     ce = (sp.Rational(1, 2), sp.Rational(1, 4), sp.Rational(1, 2))
-    ev.add("without the premise it fails: p = (1/2, 1/4, 1/2)", success_probability(ce) < 1 - (1 - ce[0]) ** 6,
+    ev.add("without the premise it fails: p = (1/2, 1/4, 1/2)",
+           success_probability(ce) < 1 - (1 - ce[0]) ** 6,
            f"{success_probability(ce)} < {1 - (1 - ce[0]) ** 6}")
     # the budget caveat, at p = 1/100 over 10 epochs
     ev.close("P(ever a success), 20 rollouts, p = 0.01", ever_success(0.01, 20), 0.18209, 1e-4)
     ev.close("P(ever a success), 160 rollouts, p = 0.01", ever_success(0.01, 160), 0.79972, 1e-4)
     lo, hi = ever_mixed_group(2, 0.01, 10), ever_mixed_group(16, 0.01, 10)
-    ev.add("P(ever a mixed group in 10 epochs): G = 2 < 0.19 < 0.79 < G = 16", lo < 0.19 < 0.79 < hi, f"{lo:.3f} vs {hi:.3f}")
+    ev.add("P(ever a mixed group in 10 epochs): G = 2 < 0.19 < 0.79 < G = 16", lo < 0.19 < 0.79 < hi,
+           f"{lo:.3f} vs {hi:.3f}")
     return ev
 
 

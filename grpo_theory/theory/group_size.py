@@ -5,9 +5,9 @@ The public entry point for fitting measured errors is :func:`fit_budget_constant
 G = 2 optimal among integers ≥ 2 iff c3/c1 ≤ 6.
 
 On toy policies the errors are exact (:func:`budget_errors`, by enumeration of group outcomes with
-:func:`grpo_theory.theory.real_rewards.group_gradient_moments`), against three targets: each G's own population
-gradient, the true gradient ∇E[r], and its direction only. :func:`r16_table` gives both toys (binary and
-real-valued rewards) at N = 64; :func:`check_R16` the evidence behind the registry verdict.
+:func:`grpo_theory.theory.real_rewards.group_gradient_moments`), against three targets: each G's own
+population gradient, the true gradient ∇E[r], and its direction only. :func:`r16_table` gives both toys
+(binary and real-valued rewards) at N = 64; :func:`check_R16` the evidence behind the registry verdict.
 """
 
 from __future__ import annotations
@@ -60,11 +60,14 @@ def toy_prompts(kind: str) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def toy_features(num_prompts: int) -> np.ndarray:
-    """φ_q = (e_q, 1): each prompt's logits are θ_q = w_q + w_0, a per-prompt part plus a shared part, [Q, Q+1]."""
+    """φ_q = (e_q, 1): each prompt's logits are θ_q = w_q + w_0, a per-prompt part plus a shared part, [Q,
+    Q+1]."""
     return np.hstack([np.eye(num_prompts), np.ones((num_prompts, 1))])
 
 
-def budget_errors(prompts, N: int, Gs, *, features=None, std_ddof: int = 0, eps: float = 0.0) -> dict[str, np.ndarray]:
+def budget_errors(
+    prompts, N: int, Gs, *, features=None, std_ddof: int = 0, eps: float = 0.0
+) -> dict[str, np.ndarray]:
     r"""Exact per-step errors of the GRPO batch gradient at a fixed budget N = BG, by enumeration.
 
     Parameters: prompt q's logits are θ_q = W φ_q (W ∈ ℝ^{K×F}, ``features`` Φ = [φ_q] of shape [Q, F],
@@ -80,7 +83,8 @@ def budget_errors(prompts, N: int, Gs, *, features=None, std_ddof: int = 0, eps:
       error, the ratio-of-expectations form of tan²∠(ĝ, t)).
 
     ``grad`` and ``direction`` are a G-dependent bias (``grad_bias``, ``direction_bias``) plus a variance
-    part (``grad_var``, ``direction_var``) that follows the c1/B + c2/(BG) + c3/(BG²) law; ``own`` has no bias.
+    part (``grad_var``, ``direction_var``) that follows the c1/B + c2/(BG) + c3/(BG²) law; ``own`` has no
+    bias.
 
     Returns:
       dict of arrays over ``Gs``: ``G``, ``B``, the three targets, their biases and variance parts; also
@@ -94,10 +98,13 @@ def budget_errors(prompts, N: int, Gs, *, features=None, std_ddof: int = 0, eps:
     if phi.ndim != 2 or phi.shape[0] != Q:
         raise ValueError(f"features must have shape [Q={Q}, F], got {phi.shape}")
     # t = (1/Q) Σ_q ∇_θq E[r] φ_qᵀ, as a [K, F] matrix
-    t = np.sum([np.outer(expected_reward_gradient(pi, r), f) for (pi, r), f in zip(prompts, phi, strict=True)], axis=0) / Q
+    t = np.sum([np.outer(expected_reward_gradient(pi, r), f) for (pi, r),
+                f in zip(prompts, phi, strict=True)], axis=0) / Q
     tt = float((t * t).sum())
     u = t / math.sqrt(tt)
-    out: dict[str, list[float]] = {k: [] for k in ("own", "grad_bias", "grad_var", "direction_bias", "direction_var")}
+    out: dict[str, list[float]] = {
+        k: [] for k in ("own", "grad_bias", "grad_var", "direction_bias", "direction_var")
+    }
     means = []
     for g in Gs:
         B = N / g
@@ -139,8 +146,9 @@ R16_GRID = (2, 4, 8, 16, 32, 64)
 
 @cache
 def r16_table(N: int = R16_N, Gs: tuple[int, ...] = R16_GRID) -> dict[str, dict]:
-    """Exact errors and fits for both toys (cached: treat the result as read-only): {kind: {"errors": budget_errors(...), "fits": {target: BudgetFit},
-    "best": {target: G with the smallest exact error}, "g2_excess": {target: err(2)/min err − 1}}}.
+    """Exact errors and fits for both toys (cached: treat the result as read-only): {kind: {"errors":
+    budget_errors(...), "fits": {target: BudgetFit}, "best": {target: G with the smallest exact error},
+    "g2_excess": {target: err(2)/min err − 1}}}.
 
     The fits use the bias-free part of each target (``own``, ``grad_var``, ``direction_var``).
     """
@@ -155,7 +163,8 @@ def r16_table(N: int = R16_N, Gs: tuple[int, ...] = R16_GRID) -> dict[str, dict]
 
 
 def check_R16():
-    """Evidence for R16: the G = 2 rule and G* exactly (sympy), the fit on an exact law, and the toy verdicts."""
+    """Evidence for R16: the G = 2 rule and G* exactly (sympy), the fit on an exact law, and the toy
+    verdicts."""
     import sympy as sp
 
     from grpo_theory.theory.evidence import Evidence
@@ -163,12 +172,14 @@ def check_R16():
     ev = Evidence("R16")
     c1, c3, g = sp.symbols("c1 c3 G", positive=True)
     f = c1 * g + c3 / g  # N · err(G) − c2 at a fixed budget
-    ev.zero("err(3) − err(2) = c1 − c3/6 (so G = 2 is optimal iff c3/c1 ≤ 6)", f.subs(g, 3) - f.subs(g, 2) - (c1 - c3 / 6))
+    ev.zero("err(3) − err(2) = c1 − c3/6 (so G = 2 is optimal iff c3/c1 ≤ 6)",
+            f.subs(g, 3) - f.subs(g, 2) - (c1 - c3 / 6))
     ev.add("G* = √(c3/c1) is the stationary point", sp.solve(sp.diff(f, g), g) == [sp.sqrt(c3 / c1)])
     Gg = np.array(R16_GRID)
     Bg = R16_N / Gg
     fit = fit_budget_constants(Bg, Gg, 1.0 / Bg + 2.0 / (Bg * Gg) + 8.0 / (Bg * Gg**2))
-    ev.close("fit recovers (c1, c2, c3) = (1, 2, 8) from the exact law", float(np.abs(fit.c - [1, 2, 8]).max()), 0.0, 1e-9)
+    ev.close("fit recovers (c1, c2, c3) = (1, 2, 8) from the exact law",
+             float(np.abs(fit.c - [1, 2, 8]).max()), 0.0, 1e-9)
     table = r16_table()
     for kind in ("binary", "real"):
         t = table[kind]
@@ -176,13 +187,18 @@ def check_R16():
                f"best G = {t['best']['grad']}")
         for target in ("own", "direction"):
             ft = t["fits"][target]
-            ev.add(f"{kind}: {target}: best G on the grid is 4, G = 2 is {100 * t['g2_excess'][target]:.0f}% worse",
-                   t["best"][target] == 4 and 0.0 < t["g2_excess"][target] < 0.5, f"best G = {t['best'][target]}")
-            ev.add(f"{kind}: {target}: fitted c3/c1 > 6 (G* = {ft.g_star:.2f}), the law fits to {100 * ft.rel_residual:.1f}%",
+            ev.add(f"{kind}: {target}: best G on the grid is 4, G = 2 is {100 * t['g2_excess'][target]:.0f}% "
+                   "worse",
+                   t["best"][target] == 4 and 0.0 < t["g2_excess"][target] < 0.5,
+                   f"best G = {t['best'][target]}")
+            ev.add(f"{kind}: {target}: fitted c3/c1 > 6 (G* = {ft.g_star:.2f}), the law fits to "
+                   f"{100 * ft.rel_residual:.1f}%",
                    ft.g2_optimal == "no" and ft.rel_residual < 0.05, ft.summary())
-    ev.add("binary: 2-GRPO has no direction bias (λ_2 constant)", table["binary"]["errors"]["direction_bias"][0] < 1e-20,
+    ev.add("binary: 2-GRPO has no direction bias (λ_2 constant)",
+           table["binary"]["errors"]["direction_bias"][0] < 1e-20,
            f"{table['binary']['errors']['direction_bias'][0]:.2g}")
-    ev.add("real: 2-GRPO's direction is biased (rank weights)", table["real"]["errors"]["direction_bias"][0] > 0.05,
+    ev.add("real: 2-GRPO's direction is biased (rank weights)",
+           table["real"]["errors"]["direction_bias"][0] > 0.05,
            f"{table['real']['errors']['direction_bias'][0]:.3g}")
     return ev
 

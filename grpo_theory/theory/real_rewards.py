@@ -5,12 +5,13 @@ real numbers; equal values are ties). Score function ∇_θ log π(k) = e_k − 
 on-policy rollouts, no clipping:
 
 .. math::  \hat g_G = \frac1G\sum_{i=1}^G A_i\,(e_{o_i} - \pi),\qquad
-           A_i = \frac{r_{o_i} - \bar r}{s_d + \varepsilon},\quad s_d^2 = \frac{1}{G-d}\sum_j (r_{o_j} - \bar r)^2,
+           A_i = \frac{r_{o_i} - \bar r}{s_d + \varepsilon},\quad s_d^2 = \frac{1}{G-d}\sum_j (r_{o_j} - \bar
+           r)^2,
 
 with A ≡ 0 in a tied group (the loss library's convention, also for ε = 0).
 
-**G = 2.** For a mixed pair with d = r_i − r_j: s_d = |d|/√(2(2−d_dof)), so A_i = (d/2)/(|d|/√(2(2−d_dof)) + ε):
-sign(d) for ddof 0, ε = 0 (any reward gap, however small, gets the full ±1: "sign amplification"),
+**G = 2.** For a mixed pair with d = r_i − r_j: s_d = |d|/√(2(2−d_dof)), so A_i = (d/2)/(|d|/√(2(2−d_dof)) +
+ε): sign(d) for ddof 0, ε = 0 (any reward gap, however small, gets the full ±1: "sign amplification"),
 sign(d)/√2 for ddof 1, and the soft sign d/(|d| + 2ε) for ddof 0, ε > 0. By exchangeability
 E[ĝ_2] = E[A_1 (e_{o_1} − π)] = Σ_k π_k u_k (e_k − π) with
 
@@ -150,7 +151,8 @@ def win_rate_advantage(probs: Any, rewards: Any) -> Any:
     r"""u(k) = P(R′ < r_k) − P(R′ > r_k), R′ ~ the reward of an independent rollout of π (shape [K]).
 
     The expected 2-GRPO advantage of response k (population std, ε = 0), so that E[ĝ_2] = π ⊙ u with respect
-    to the logits. Ties (including the response with itself) count 0. Equivalently 2P(R′ ≤ r_k) − 1 − P(R′ = r_k).
+    to the logits. Ties (including the response with itself) count 0. Equivalently 2P(R′ ≤ r_k) − 1 − P(R′ =
+    r_k).
 
     Args:
       probs: [K] probabilities of the responses (numpy/float, or sympy for exact arithmetic).
@@ -165,13 +167,15 @@ def win_rate_advantage(probs: Any, rewards: Any) -> Any:
     """
     if _is_sym(probs, rewards):
         pi, r = _check_symbolic(probs, rewards)
-        return sp.Matrix([sum((pj * sp.sign(rk - rj) for pj, rj in zip(pi, r, strict=True)), sp.S.Zero) for rk in r])
+        return sp.Matrix([sum((pj * sp.sign(rk - rj) for pj, rj in zip(pi, r, strict=True)),
+                              sp.S.Zero) for rk in r])
     pa, ra = _check_numeric(probs, rewards)
     return np.sign(ra[:, None] - ra[None, :]) @ pa
 
 
 def pair_advantage(d: Any, *, std_ddof: int = 0, eps: Any = 0.0) -> Any:
-    r"""The G = 2 advantage of the rollout that leads by d = r_i − r_j: (d/2)/(|d|/√(2(2−ddof)) + ε), 0 at d = 0.
+    r"""The G = 2 advantage of the rollout that leads by d = r_i − r_j: (d/2)/(|d|/√(2(2−ddof)) + ε), 0 at d
+    = 0.
 
     ddof 0, ε = 0: sign(d); ddof 0: d/(|d| + 2ε); ddof 1, ε = 0: sign(d)/√2. numpy arrays or sympy.
     """
@@ -188,7 +192,8 @@ def pair_advantage(d: Any, *, std_ddof: int = 0, eps: Any = 0.0) -> Any:
 def soft_win_rate_advantage(probs: Any, rewards: Any, *, std_ddof: int = 0, eps: Any = 0.0) -> Any:
     r"""E[ĝ_2]'s weight for any convention: u_{d,ε}(k) = E_{R′}[a(r_k − R′)], a = :func:`pair_advantage`.
 
-    Equals :func:`win_rate_advantage` for ddof 0, ε = 0; the soft sign E[d/(|d| + 2ε)] for ε > 0; u/√2 for ddof 1.
+    Equals :func:`win_rate_advantage` for ddof 0, ε = 0; the soft sign E[d/(|d| + 2ε)] for ε > 0; u/√2 for
+    ddof 1.
     """
     if _is_sym(probs, rewards, eps):
         pi, r = _check_symbolic(probs, rewards)
@@ -211,7 +216,8 @@ def expected_reward_gradient(probs: Any, rewards: Any) -> Any:
 # ------------------------------------------------------------------------------------ any G, exactly
 
 
-def _level_advantages_numeric(m: np.ndarray, values: np.ndarray, G: int, std_ddof: int, eps: float) -> np.ndarray:
+def _level_advantages_numeric(m: np.ndarray, values: np.ndarray, G: int, std_ddof: int,
+                              eps: float) -> np.ndarray:
     """Advantage of a rollout on each level, for each composition m [C, L] → [C, L] (0 in tied groups)."""
     mean = (m * values).sum(-1, keepdims=True) / G
     dev = values - mean
@@ -244,7 +250,8 @@ def group_gradient_moments(
     values, index = _levels_numeric(r)
     L = values.size
     if _num_compositions(G, L) > MAX_COMPOSITIONS:
-        raise ValueError(f"G = {G} with {L} distinct rewards has {_num_compositions(G, L)} group compositions "
+        raise ValueError(f"G = {G} with {L} distinct rewards has {_num_compositions(G, L)} group "
+                         "compositions "
                          f"(> {MAX_COMPOSITIONS}); use fewer distinct rewards or a smaller G")
     mass = np.bincount(index, weights=pi, minlength=L)  # Π_ℓ
     m = compositions(G, L).astype(float)
@@ -337,7 +344,8 @@ def expected_bandit_gradient(probs: Any, rewards: Any, G: Any, *, std_ddof: int 
     return group_gradient_moments(pa, ra, int(size), std_ddof=std_ddof, eps=float(eps), second=False)[0]
 
 
-def brute_force_expected_gradient(probs: Any, rewards: Any, G: int, *, std_ddof: int = 0, eps: Any = 0) -> sp.Matrix:
+def brute_force_expected_gradient(probs: Any, rewards: Any, G: int, *, std_ddof: int = 0,
+                                  eps: Any = 0) -> sp.Matrix:
     """The same expectation by summing over all K^G ordered outcomes with :func:`contrastive.advantages_of`.
 
     Independent of the level/composition bookkeeping; exact (sympy); small K and G only.

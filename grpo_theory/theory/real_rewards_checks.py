@@ -44,7 +44,8 @@ def check_pair_advantages() -> Evidence:
         ev.zero("soft sign with ε", rr.pair_advantage(d, eps=eps) - d / (sp.Abs(d) + 2 * eps))
         ev.zero("ddof 1: sign/√2", rr.pair_advantage(d, std_ddof=1) - sp.sign(d) / sp.sqrt(2))
     tiny = R(1, 10**9)
-    ev.add("sign amplification: a gap of 1e-9 gets the full +1", rr.pair_advantage(tiny) == 1, rr.pair_advantage(tiny))
+    ev.add("sign amplification: a gap of 1e-9 gets the full +1", rr.pair_advantage(tiny) == 1,
+           rr.pair_advantage(tiny))
     return ev
 
 
@@ -54,15 +55,18 @@ def check_win_rate_gradient() -> Evidence:
     for name, r in (("tied rewards", TIED3), ("distinct rewards", DISTINCT3)):
         u = rr.win_rate_advantage(PI3, r)
         g2 = rr.expected_bandit_gradient(PI3, r, 2)
-        _vec_zero(ev, f"{name}: levels enumeration = π ⊙ u", g2 - sp.Matrix([p * x for p, x in zip(PI3, u, strict=True)]))
-        _vec_zero(ev, f"{name}: = brute force over all K^2 outcomes", g2 - rr.brute_force_expected_gradient(PI3, r, 2))
+        _vec_zero(ev, f"{name}: levels enumeration = π ⊙ u",
+                  g2 - sp.Matrix([p * x for p, x in zip(PI3, u, strict=True)]))
+        _vec_zero(ev, f"{name}: = brute force over all K^2 outcomes",
+                  g2 - rr.brute_force_expected_gradient(PI3, r, 2))
         tie_form = sp.Matrix([2 * sum(p for p, y in zip(PI3, r, strict=True) if y <= x) - 1
                               - sum(p for p, y in zip(PI3, r, strict=True) if y == x) for x in r])
         _vec_zero(ev, f"{name}: u = 2P(R′ ≤ r) − 1 − P(R′ = r)", u - tie_form)
         ev.zero(f"{name}: E_π[u] = 0", sum(p * x for p, x in zip(PI3, u, strict=True)))
     no_tie = sp.Matrix([2 * sum(p for p, y in zip(PI3, TIED3, strict=True) if y < x) - 1 for x in TIED3])
     u = rr.win_rate_advantage(PI3, TIED3)
-    ev.add("dropping the tie term is wrong with ties", any(sp.simplify(a - b) != 0 for a, b in zip(u, no_tie, strict=True)),
+    ev.add("dropping the tie term is wrong with ties",
+           any(sp.simplify(a - b) != 0 for a, b in zip(u, no_tie, strict=True)),
            f"u = {list(u)} vs 2P(R′<r) − 1 = {list(no_tie)}")
     # frozen copy: ∇_θ Σ_k π_θ(k) u_frozen(k) at the current θ is E[ĝ_2]; the self-play win-minus-loss is ≡ 0
     pi = _softmax(THETA)
@@ -85,9 +89,11 @@ def check_conventions_and_binary() -> Evidence:
     e = R(1, 10)
     soft = rr.soft_win_rate_advantage(PI3, TIED3, eps=e)
     _vec_zero(ev, "ε = 1/10: E[ĝ_2] = π ⊙ E[d/(|d| + 2ε)]",
-              rr.expected_bandit_gradient(PI3, TIED3, 2, eps=e) - sp.Matrix([p * x for p, x in zip(PI3, soft, strict=True)]))
+              rr.expected_bandit_gradient(PI3, TIED3, 2, eps=e)
+              - sp.Matrix([p * x for p, x in zip(PI3, soft, strict=True)]))
     _vec_zero(ev, "ddof 1: E[ĝ_2] = π ⊙ u / √2",
-              rr.expected_bandit_gradient(PI3, TIED3, 2, std_ddof=1) - rr.expected_bandit_gradient(PI3, TIED3, 2) / sp.sqrt(2))
+              rr.expected_bandit_gradient(PI3, TIED3, 2, std_ddof=1)
+              - rr.expected_bandit_gradient(PI3, TIED3, 2) / sp.sqrt(2))
     binary = [sp.Integer(1), sp.Integer(0), sp.Integer(1)]
     p = PI3[0] + PI3[2]
     grad_p = rr.expected_reward_gradient(PI3, binary)
@@ -95,7 +101,8 @@ def check_conventions_and_binary() -> Evidence:
         _vec_zero(ev, f"binary, G = {G}: E[ĝ_G] = λ_G(p) ∇p", rr.expected_bandit_gradient(PI3, binary, G)
                   - gradient_scale(G, p) * grad_p)
     _vec_zero(ev, "G = 3 levels enumeration = brute force (real rewards)",
-              rr.expected_bandit_gradient(PI3, DISTINCT3, 3) - rr.brute_force_expected_gradient(PI3, DISTINCT3, 3))
+              rr.expected_bandit_gradient(PI3, DISTINCT3, 3)
+              - rr.brute_force_expected_gradient(PI3, DISTINCT3, 3))
     return ev
 
 
@@ -107,29 +114,35 @@ def check_order_invariance_and_angle() -> Evidence:
     moved = [transform(v) for v in DISTINCT3]
     _vec_zero(ev, "G = 2 invariant to r ↦ r³ + 2r", rr.expected_bandit_gradient(PI3, moved, 2)
               - rr.expected_bandit_gradient(PI3, DISTINCT3, 2))
-    d3 = (rr.expected_bandit_gradient(PI3, moved, 3) - rr.expected_bandit_gradient(PI3, DISTINCT3, 3)).applyfunc(sp.simplify)
-    ev.add("G = 3 is not invariant (it sees gaps)", any(v != 0 for v in d3), f"difference {[float(v) for v in d3]}")
+    d3 = (
+        rr.expected_bandit_gradient(PI3, moved, 3) - rr.expected_bandit_gradient(PI3, DISTINCT3, 3)
+    ).applyfunc(sp.simplify)
+    ev.add("G = 3 is not invariant (it sees gaps)", any(v != 0 for v in d3),
+           f"difference {[float(v) for v in d3]}")
     pi, r = np.array(ANGLE_PI), np.array(ANGLE_R)
     grad = rr.expected_reward_gradient(pi, r)
     c2 = rr.cosine(rr.expected_bandit_gradient(pi, r, 2), grad)
     c16 = rr.cosine(rr.expected_bandit_gradient(pi, r, 16), grad)
     ev.close("cos(E ĝ_2, ∇E[r]) on the 5-arm bandit", c2, 0.9399, 5e-5)
-    ev.add("the direction depends on G: cos(E ĝ_16, ∇E[r]) is closer to 1", c16 > c2 + 0.03, f"{c16:.4f} vs {c2:.4f}")
+    ev.add("the direction depends on G: cos(E ĝ_16, ∇E[r]) is closer to 1", c16 > c2 + 0.03,
+           f"{c16:.4f} vs {c2:.4f}")
     # G → ∞: three reward levels so that G = 256 is cheap
     pi3, r3 = np.array([0.5, 0.3, 0.2]), np.array([0.0, 0.4, 1.0])
     limit = rr.expected_bandit_gradient(pi3, r3, "inf")
     sigma = float(np.sqrt(pi3 @ (r3 - pi3 @ r3) ** 2))
-    ev.close("G = ∞ value is ∇E[r]/σ", float(np.abs(limit - rr.expected_reward_gradient(pi3, r3) / sigma).max()), 0.0, 1e-15)
+    ev.close("G = ∞ value is ∇E[r]/σ",
+             float(np.abs(limit - rr.expected_reward_gradient(pi3, r3) / sigma).max()), 0.0, 1e-15)
     gaps = [float(np.linalg.norm(rr.expected_bandit_gradient(pi3, r3, G) - limit)) for G in (16, 64, 256)]
-    ev.add("‖E ĝ_G − ∇E[r]/σ‖ decreases to 0 (G = 16, 64, 256)", gaps[0] > gaps[1] > gaps[2] and gaps[2] < gaps[0] / 10,
-           f"{gaps}")
+    ev.add("‖E ĝ_G − ∇E[r]/σ‖ decreases to 0 (G = 16, 64, 256)",
+           gaps[0] > gaps[1] > gaps[2] and gaps[2] < gaps[0] / 10, f"{gaps}")
     return ev
 
 
 def check_R15() -> Evidence:
     ev = Evidence("R15")
     for name, fn in (("pair advantages", check_pair_advantages), ("win rate", check_win_rate_gradient),
-                     ("conventions", check_conventions_and_binary), ("order/angle/limit", check_order_invariance_and_angle)):
+                     ("conventions", check_conventions_and_binary),
+                     ("order/angle/limit", check_order_invariance_and_angle)):
         ev.extend(name, fn())
     return ev
 

@@ -47,7 +47,8 @@ class Result:
     proof: str  # path of the proof, relative to the repository root
     check: Callable[[], Evidence | bool] = field(repr=False)
     tests: tuple[str, ...] = ()
-    real_model: str = "—"  # Markdown: what the real-model checks found (links relative to the repository root)
+    # Markdown: what the real-model checks found (links relative to the repository root)
+    real_model: str = "—"
     shown_in: tuple[str, ...] = ()  # figures and notebooks that show it, relative to the repository root
 
     def __post_init__(self) -> None:
@@ -67,18 +68,21 @@ def _check_R14() -> Evidence:
     from grpo_theory.paper.errata import ROUNDING
 
     ev = Evidence("R14")
-    ev.add("v3 97.6% = 97.63%", round(100 * paper.v3_mean_retention(), 1) == 97.6, f"{100 * paper.v3_mean_retention():.2f}%")
-    ev.add("v3 21% = 20.96%", round(100 * paper.v3_time_fraction()) == 21, f"{100 * paper.v3_time_fraction():.2f}%")
-    ev.add("v2 21% = 21.01%", round(100 * paper.v2_time_fraction()) == 21, f"{100 * paper.v2_time_fraction():.2f}%")
+    ev.add("v3 97.6% = 97.63%", round(100 * paper.v3_mean_retention(), 1) == 97.6,
+           f"{100 * paper.v3_mean_retention():.2f}%")
+    ev.add("v3 21% = 20.96%", round(100 * paper.v3_time_fraction()) == 21,
+           f"{100 * paper.v3_time_fraction():.2f}%")
+    ev.add("v2 21% = 21.01%", round(100 * paper.v2_time_fraction()) == 21,
+           f"{100 * paper.v2_time_fraction():.2f}%")
     ev.add("12.5% of the rollouts", paper.rollout_fraction() == 0.125, paper.rollout_fraction())
     v2 = 100 * paper.v2_retention()
     ev.add("v2 98.1% = the 50-cell mean 98.18% truncated (not an erratum)",
            paper.truncate(v2, 1) == 98.1 and round(v2, 2) == 98.18, f"{v2:.3f}%")
-    ev.add("the paper truncates elsewhere too (3 time gaps of v3 Table 1)", len(paper.v3_truncated_time_gaps()) == 3,
-           [t[1] for t in paper.v3_truncated_time_gaps()])
+    ev.add("the paper truncates elsewhere too (3 time gaps of v3 Table 1)",
+           len(paper.v3_truncated_time_gaps()) == 3, [t[1] for t in paper.v3_truncated_time_gaps()])
     ev.add("erratum: v2 Table 1 Δ row has 3 typos", len(paper.v2_delta_typos()) == 3, paper.v2_delta_typos())
-    ev.add("erratum: v3 Table 4 vs Table 1 (3 cells beyond rounding)", len(paper.v3_table4_vs_table1(tol=ROUNDING)) == 3,
-           paper.v3_table4_vs_table1(tol=ROUNDING))
+    ev.add("erratum: v3 Table 4 vs Table 1 (3 cells beyond rounding)",
+           len(paper.v3_table4_vs_table1(tol=ROUNDING)) == 3, paper.v3_table4_vs_table1(tol=ROUNDING))
     ev.add("erratum: '16 32/256' should be 32/512", len(paper.v3_table4_rollout_labels()) == 1,
            paper.v3_table4_rollout_labels())
     return ev
@@ -108,8 +112,8 @@ RESULTS: tuple[Result, ...] = (
     Result(
         "R3", "2-GRPO = RLOO(G=2) = 2 × Dr. GRPO(G=2)",
         "per-prompt estimators coincide: ½ (r_1 − r_2)(X_1 − X_2)",
-        "not stated in the paper (cf. arXiv 2603.01162)", CONDITIONAL, "binary rewards, population std, ε = 0",
-        "proofs/R3-two-grpo-is-rloo.md", contrastive.check_R3,
+        "not stated in the paper (cf. arXiv 2603.01162)", CONDITIONAL,
+        "binary rewards, population std, ε = 0", "proofs/R3-two-grpo-is-rloo.md", contrastive.check_R3,
         ("tests/theory/test_contrastive.py",),
         real_model="—",
         shown_in=("notebooks/01_grpo_is_contrastive.py",),
@@ -118,11 +122,15 @@ RESULTS: tuple[Result, ...] = (
         "R4", "2-GRPO and DPO gradients",
         "∇J_2GRPO = (−∇L_DPO)/(2Lβσ(Δ)), = (−∇L_DPO)/(βL) at π = π_ref",
         "v2 §3.2 / v3 §3.3 (structural claim only)", CONDITIONAL,
-        "ratio 1 (on-policy, no clip), equal lengths under per-sequence token-mean (any lengths under token-sum, "
-        "or under batch token-mean with ONE token denominator over the whole optimizer batch: per-micro-batch "
-        "denominators with gradient accumulation break it), no k1 KL, mixed pair; the paper proves no identity",
+        "ratio 1 (on-policy, no clip), equal lengths under per-sequence token-mean (any lengths under "
+        "token-sum, "
+        "or under batch token-mean with ONE token denominator over the whole optimizer batch: "
+        "per-micro-batch "
+        "denominators with gradient accumulation break it), no k1 KL, mixed pair; the paper proves no "
+        "identity",
         "proofs/R4-dpo-link.md", dpo_link.check_R4, ("tests/theory/test_dpo_link.py",),
-        real_model="✓ tiny model and SmolLM2 ([realcheck](results/README.md#the-theory-on-real-language-models))",
+        real_model="✓ tiny model and SmolLM2 "
+                   "([realcheck](results/README.md#the-theory-on-real-language-models))",
         shown_in=("paper_figures/F5_gradient_equivalence.png",),
     ),
     Result(
@@ -150,7 +158,8 @@ RESULTS: tuple[Result, ...] = (
         "P0(G, p) = p^G + (1−p)^G; E_q P0 ≥ P0(r̄); v3 App. D.3's P_discard formula",
         "v2 §3.2, v3 App. D.3 / Table 3", FALSE,
         "App. D.3 prints 1 − r̄² − (1−r̄)² = 2r̄(1−r̄) ≤ ½, the kept-pair probability, and Table 3's values "
-        "(0.53–0.77) exceed ½, so Table 3 was not computed with it; what it was computed with is not knowable: "
+        "(0.53–0.77) exceed ½, so Table 3 was not computed with it; what it was computed with is not "
+        "knowable: "
         "r̄² + (1−r̄)² fits, and so does a measured tie rate (≥ it, Jensen); that plug-in correction is itself "
         "biased low",
         "proofs/R7-zero-signal.md", zero_signal.check_R7, ("tests/theory/test_zero_signal.py",),
@@ -161,7 +170,8 @@ RESULTS: tuple[Result, ...] = (
         "R8", "Control variate",
         "Var(g⁺ − c g⁻) ≤ Var(g⁺) iff 0 ≤ c ≤ 2Cov/Var(g⁻); min (1−ρ²)Var(g⁺) at c* = Cov/Var(g⁻)",
         "v2/v3 Prop. 4.1, App. B.5 / B.7", HOLDS,
-        "as stated in the main text; one line of the App. B.7 proof prints 2Cov²/Var(g⁻), a typo; GRPO has c = 1, "
+        "as stated in the main text; one line of the App. B.7 proof prints 2Cov²/Var(g⁻), a typo; GRPO has c "
+        "= 1, "
         "so it reduces variance only if Cov ≥ Var(g⁻)/2, which the paper does not measure",
         "proofs/R8-control-variate.md", control_variate.check_R8, ("tests/theory/test_control_variate.py",),
         real_model="✗ premise Cov ≥ Var(g⁻)/2 fails on the tiny model",
@@ -222,13 +232,15 @@ RESULTS: tuple[Result, ...] = (
         "the paper truncates elsewhere (−75.967 → −75.96); the errata: v2 Δ row has 3 typos; v3 Table 4's "
         "16-GRPO MATH/Qwen-1.5B OlympiadBench (22.30/38.33) and Average (34.15) disagree with Table 1 "
         "(23.11/37.82, 34.31); '16 32/256' should be 32/512",
-        "proofs/R14-paper-numbers.md", _check_R14, ("tests/paper/test_headlines.py", "tests/paper/test_errata.py"),
+        "proofs/R14-paper-numbers.md", _check_R14,
+        ("tests/paper/test_headlines.py", "tests/paper/test_errata.py"),
         real_model="—",
         shown_in=("paper_figures/T1_headline_table.md",),
     ),
     Result(
         "R15", "2-GRPO with real-valued rewards",
-        "E[ĝ_2 | q] = E_o[u(o) ∇log π(o)], u(o) = P(R′ < r(o)) − P(R′ > r(o)) (R′ an independent rollout): the "
+        "E[ĝ_2 | q] = E_o[u(o) ∇log π(o)], u(o) = P(R′ < r(o)) − P(R′ > r(o)) (R′ an independent rollout): "
+        "the "
         "gradient of the win-minus-loss rate vs a frozen copy; invariant to increasing reward transforms; "
         "G → ∞ gives ∇E[r]/σ",
         "open in the paper (v2 §7, v3 App. E: 'extends to continuous rewards inherently')", CONDITIONAL,
@@ -246,11 +258,13 @@ RESULTS: tuple[Result, ...] = (
         "G* = √(c3/c1), G = 2 optimal iff c3/c1 ≤ 6",
         "v2 §5.2 / v3 App. C.2 (Lemma 5.3 / C.3); arXiv 2603.01162", CONDITIONAL,
         "G = 2 is best against ∇E[r] with the scale included, but not scale-free: on both toys (binary and "
-        "real rewards, N = 64) the error against each G's own population gradient and the direction error are "
+        "real rewards, N = 64) the error against each G's own population gradient and the direction error "
+        "are "
         "smallest at G = 4 (c3/c1 ≈ 13–17 > 6, G* ≈ 3.6–4.1) and G = 2 is 13–22% worse",
         "proofs/R16-group-size-budget.md", group_size.check_R16,
         ("tests/theory/test_group_size.py", "tests/theory/test_budget_fit.py"),
-        real_model=("~ tiny model: best G = 4 against each G's own gradient, G = 2 against ∇E[r]; G = 2's optimality "
+        real_model=("~ tiny model: best G = 4 against each G's own gradient, G = 2 against ∇E[r]; G = 2's "
+                    "optimality "
                     "undetermined (`results/realcheck/group_size_budget/`)"),
         shown_in=("paper_figures/F11_group_size_budget.png", "notebooks/03_variance_and_batch_budget.py"),
     ),

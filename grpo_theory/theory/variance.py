@@ -79,7 +79,8 @@ def _var_of_mean_by_enumeration(Q: int, G: int, prompts, cond) -> sp.Expr:
     for wq, q in prompts:
         for draws in itertools.product(cond[q], repeat=G):
             per_prompt.append((wq * math.prod(w for w, _ in draws), sum(g for _, g in draws)))
-    outcomes = [(math.prod(w for w, _ in c), sum(s for _, s in c) / (Q * G)) for c in itertools.product(per_prompt, repeat=Q)]
+    outcomes = [(math.prod(w for w, _ in c),
+                 sum(s for _, s in c) / (Q * G)) for c in itertools.product(per_prompt, repeat=Q)]
     mean = sum(w * x for w, x in outcomes)
     var = sum(w * (x - mean) ** 2 for w, x in outcomes)
     return sp.nsimplify(var)
@@ -89,7 +90,8 @@ def check_hierarchical_variance() -> Evidence:
     """Var of the batch mean = Var_q(μ)/Q + E_q σ²/(QG), by exact enumeration, and ∂Var/∂G ≥ 0 at fixed B."""
     half, third = sp.Rational(1, 2), sp.Rational(1, 3)
     prompts = [(third, 0), (1 - third, 1)]
-    cond = {0: [(half, sp.Integer(2)), (half, sp.Integer(0))], 1: [(sp.Rational(1, 4), sp.Integer(-1)), (sp.Rational(3, 4), sp.Integer(3))]}
+    cond = {0: [(half, sp.Integer(2)), (half, sp.Integer(0))],
+            1: [(sp.Rational(1, 4), sp.Integer(-1)), (sp.Rational(3, 4), sp.Integer(3))]}
     mu = {q: sum(w * g for w, g in cond[q]) for q in cond}
     s2 = {q: sum(w * (g - mu[q]) ** 2 for w, g in cond[q]) for q in cond}
     Emu = sum(w * mu[q] for w, q in prompts)

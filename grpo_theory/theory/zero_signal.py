@@ -76,17 +76,24 @@ def check_R7() -> Evidence:
     # G = 2 Jensen gap on a two-point prompt distribution {a w.p. t, b w.p. 1-t} is 2 Var(p)
     a, b, t = sp.symbols("a b t", positive=True)
     mean = t * a + (1 - t) * b
-    gap = t * zero_signal_probability(2, a) + (1 - t) * zero_signal_probability(2, b) - zero_signal_probability(2, mean)
+    gap = (
+        t * zero_signal_probability(2, a)
+        + (1 - t) * zero_signal_probability(2, b)
+        - zero_signal_probability(2, mean)
+    )
     ev.zero("G = 2 Jensen gap = 2 Var_q(p)", gap - 2 * (t * a**2 + (1 - t) * b**2 - mean**2))
     for G in (2, 3, 4, 16):  # convexity: P0'' = G(G-1)(p^(G-2) + (1-p)^(G-2)) ≥ 0
         second = sp.diff(zero_signal_probability(G, p), p, 2)
-        ev.zero(f"P0''(G = {G}) = G(G−1)(p^(G−2) + (1−p)^(G−2))", sp.expand(second - G * (G - 1) * (p ** (G - 2) + (1 - p) ** (G - 2))))
+        ev.zero(f"P0''(G = {G}) = G(G−1)(p^(G−2) + (1−p)^(G−2))",
+                sp.expand(second - G * (G - 1) * (p ** (G - 2) + (1 - p) ** (G - 2))))
     # erratum: the printed formula is 2 r̄(1-r̄) = 1/2 - 2(r̄ - 1/2)^2 <= 1/2
     printed = 1 - rbar**2 - (1 - rbar) ** 2
     ev.zero("printed formula = 2r̄(1−r̄)", printed - 2 * rbar * (1 - rbar))
-    ev.zero("printed formula = ½ − 2(r̄ − ½)² ≤ ½", sp.Rational(1, 2) - printed - 2 * (rbar - sp.Rational(1, 2)) ** 2)
+    ev.zero("printed formula = ½ − 2(r̄ − ½)² ≤ ½",
+            sp.Rational(1, 2) - printed - 2 * (rbar - sp.Rational(1, 2)) ** 2)
     values = list(V3_TABLE3_DISCARD.values())
-    ev.add("every Table 3 value exceeds ½ (impossible under the printed formula)", all(v > 0.5 for v in values), values)
+    ev.add("every Table 3 value exceeds ½ (impossible under the printed formula)",
+           all(v > 0.5 for v in values), values)
     implied = [implied_mean_reward(v) for v in values]
     ev.add("the plug-in r̄² + (1−r̄)² fits Table 3 (r̄ ≈ 0.62–0.87)",
            all(abs(r**2 + (1 - r) ** 2 - v) < 1e-12 for r, v in zip(implied, values, strict=True)),
@@ -96,9 +103,11 @@ def check_R7() -> Evidence:
     for v in values:
         lo, hi = two_point_prompts_with_tie_rate(v)
         fits.append(abs((zero_signal_probability(2, lo) + zero_signal_probability(2, hi)) / 2 - v))
-    ev.add("a measured tie rate with mean reward ½ fits every Table 3 value too", max(fits) < 1e-12, f"max |Δ| {max(fits):.1e}")
+    ev.add("a measured tie rate with mean reward ½ fits every Table 3 value too", max(fits) < 1e-12,
+           f"max |Δ| {max(fits):.1e}")
     ev.add("the measured rate is ≥ the plug-in at the same mean (Jensen), so the plug-in is biased low",
-           all((zero_signal_probability(2, lo) + zero_signal_probability(2, hi)) / 2 >= zero_signal_probability(2, 0.5)
+           all((zero_signal_probability(2, lo) + zero_signal_probability(2, hi)) / 2
+               >= zero_signal_probability(2, 0.5)
                for lo, hi in map(two_point_prompts_with_tie_rate, values)))
     return ev
 

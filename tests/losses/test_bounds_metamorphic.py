@@ -59,7 +59,9 @@ def test_advantages_have_zero_group_mean(preset, rewards):
     amplify = torch.where(centered > 0, a.abs().amax(dim=-1) / centered, torch.ones_like(centered))
     tol = 16 * rewards.shape[1] * 2.3e-16 * rewards.abs().amax(dim=-1).clamp(min=1) * amplify.clamp(min=1)
     assert bool((a.mean(dim=-1).abs() <= tol).all())
-    assert float(rloo_advantages(rewards).mean(dim=-1).abs().max()) <= 1e-9 * max(1.0, float(rewards.abs().max()))
+    assert float(rloo_advantages(rewards).mean(dim=-1).abs().max()) <= 1e-9 * max(
+        1.0, float(rewards.abs().max())
+    )
 
 
 @given(rewards=reward_groups(G=(2, 8)), ddof=st.sampled_from([0, 1]))
@@ -130,8 +132,8 @@ def test_grpo_loss_equivariant_to_permutations_within_groups_and_of_prompts(batc
                      ref_logp=permute(batch.ref_logp), **conv).loss
     torch.testing.assert_close(perm, base, **TOL)
     torch.testing.assert_close(_grad(perm, lp2), permute(_grad(base, lp)), **TOL)
-    torch.testing.assert_close(group_advantages(permute(batch.rewards)), permute(group_advantages(batch.rewards)),
-                               **TOL)
+    torch.testing.assert_close(group_advantages(permute(batch.rewards)),
+                               permute(group_advantages(batch.rewards)), **TOL)
 
 
 @given(batch=token_batches(reward_kinds=("tied",)), conv=grpo_conventions(allow_kl=False))
@@ -145,7 +147,8 @@ def test_tied_groups_give_exactly_zero_gradient(batch, conv):
 
 @given(batch=token_batches(P=(2, 5)), conv=grpo_conventions(), data=st.data())
 def test_micro_batches_sum_to_full_batch_for_token_sum_and_global_token_mean(batch, conv, data):
-    conv = {**conv, "scale": "group" if conv["scale"] == "batch" else conv["scale"]}  # per-group advantages only
+    # per-group advantages only
+    conv = {**conv, "scale": "group" if conv["scale"] == "batch" else conv["scale"]}
     P = batch.shape[0]
     cut = data.draw(st.integers(1, P - 1))
     n_tok = float(batch.mask.sum())
@@ -155,7 +158,8 @@ def test_micro_batches_sum_to_full_batch_for_token_sum_and_global_token_mean(bat
         lp = batch.logp.clone().requires_grad_()
         full = grpo_loss(lp, batch.old_logp, batch.rewards, batch.mask, ref_logp=batch.ref_logp, **kw).loss
         parts = sum(
-            grpo_loss(lp[s], batch.old_logp[s], batch.rewards[s], batch.mask[s], ref_logp=batch.ref_logp[s], **kw).loss
+            grpo_loss(lp[s], batch.old_logp[s], batch.rewards[s], batch.mask[s], ref_logp=batch.ref_logp[s],
+                      **kw).loss
             for s in (slice(0, cut), slice(cut, P))
         )
         torch.testing.assert_close(parts, full, **TOL)
@@ -198,5 +202,5 @@ def test_dpo_sigmoid_swap_chosen_rejected_equals_negating_margin(n, beta, seed):
     u = (pc - rc) - (pr - rr)
     torch.testing.assert_close(swapped, torch.log1p(torch.exp(beta * u)), **TOL)
     # ... and a shift of both log-probs of one response by the same constant changes nothing.
-    torch.testing.assert_close(dpo_loss(pc + 3.0, pr, rc + 3.0, rr, beta=beta), dpo_loss(pc, pr, rc, rr, beta=beta),
-                               **TOL)
+    torch.testing.assert_close(dpo_loss(pc + 3.0, pr, rc + 3.0, rr, beta=beta),
+                               dpo_loss(pc, pr, rc, rr, beta=beta), **TOL)

@@ -92,7 +92,8 @@ def test_kl_estimate_matches_reference(batch, kind, lrc, vc):
 
 
 @given(batch=token_batches(), mode=st.sampled_from(["token-mean", "seq-mean-token-mean", "seq-mean-token-sum",
-                                                    "seq-mean-token-sum-norm", "token-sum", "grpo", "dr_grpo"]),
+                                                    "seq-mean-token-sum-norm", "token-sum", "grpo",
+                                                    "dr_grpo"]),
        empty_rows=st.sampled_from(["count", "skip"]), use_norm=st.booleans())
 def test_aggregate_matches_reference(batch, mode, empty_rows, use_norm):
     kw = {"empty_rows": empty_rows}
@@ -148,7 +149,8 @@ def test_dpo_loss_matches_reference(n, beta, loss_type, ls, seed):
 def test_online_dpo_matches_reference(batch, beta, ln, loss_type):
     logp = batch.logp.clone().requires_grad_()
     kw = {"beta": beta, "length_normalize": ln, "loss_type": loss_type}
-    fast = online_dpo_loss(logp, batch.old_logp, batch.rewards, batch.mask, ref_logp=batch.ref_logp, **kw).loss
+    fast = online_dpo_loss(logp, batch.old_logp, batch.rewards, batch.mask, ref_logp=batch.ref_logp,
+                           **kw).loss
     ref = ref_online_dpo_loss(logp, batch.old_logp, batch.rewards, batch.mask, ref_logp=batch.ref_logp, **kw)
     torch.testing.assert_close(fast, ref, **TOL)
     torch.testing.assert_close(_grad(fast, logp), _grad(ref, logp), **TOL)
@@ -158,8 +160,10 @@ def test_online_dpo_matches_reference(batch, beta, ln, loss_type):
        ch=st.sampled_from([0.0, 0.28]))
 def test_contrastive_form_matches_reference(batch, cl, ch):
     logp = batch.logp.clone().requires_grad_()
-    fast = contrastive_form(logp, batch.old_logp, batch.rewards, batch.mask, clip_low=cl, clip_high=ch).objective
-    ref = ref_contrastive_objective(logp, batch.old_logp, batch.rewards, batch.mask, clip_low=cl, clip_high=ch)
+    fast = contrastive_form(logp, batch.old_logp, batch.rewards, batch.mask, clip_low=cl,
+                            clip_high=ch).objective
+    ref = ref_contrastive_objective(logp, batch.old_logp, batch.rewards, batch.mask, clip_low=cl,
+                                    clip_high=ch)
     torch.testing.assert_close(fast, ref, **TOL)
     torch.testing.assert_close(_grad(fast.sum(), logp), _grad(ref.sum(), logp), **TOL)
 
@@ -205,7 +209,9 @@ def test_dpo_and_contrastive_gradcheck():
     pc = torch.tensor([-1.0, -3.0, 0.5], dtype=F64, requires_grad=True)
     z = torch.tensor([-2.0, -1.0, 0.0], dtype=F64)
     for lt in ("sigmoid", "ipo", "hinge"):
-        assert torch.autograd.gradcheck(lambda x, lt=lt: dpo_loss(x, z, z * 0.5, z * 0.1, beta=0.3, loss_type=lt), (pc,))
+        assert torch.autograd.gradcheck(lambda x,
+                                        lt=lt: dpo_loss(x, z, z * 0.5, z * 0.1, beta=0.3, loss_type=lt),
+                                        (pc,))
     logp, old, _, mask, _ = _fixed_batch()
     rewards = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]], dtype=F64)
     logp.requires_grad_()

@@ -28,7 +28,8 @@ def test_flat_micro_batch_equals_grouped_layout(batch, conv):
     # Every aggregation counts rows and tokens, never groups: P*G rows in both layouts.
     lp_g = batch.logp.clone().requires_grad_()
     lp_f = batch.logp.clone().requires_grad_()
-    grouped = policy_loss_from_advantages(lp_g, batch.old_logp, adv, batch.mask, ref_logp=batch.ref_logp, **conv)
+    grouped = policy_loss_from_advantages(lp_g, batch.old_logp, adv, batch.mask, ref_logp=batch.ref_logp,
+                                          **conv)
     flat = policy_loss_from_advantages(_flat(lp_f), _flat(batch.old_logp), _flat(adv), _flat(batch.mask),
                                        ref_logp=_flat(batch.ref_logp), **conv)
     torch.testing.assert_close(flat.loss, grouped.loss, rtol=1e-13, atol=1e-13)
@@ -43,7 +44,8 @@ def test_flat_micro_batch_equals_grouped_layout(batch, conv):
 def test_policy_surrogate_on_flat_rows_is_the_grouped_surrogate_reshaped(batch, level):
     adv = group_advantages(batch.rewards)
     grouped, _ = policy_surrogate(batch.logp, batch.old_logp, adv, batch.mask, level=level)
-    flat, _ = policy_surrogate(_flat(batch.logp), _flat(batch.old_logp), _flat(adv), _flat(batch.mask), level=level)
+    flat, _ = policy_surrogate(_flat(batch.logp), _flat(batch.old_logp), _flat(adv), _flat(batch.mask),
+                               level=level)
     assert torch.equal(flat.reshape(grouped.shape), grouped)
 
 

@@ -45,7 +45,9 @@ def test_g2_advantage_equals_sign_of_reward_gap_when_population_std_and_eps0(rew
 @given(rewards=reward_groups(G=2, kinds=("continuous", "integer", "tied", "near_tied")))
 def test_g2_advantage_equals_pm_inv_sqrt2_when_bessel_std_and_eps0(rewards):
     a = group_advantages(rewards, std_ddof=1, eps=0.0)
-    expected = torch.sign(rewards[:, :1] - rewards[:, 1:]) * torch.tensor([1.0, -1.0], dtype=F64) / math.sqrt(2)
+    expected = (
+        torch.sign(rewards[:, :1] - rewards[:, 1:]) * torch.tensor([1.0, -1.0], dtype=F64) / math.sqrt(2)
+    )
     torch.testing.assert_close(a, expected, **TOL)
 
 
@@ -65,7 +67,8 @@ def test_two_grpo_advantage_equals_rloo_and_twice_dr_grpo_when_binary_g2(rewards
     torch.testing.assert_close(a, rewards - rewards.flip(-1), **TOL)  # A_i = r_i - r_j
 
 
-@given(batch=token_batches(G=2, reward_kinds=("binary",)), mode=st.sampled_from(["token-mean", "seq-mean-token-sum"]))
+@given(batch=token_batches(G=2, reward_kinds=("binary",)),
+       mode=st.sampled_from(["token-mean", "seq-mean-token-sum"]))
 def test_two_grpo_loss_equals_rloo_loss_and_twice_dr_grpo_loss_when_binary(batch, mode):
     lp = batch.logp.clone().requires_grad_()
     kw = {"loss_agg_mode": mode}
@@ -114,8 +117,8 @@ def test_sequence_level_ratio_equals_token_level_when_one_token(batch):
 def test_contrastive_form_equals_grpo_objective_and_gradient(batch, cl, ch):
     lp = batch.logp.clone().requires_grad_()
     c = contrastive_form(lp, batch.old_logp, batch.rewards, batch.mask, clip_low=cl, clip_high=ch).loss
-    g = grpo_loss(lp, batch.old_logp, batch.rewards, batch.mask, std_ddof=0, eps=0.0, clip_low=cl, clip_high=ch,
-                  loss_agg_mode="seq-mean-token-mean", empty_rows="count").loss
+    g = grpo_loss(lp, batch.old_logp, batch.rewards, batch.mask, std_ddof=0, eps=0.0, clip_low=cl,
+                  clip_high=ch, loss_agg_mode="seq-mean-token-mean", empty_rows="count").loss
     torch.testing.assert_close(c, g, **TOL)
     torch.testing.assert_close(_grad(c, lp), _grad(g, lp), **TOL)
 
@@ -162,7 +165,8 @@ def test_two_grpo_grad_equals_inv_beta_L_dpo_grad_when_pi_ref_equal_lengths_seq_
 @pytest.mark.parametrize("seed", range(3))
 def test_two_grpo_grad_equals_inv_beta_dpo_grad_when_pi_ref_sequence_summed(seed):
     beta = 0.3
-    theta, tokens, mask, rewards = _pair_setup(seed, lengths=[4, 2, 3, 1, 4, 4])  # unequal lengths are fine here
+    # unequal lengths are fine here
+    theta, tokens, mask, rewards = _pair_setup(seed, lengths=[4, 2, 3, 1, 4, 4])
     g2, gd = _two_grpo_and_dpo_grads(theta, tokens, mask, rewards, beta, "seq-mean-token-sum")
     torch.testing.assert_close(g2, gd / beta, **TOL)
 
@@ -174,7 +178,8 @@ def test_two_grpo_grad_equals_per_pair_factor_times_dpo_grad_away_from_pi_ref(se
     gen = torch.Generator().manual_seed(100 + seed)
     ref_theta = theta.detach() + torch.randn(theta.shape, generator=gen, dtype=F64)
     ref_logp = _policy_logps(ref_theta, tokens)
-    g2, gd = _two_grpo_and_dpo_grads(theta, tokens, mask, rewards, beta, "seq-mean-token-mean", ref_logp=ref_logp)
+    g2, gd = _two_grpo_and_dpo_grads(theta, tokens, mask, rewards, beta, "seq-mean-token-mean",
+                                     ref_logp=ref_logp)
     logp = _policy_logps(theta.detach(), tokens)
     w, lo = (0, 1) if rewards[0, 0] > rewards[0, 1] else (1, 0)
     s = sequence_logps(logp - ref_logp, mask)[0]  # log-ratio per rollout

@@ -77,13 +77,15 @@ def test_on_policy_the_ratio_adds_the_score_term_that_plain_k3_misses(seed):
     lp = torch.log_softmax(theta, -1)
     p = lp.exp().detach()
     mask = torch.ones(1, 6, 1)
-    weighted = kl_importance_weighted(_as_tokens(lp), _as_tokens(ref), _as_tokens(lp.detach()), mask).flatten()
+    weighted = kl_importance_weighted(_as_tokens(lp), _as_tokens(ref), _as_tokens(lp.detach()),
+                                      mask).flatten()
     plain = kl_estimate(lp, ref, "k3")
     torch.testing.assert_close(weighted.detach(), plain.detach(), rtol=0, atol=0)  # ratio 1: same value
     (g_w,) = torch.autograd.grad((p * weighted).sum(), theta, retain_graph=True)
     (g_plain,) = torch.autograd.grad((p * plain).sum(), theta, retain_graph=True)
     lp2 = torch.log_softmax(theta, -1)
-    (g_rev,) = torch.autograd.grad((lp2.exp() * (lp2 - ref)).sum(), theta, retain_graph=True)  # grad KL(pi || ref)
+    # grad KL(pi || ref)
+    (g_rev,) = torch.autograd.grad((lp2.exp() * (lp2 - ref)).sum(), theta, retain_graph=True)
     (g_fwd,) = torch.autograd.grad((ref.exp() * (ref - lp2)).sum(), theta)  # grad KL(ref || pi)
     torch.testing.assert_close(g_w, g_rev, rtol=1e-12, atol=1e-14)
     # the expected gradient of plain k3 in the loss is that of the *forward* KL

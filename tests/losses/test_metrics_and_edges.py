@@ -80,7 +80,8 @@ def test_online_dpo_metrics_by_hand():
     ref = torch.tensor([[[-1.0], [-1.0]], [[-2.0], [-2.0]]], dtype=F64)
     rewards = torch.tensor([[0.0, 1.0], [1.0, 1.0]], dtype=F64)
     out = online_dpo_loss(logp, logp.detach(), rewards, torch.ones(2, 2, 1), ref_logp=ref, beta=1.0)
-    # Pair 0: chosen = rollout 1, u = (-0.5 + 1) - (-1 + 1) = 0.5; loss = log(1 + e^-0.5). Pair 1 tied: dropped.
+    # Pair 0: chosen = rollout 1, u = (-0.5 + 1) - (-1 + 1) = 0.5; loss = log(1 + e^-0.5). Pair 1 tied:
+    # dropped.
     assert float(out.loss.detach()) == pytest.approx(math.log1p(math.exp(-0.5)), abs=1e-12)
     expected = {"tie_frac": 0.5, "zero_signal_frac": 0.5, "num_pairs": 1.0, "pair_accuracy": 1.0,
                 "margin_mean": 0.5, "reward_mean": 0.75, "num_tokens": 4.0}
@@ -93,7 +94,8 @@ def test_online_dpo_metrics_by_hand():
 
 def test_online_dpo_with_only_ties_is_zero_with_zero_gradient():
     logp = torch.zeros(2, 2, 3, dtype=F64, requires_grad=True)
-    out = online_dpo_loss(logp, logp.detach(), torch.ones(2, 2), torch.ones(2, 2, 3), ref_logp=logp.detach() - 1)
+    out = online_dpo_loss(logp, logp.detach(), torch.ones(2, 2), torch.ones(2, 2, 3),
+                          ref_logp=logp.detach() - 1)
     assert float(out.loss.detach()) == 0.0
     (g,) = torch.autograd.grad(out.loss, logp)
     assert torch.equal(g, torch.zeros_like(g))
@@ -132,7 +134,8 @@ def test_one_empty_row_counts_or_is_skipped_by_hand():
     assert float(aggregate(x, m, "seq-mean-token-sum")) == pytest.approx((4 + 0 + 4) / 3)
     assert float(aggregate(x, m, "seq-mean-token-sum", empty_rows="skip")) == pytest.approx(8 / 2)
     assert float(aggregate(x, m, "seq-mean-token-sum-norm")) == pytest.approx(8 / (3 * 2))
-    assert float(aggregate(x, m, "seq-mean-token-sum-norm", empty_rows="skip", horizon=4.0)) == pytest.approx(8 / 8)
+    assert float(aggregate(x, m, "seq-mean-token-sum-norm", empty_rows="skip",
+                           horizon=4.0)) == pytest.approx(8 / 8)
     assert float(aggregate(x, m, "token-mean")) == pytest.approx(8 / 3)
     assert float(aggregate(x, m, "token-sum")) == pytest.approx(8.0)
     assert float(aggregate(x, m, "seq-mean-token-mean", normalizer=10.0)) == pytest.approx(6 / 10)
@@ -149,7 +152,8 @@ def test_fully_masked_rollout_gets_no_gradient_in_grpo_loss():
 
 def test_no_valid_token_gives_zero_metrics():
     logp = torch.zeros(1, 2, 2, dtype=F64, requires_grad=True)
-    out = grpo_loss(logp, logp.detach(), torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2, 2), ref_logp=logp.detach())
+    out = grpo_loss(logp, logp.detach(), torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2, 2),
+                    ref_logp=logp.detach())
     assert float(out.loss.detach()) == 0.0
     for k in ("clip_frac", "ratio_mean", "ratio_max", "kl", "num_tokens"):
         assert out.metrics[k] == 0.0, k
@@ -188,7 +192,8 @@ def test_pairs_from_groups_gathers_per_token_values():
 
 
 def test_registry_names_and_functions():
-    assert set(LOSSES) == {"grpo", "two_grpo", "dr_grpo", "rloo", "online_dpo", "cispo", "sapo", "gspo", "gmpo"}
+    assert set(LOSSES) == {"grpo", "two_grpo", "dr_grpo", "rloo", "online_dpo", "cispo", "sapo", "gspo",
+                           "gmpo"}
     assert LOSSES["grpo"] is grpo_loss and LOSSES["two_grpo"] is two_grpo_loss
     assert LOSSES["dr_grpo"] is dr_grpo_loss and LOSSES["rloo"] is rloo_loss
     assert LOSSES["online_dpo"] is online_dpo_loss
@@ -213,7 +218,8 @@ def test_wrappers_pass_the_reference_and_conventions_through():
     assert float(two.loss.detach()) == float(base.loss.detach())
     assert two.metrics == base.metrics
     dr = dr_grpo_loss(logp, old, rewards, mask, **kw)
-    assert float(dr.loss.detach()) == float(grpo_loss(logp, old, rewards, mask, scale="none", **kw).loss.detach())
+    assert float(dr.loss.detach()) == float(grpo_loss(logp, old, rewards, mask, scale="none",
+                                                      **kw).loss.detach())
     assert dr.metrics["kl"] == base.metrics["kl"] > 0
     rl = rloo_loss(logp, old, rewards, mask, **kw)
     # G = 2 binary: RLOO advantages equal the paper's (+1, -1), so the losses agree.

@@ -64,7 +64,8 @@ def test_every_preset_is_finite_signed_and_bounded_across_gaps(dtype, preset):
         a = group_advantages(r, **kw)
         assert bool(torch.isfinite(a).all()), (preset, gap, a)
         assert a[2].tolist() == [0.0, 0.0]
-        # sign(r_i - r_j), magnitude at most |dev| / std: 1 for ddof 0, 1/sqrt(2) for ddof 1, gap/2 unnormalized
+        # sign(r_i - r_j), magnitude at most |dev| / std: 1 for ddof 0, 1/sqrt(2) for ddof 1, gap/2
+        # unnormalized
         assert float(a[0, 0]) >= 0 and float(a[0, 1]) <= 0 and float(a[1, 0]) <= 0
         if kw["scale"] != "none":
             assert float(a.abs().max()) <= 1.0
@@ -97,7 +98,8 @@ def test_any_two_distinct_finite_rewards_give_their_sign(dtype, data):
     assert a.tolist() == [[s, -s]]
 
 
-@pytest.mark.parametrize("dtype, rtol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2), (torch.float16, 2e-3)], ids=str)
+@pytest.mark.parametrize("dtype, rtol",
+                         [(torch.float32, 1e-5), (torch.bfloat16, 2e-2), (torch.float16, 2e-3)], ids=str)
 @given(data=st.data())
 def test_low_precision_groups_match_float64_on_the_same_values_at_any_magnitude(dtype, rtol, data):
     g = data.draw(st.integers(2, 6))
@@ -125,7 +127,8 @@ def test_grpo_loss_is_finite_and_gap_independent_for_extreme_pairs(dtype):
             continue
         logp = logp0.clone().requires_grad_()
         for preset in ("paper", "trl", "verl"):
-            out = grpo_loss(logp, old, torch.tensor([[gap, 0.0]], dtype=dtype), mask, **ADVANTAGE_PRESETS[preset])
+            out = grpo_loss(logp, old, torch.tensor([[gap, 0.0]], dtype=dtype), mask,
+                            **ADVANTAGE_PRESETS[preset])
             (g,) = torch.autograd.grad(out.loss, logp)
             assert bool(torch.isfinite(out.loss)) and bool(torch.isfinite(g).all()), (dtype, gap, preset)
             if preset == "paper":  # advantages exactly ±1, so the loss is the unit-gap loss exactly
@@ -197,7 +200,8 @@ def test_zeroed_advantage_keeps_the_reward_gradient():
     (g,) = torch.autograd.grad(a[0, 1], r)
     # d/dr of (r_2 - mean)/std at a symmetric point: (e_2 - 1/3) / std (the std term vanishes with dev)
     std = math.sqrt(2 / 3) * 0.1
-    torch.testing.assert_close(g, torch.tensor([[-1 / 3, 2 / 3, -1 / 3]], dtype=F64) / std, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(g, torch.tensor([[-1 / 3, 2 / 3, -1 / 3]], dtype=F64) / std, rtol=1e-9,
+                               atol=1e-9)
 
 
 @pytest.mark.parametrize("loss_fn, which", [(grpo_loss, "high"), (rloo_loss, "low")])

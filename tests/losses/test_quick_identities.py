@@ -38,7 +38,9 @@ def test_library_numbers_for_one_success_in_four():
     assert group_advantages(r, **ADVANTAGE_PRESETS["paper"])[0].tolist() == pytest.approx(
         [math.sqrt(3), -1 / math.sqrt(3), -1 / math.sqrt(3), -1 / math.sqrt(3)], rel=1e-12
     )
-    assert group_advantages(r, **ADVANTAGE_PRESETS["trl"])[0, 0].item() == pytest.approx(0.75 / 0.5001, rel=1e-12)
+    assert group_advantages(r, **ADVANTAGE_PRESETS["trl"])[0, 0].item() == pytest.approx(
+        0.75 / 0.5001, rel=1e-12
+    )
     assert rloo_advantages(r)[0].tolist() == pytest.approx([1.0, -1 / 3, -1 / 3, -1 / 3], rel=1e-12)
 
 
@@ -62,5 +64,6 @@ def test_dpo_sigmoid_loss_equals_log1p_exp_for_large_margins():
     zero = torch.zeros(2, dtype=torch.float64)
     chosen = torch.tensor([-25.0, 25.0], dtype=torch.float64)
     loss = dpo_loss(chosen, zero, zero, zero, beta=1.0)
-    expected = torch.tensor([25.0 + math.log1p(math.exp(-25.0)), math.log1p(math.exp(-25.0))], dtype=torch.float64)
+    expected = torch.tensor([25.0 + math.log1p(math.exp(-25.0)), math.log1p(math.exp(-25.0))],
+                            dtype=torch.float64)
     torch.testing.assert_close(loss, expected, rtol=0, atol=1e-15)

@@ -81,7 +81,8 @@ def test_sapo_loss_matches_reference(batch, mode, kl, adv, taus, level, clamp, e
 @given(batch=token_batches(spread=(0.0, 1.0)), mode=MODES, kl=KL, adv=ADV,
        clip=st.sampled_from([(3e-4, 4e-4), (0.2, 0.28), (0.0, 0.0)]),
        cap=st.sampled_from([10.0, None, 0.05]), empty=st.sampled_from(["count", "skip"]))
-def test_gspo_token_form_has_the_value_and_gradient_of_the_sequence_form(batch, mode, kl, adv, clip, cap, empty):
+def test_gspo_token_form_has_the_value_and_gradient_of_the_sequence_form(batch, mode, kl, adv, clip, cap,
+                                                                         empty):
     # The fast code routes each token's gradient through its own log-prob (verl); the twin through the
     # sequence mean. They agree after every aggregation mode, which weighs a sequence's tokens equally.
     kw = {"loss_agg_mode": mode, "clip_low": clip[0], "clip_high": clip[1], "log_ratio_max": cap,
@@ -132,7 +133,8 @@ def test_prompt_mean_token_mean_matches_reference(batch, normalizer, empty):
 
 @settings(max_examples=30)  # loop twins of several losses per example: the slowest here
 @given(batch=token_batches(spread=(0.0, 1.0), empty_rows=True),
-       mode=st.sampled_from(["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "prompt-mean-token-mean"]))
+       mode=st.sampled_from(["token-mean", "seq-mean-token-mean", "seq-mean-token-sum",
+                             "prompt-mean-token-mean"]))
 def test_at_ratio_one_every_variant_has_the_grpo_gradient(batch, mode):
     # On-policy (old = logp): CISPO's weight is 1, SAPO's gate has slope 1, GSPO's s_i = 1 is inside
     # the clip band, so all are REINFORCE -A grad log pi aggregated like GRPO.
@@ -231,7 +233,8 @@ def test_prompt_mean_token_mean_differs_from_batch_token_mean_when_lengths_diffe
     assert batch == pytest.approx(9 / 8, rel=1e-15)
     # equal token counts per prompt: the two coincide
     m_eq = torch.ones_like(x)
-    assert float(aggregate(x, m_eq, "prompt-mean-token-mean")) == pytest.approx(float(aggregate(x, m_eq, "token-mean")))
+    per_prompt = float(aggregate(x, m_eq, "prompt-mean-token-mean"))
+    assert per_prompt == pytest.approx(float(aggregate(x, m_eq, "token-mean")))
 
 
 def test_prompt_mean_token_mean_needs_the_prompt_dimension():

@@ -1,4 +1,5 @@
-"""Monte Carlo tests run on one intra-op thread (many small tensor ops; see grpo_theory.montecarlo.threads)."""
+"""Monte Carlo tests run on one intra-op thread (many small tensor ops; see
+grpo_theory.montecarlo.threads)."""
 
 from __future__ import annotations
 

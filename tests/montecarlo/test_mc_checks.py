@@ -24,7 +24,8 @@ from grpo_theory.montecarlo.stats import (
 from grpo_theory.montecarlo.variance import pair_moments, sample_pairs
 
 F64 = torch.float64
-EXPECTED_IDS = {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "R11", "R12", "R13", "R15", "R16"}
+EXPECTED_IDS = {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "R11", "R12", "R13", "R15",
+                "R16"}
 #: checks made only of deterministic identities on random draws: reported exact, without a z
 EXACT_IDS = {"R1", "R2", "R3"}
 
@@ -42,7 +43,8 @@ def test_contract():
 def test_check_passes_at_quick_size(rid):
     res = MC_CHECKS[rid](QUICK_SAMPLES, 0)
     assert isinstance(res, McResult)
-    assert all(isinstance(getattr(res, f), float) for f in ("estimate", "exact", "stderr", "z", "max_abs_dev"))
+    assert all(isinstance(getattr(res, f), float) for f in ("estimate", "exact", "stderr", "z",
+                                                            "max_abs_dev"))
     assert res.kind == ("exact" if rid in EXACT_IDS else res.kind) and res.kind in ("z", "exact", "z+exact")
     if res.kind == "exact":  # an identity has no z, only its largest deviation
         assert math.isnan(res.z) and res.passed == (res.max_abs_dev <= 4e-10)
@@ -92,7 +94,8 @@ def test_two_grpo_dpo_constant_without_sigma_is_rejected():
 
 
 def test_wrong_two_grpo_dpo_constant_in_expectation_is_rejected():
-    """R4's Monte Carlo part estimates κ in E[ĝ_2GRPO] = κ E[−∇L_DPO] at π = π_ref: 1/β passes, 1/(2β) fails."""
+    """R4's Monte Carlo part estimates κ in E[ĝ_2GRPO] = κ E[−∇L_DPO] at π = π_ref: 1/β passes, 1/(2β)
+    fails."""
     res = MC_CHECKS["R4"](QUICK_SAMPLES, 0)
     assert res.kind == "z+exact" and abs(res.exact - 1 / checks_identities.R4_BETA) < 1e-12
     assert abs(z_score(res.estimate, res.exact, res.stderr)) <= 4
@@ -121,7 +124,10 @@ def test_r15_real_rewards_proportional_to_grad_reward_is_rejected():
 
 def test_r12_sampler_reaches_the_failing_premise():
     res = MC_CHECKS["R12"](QUICK_SAMPLES, 0)
-    assert "all with the premise violated (0 with it)" in res.detail and "conclusion fails on 0 " not in res.detail
+    assert (
+        "all with the premise violated (0 with it)" in res.detail
+        and "conclusion fails on 0 " not in res.detail
+    )
 
 
 def test_expected_advantage_without_eps_correction_is_rejected():

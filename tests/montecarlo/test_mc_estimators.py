@@ -68,13 +68,15 @@ def test_prompt_permutation_permutes_estimates(seed, g):
 
 
 @settings(max_examples=10)
-@given(seed=st.integers(0, 10_000), g=st.integers(2, 6), est=st.sampled_from(["paper", "rloo", "dr_grpo", "trl"]))
+@given(seed=st.integers(0, 10_000), g=st.integers(2, 6),
+       est=st.sampled_from(["paper", "rloo", "dr_grpo", "trl"]))
 def test_rollout_permutation_leaves_estimates_unchanged(seed, g, est):
     pol = check_tabular()
     gen = generator(seed)
     idx = sample_groups(pol, 3, g, gen)
     shuffled = idx[:, :, torch.randperm(g, generator=gen)]
-    torch.testing.assert_close(group_gradients(pol, shuffled, est), group_gradients(pol, idx, est), rtol=0, atol=1e-13)
+    torch.testing.assert_close(group_gradients(pol, shuffled, est), group_gradients(pol, idx, est), rtol=0,
+                               atol=1e-13)
 
 
 def test_tied_groups_contribute_nothing():
@@ -87,7 +89,8 @@ def test_tied_groups_contribute_nothing():
 
 
 def test_minibatch_of_one_prompt_population_equals_group_estimator_distribution():
-    """With a one-prompt population, mini-batch estimates are averages of Q group estimates: check the mean."""
+    """With a one-prompt population, mini-batch estimates are averages of Q group estimates: check the
+    mean."""
     pol = check_tabular().subset(torch.tensor([1]))
     x = minibatch_gradients(pol, 2, 4, 20_000, generator(2), "rloo")
     from grpo_theory.montecarlo.toy_policy import exact_grad_p

@@ -42,7 +42,8 @@ def test_enumeration_agrees_with_theory_module(g, ddof, eps):
     for p in P_GRID:
         for x in (0, 1):
             ours = exact.expected_advantage(g, p, x, family="grpo", std_ddof=ddof, eps=eps)
-            assert ours == pytest.approx(float(theory.expected_advantage(g, p, x, std_ddof=ddof, eps=eps)), abs=1e-12)
+            assert ours == pytest.approx(float(theory.expected_advantage(g, p, x, std_ddof=ddof, eps=eps)),
+                                         abs=1e-12)
         lam = exact.gradient_scale(g, p, family="grpo", std_ddof=ddof, eps=eps)
         assert lam == pytest.approx(float(theory.gradient_scale(g, p, std_ddof=ddof, eps=eps)), abs=1e-12)
 
@@ -52,7 +53,8 @@ def test_advantage_moments_reduce_to_expected_advantage():
         for p in (0.2, 0.7):
             mom = exact.advantage_moments(g, p, family="grpo")
             for x in (0, 1):
-                assert mom["a"][x] == pytest.approx(exact.expected_advantage(g, p, x, family="grpo"), abs=1e-14)
+                assert mom["a"][x] == pytest.approx(exact.expected_advantage(g, p, x, family="grpo"),
+                                                    abs=1e-14)
             # ddof 0, eps 0: Σ_i A_i² = G for every untied group, so E[A²] = 1 - P0.
             e_a2 = p * mom["a2"][1] + (1 - p) * mom["a2"][0]
             assert e_a2 == pytest.approx(1 - exact.zero_signal_probability(g, p), abs=1e-12)
@@ -62,7 +64,8 @@ def test_group_mean_is_lambda_times_grad_p_for_sequence_scores():
     pol = check_tabular()
     for g, fam in ((2, {"family": "grpo"}), (5, {"family": "grpo", "std_ddof": 1}), (4, {"family": "rloo"})):
         mom = group_moments(pol, g, fam, "summed")
-        torch.testing.assert_close(mom["mean"], mom["lam"].unsqueeze(-1) * exact_grad_p(pol), rtol=0, atol=1e-12)
+        torch.testing.assert_close(mom["mean"], mom["lam"].unsqueeze(-1) * exact_grad_p(pol), rtol=0,
+                                   atol=1e-12)
 
 
 @pytest.mark.parametrize("g", [2, 3, 6])

@@ -88,7 +88,8 @@ def test_sampling_frequencies_match_probabilities():
     pol = check_tabular()
     n = 20_000
     idx = sample_indices(pol.probs, (n, 1), generator(3)).squeeze(-1)  # (n, Q)
-    counts = torch.stack([torch.bincount(idx[:, q], minlength=pol.num_responses) for q in range(pol.num_prompts)])
+    counts = torch.stack([torch.bincount(idx[:, q],
+                                         minlength=pol.num_responses) for q in range(pol.num_prompts)])
     freq = counts.to(F64) / n
     se = (pol.probs * (1 - pol.probs) / n).sqrt()
     z = (freq - pol.probs) / se

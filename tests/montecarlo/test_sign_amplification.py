@@ -22,7 +22,9 @@ def tiny_policy():
 
 
 def test_distance_reward_is_real_valued():
-    assert distance_reward("0022", 22) == 0.0 and distance_reward(" 0025\n", 22) == pytest.approx(-3e-9, rel=1e-12)
+    assert distance_reward("0022", 22) == 0.0 and distance_reward(" 0025\n", 22) == pytest.approx(
+        -3e-9, rel=1e-12
+    )
     assert distance_reward("00x2", 22) == -1.0
 
 

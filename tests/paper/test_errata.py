@@ -37,7 +37,8 @@ def test_v3_table4_16_grpo_olympiad_mismatch():
 
 
 def test_v3_table4_rollout_label_and_duplicate():
-    assert [(d.where, d.printed, d.expected) for d in v3_table4_rollout_labels()] == [("T4 DAPO/Qwen-1.5B G=16 #R", 256, 512)]
+    assert [(d.where, d.printed,
+             d.expected) for d in v3_table4_rollout_labels()] == [("T4 DAPO/Qwen-1.5B G=16 #R", 256, 512)]
     assert v3_table4_duplicated_cells() == ["T4 MATH/Qwen-1.5B G=2 OlympiadBench"]
 
 

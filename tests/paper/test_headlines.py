@@ -79,11 +79,13 @@ def test_v2_98_1_not_reproducible_closest_reading():
 
 def test_headlines_dict():
     h = headlines()
-    assert set(h) == {"v3_mean_retention", "v3_time_fraction", "v2_time_fraction", "rollout_fraction", "v2_retention_closest"}
+    assert set(h) == {"v3_mean_retention", "v3_time_fraction", "v2_time_fraction", "rollout_fraction",
+                      "v2_retention_closest"}
 
 
 def test_v3_resampling_beats_16_grpo_in_under_half_the_time():
-    # (34.58/34.31 + 40.10/39.94 + 36.96/35.87 + 43.01/42.92)/4 and (3.71/8.53 + 5.78/9.30 + 4.53/13.30 + 7.55/17.68)/4
+    # (34.58/34.31 + 40.10/39.94 + 36.96/35.87 + 43.01/42.92)/4 and (3.71/8.53 + 5.78/9.30 + 4.53/13.30 +
+    # 7.55/17.68)/4
     assert 100 * v3_resampling_retention() == pytest.approx(101.11, abs=5e-3)
     assert 100 * v3_resampling_time_fraction() == pytest.approx(45.60, abs=5e-3)
 

@@ -64,7 +64,9 @@ def test_expected_advantage_large_group_limit_formula():
 
 
 def test_expected_advantage_converges_to_limit_as_g_grows():
-    gaps = [abs(expected_advantage(G, 0.3, 1) - expected_advantage(math.inf, 0.3, 1)) for G in (16, 256, 4096)]
+    gaps = [
+        abs(expected_advantage(G, 0.3, 1) - expected_advantage(math.inf, 0.3, 1)) for G in (16, 256, 4096)
+    ]
     assert gaps[0] > gaps[1] > gaps[2]
     assert gaps[2] < 2e-3
 
@@ -166,7 +168,8 @@ def test_lambda_symmetric_in_p(x):
 
 @given(st.integers(min_value=2, max_value=16), st.floats(min_value=0.01, max_value=0.99))
 def test_ddof_rescales_lambda_by_sqrt_g_minus_d_over_g(G, x):
-    assert gradient_scale(G, x, std_ddof=1) == pytest.approx(math.sqrt((G - 1) / G) * gradient_scale(G, x), rel=1e-12)
+    assert gradient_scale(G, x, std_ddof=1) == pytest.approx(math.sqrt((G - 1) / G) * gradient_scale(G, x),
+                                                             rel=1e-12)
 
 
 def test_lambda_increases_with_g_at_fixed_interior_p():

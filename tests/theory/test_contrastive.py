@@ -63,9 +63,11 @@ def test_contrastive_identity_numeric(rs, seed):
     assert lhs == pytest.approx(rhs, abs=1e-12)
 
 
-@given(st.lists(st.integers(-50, 50).map(lambda n: n / 10), min_size=2, max_size=8), st.sampled_from([0, 1]), st.sampled_from([0.0, 1e-4]))
+@given(st.lists(st.integers(-50, 50).map(lambda n: n / 10), min_size=2, max_size=8), st.sampled_from([0, 1]),
+       st.sampled_from([0.0, 1e-4]))
 def test_exact_advantages_match_the_loss_library(rs, ddof, e):
-    exact = [float(a) for a in c.advantages_of(tuple(sp.nsimplify(x) for x in rs), std_ddof=ddof, eps=sp.nsimplify(e))]
+    exact = [float(a) for a in c.advantages_of(tuple(sp.nsimplify(x) for x in rs), std_ddof=ddof,
+                                               eps=sp.nsimplify(e))]
     lib = torch_group_advantages(torch.tensor([rs], dtype=torch.float64), std_ddof=ddof, eps=e)[0].tolist()
     assert lib == pytest.approx(exact, abs=1e-9)
 

@@ -14,11 +14,13 @@ def test_variance_of_difference_by_hand():
 
 
 def test_printed_bound_with_cov_squared_is_false():
-    vp, vm, C, c = 16, 1, 2, 6  # ρ = 1/2; c = 6 is inside [0, 2C²/V-] = [0, 8] but outside [0, 2C/V-] = [0, 4]
+    # ρ = 1/2; c = 6 is inside [0, 2C²/V-] = [0, 8] but outside [0, 2C/V-] = [0, 4]
+    vp, vm, C, c = 16, 1, 2, 6
     assert cv.variance_of_difference(vp, vm, C, c) == 28 > vp
 
 
-@given(st.floats(0.1, 10), st.floats(0.1, 10), st.floats(-0.99, 0.99).filter(lambda x: abs(x) > 1e-3), st.floats(0, 1))
+@given(st.floats(0.1, 10), st.floats(0.1, 10), st.floats(-0.99, 0.99).filter(lambda x: abs(x) > 1e-3),
+       st.floats(0, 1))
 def test_reduction_iff_c_between_zero_and_two_cov_over_var(vp, vm, rho, t):
     C = rho * (vp * vm) ** 0.5
     bound = 2 * C / vm  # the interval is [0, bound] (or [bound, 0] when Cov < 0)

@@ -119,7 +119,8 @@ def test_per_micro_batch_token_normalization_breaks_parallelism():
 
 def test_loss_library_gradient_accumulation_with_per_micro_batch_token_mean_is_not_parallel_to_dpo():
     # the same 3 pairs as above, split into micro-batches {pairs 0, 1} (13 tokens) and {pair 2} (8 tokens),
-    # each loss token-mean over its own micro-batch, gradients accumulated as the mean of the micro-batch losses
+    # each loss token-mean over its own micro-batch, gradients accumulated as the mean of the micro-batch
+    # losses
     gen = torch.Generator().manual_seed(1)
     V, T, P, beta = 4, 6, 3, 0.2
     theta = torch.randn(V + 1, V, generator=gen, dtype=torch.float64, requires_grad=True)
@@ -137,7 +138,9 @@ def test_loss_library_gradient_accumulation_with_per_micro_batch_token_mean_is_n
     seq = sequence_logps(_tabular_logps(theta, seqs), mask)
     chosen = torch.where(rewards[:, 0] == 1.0, seq[:, 0], seq[:, 1])
     rejected = torch.where(rewards[:, 0] == 1.0, seq[:, 1], seq[:, 0])
-    (g_dpo,) = torch.autograd.grad(dpo_loss(chosen, rejected, chosen.detach(), rejected.detach(), beta=beta).mean(), theta)
+    (g_dpo,) = torch.autograd.grad(
+        dpo_loss(chosen, rejected, chosen.detach(), rejected.detach(), beta=beta).mean(), theta
+    )
     cos = lambda a, b: float((a * b).sum() / (a.norm() * b.norm()))  # noqa: E731
     assert abs(cos(g_whole, g_dpo) - 1.0) < 1e-12
     assert cos(g_acc, g_dpo) < 1.0 - 1e-3, cos(g_acc, g_dpo)  # pair weights (2/3)/13 vs (1/3)/8 differ

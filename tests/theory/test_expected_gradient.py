@@ -22,7 +22,8 @@ def test_sample_std_g2_gives_grad_p_over_sqrt2():
 
 
 def test_g2_expected_gradient_is_grad_p_by_hand():
-    # 2-GRPO is unbiased for ∇p: at w = (1, 1, 2), p = 1/4, ∇_w p = ((S - w0)/S², -w0/S², -w0/S²) = (3/16, -1/16, -1/16)
+    # 2-GRPO is unbiased for ∇p: at w = (1, 1, 2), p = 1/4, ∇_w p = ((S - w0)/S², -w0/S², -w0/S²) = (3/16,
+    # -1/16, -1/16)
     g = eg.exact_expected_group_gradient(2).subs(dict(zip(eg.W, (1, 1, 2), strict=True)))
     assert [sp.nsimplify(x) for x in g] == [sp.Rational(3, 16), -sp.Rational(1, 16), -sp.Rational(1, 16)]
 

@@ -16,7 +16,8 @@ def test_registry_check_r16():
 
 
 def _brute_force_errors(prompts, phi, B, G):
-    """E over every batch: B prompts (uniform, with replacement) x G rollouts each, all outcomes enumerated."""
+    """E over every batch: B prompts (uniform, with replacement) x G rollouts each, all outcomes
+    enumerated."""
     Q, K = len(prompts), len(prompts[0][0])
     per_prompt = []  # law of ĝ_G(q) φ_qᵀ: list of (weight, matrix) over all K^G outcomes
     for (pi, r), f in zip(prompts, phi, strict=True):
@@ -43,12 +44,17 @@ def _brute_force_errors(prompts, phi, B, G):
 
 @pytest.mark.parametrize("G, B", [(2, 2), (3, 1)])
 def test_budget_errors_equal_brute_force_on_a_two_prompt_toy(G, B):
-    prompts = [(np.array([0.5, 0.3, 0.2]), np.array([1.0, 0.0, 0.4])), (np.array([0.2, 0.2, 0.6]), np.array([0.0, 1.0, 1.0]))]
+    prompts = [(np.array([0.5, 0.3, 0.2]), np.array([1.0, 0.0, 0.4])),
+               (np.array([0.2, 0.2, 0.6]), np.array([0.0, 1.0, 1.0]))]
     phi = gs.toy_features(2)
     got = gs.budget_errors(prompts, G * B, [G], features=phi)
     want = _brute_force_errors(prompts, phi, B, G)
     for target in gs.TARGETS:
-        assert abs(got[target][0] - want[target]) < 1e-12 * max(1.0, want[target]), (target, got[target][0], want[target])
+        assert abs(got[target][0] - want[target]) < 1e-12 * max(1.0, want[target]), (
+            target,
+            got[target][0],
+            want[target],
+        )
 
 
 def test_biases_and_variance_parts_add_up_and_own_has_no_bias():
@@ -63,7 +69,10 @@ def test_variance_part_scales_as_one_over_b():
     prompts = gs.toy_prompts("real")
     a = gs.budget_errors(prompts, 16, [4])
     b = gs.budget_errors(prompts, 64, [4])
-    assert abs(a["own"][0] / b["own"][0] - 4.0) < 1e-12 and abs(a["grad_var"][0] / b["grad_var"][0] - 4.0) < 1e-12
+    assert (
+        abs(a["own"][0] / b["own"][0] - 4.0) < 1e-12
+        and abs(a["grad_var"][0] / b["grad_var"][0] - 4.0) < 1e-12
+    )
 
 
 def test_toy_prompts_are_valid_and_binary_success_rates_are_the_stated_ones():
@@ -96,7 +105,8 @@ def test_f11_figure_data_and_plot_on_a_tiny_config(tmp_path):
     from grpo_theory.figures.data.theory import group_size_budget
     from grpo_theory.figures.plots.theory import plot_group_size_budget
 
-    got = group_size_budget({"budget": 8, "groups": [2, 4, 8], "mc_groups": [2, 4], "replicates": 300, "seed": 0})
+    got = group_size_budget({"budget": 8, "groups": [2, 4, 8], "mc_groups": [2, 4], "replicates": 300,
+                             "seed": 0})
     for toy in got["toys"].values():
         exact = np.asarray(toy["exact"]["own"])[:2]
         mc = np.asarray(toy["mc"]["own"])

@@ -1,4 +1,5 @@
-"""proofs/: one file per result, numbered steps each naming a test that exists, verdicts agree with the registry."""
+"""proofs/: one file per result, numbered steps each naming a test that exists, verdicts agree with the
+registry."""
 
 from __future__ import annotations
 

@@ -45,7 +45,8 @@ def test_real_model_check_predictions_come_from_dpo_link(monkeypatch):
     from grpo_theory.realcheck.gradient_equivalence import predicted_batch_ratio
 
     lengths = torch.tensor([[5.0, 5.0], [5.0, 5.0]])
-    modes = ("seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm", "token-mean", "token-sum")
+    modes = ("seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm", "token-mean",
+             "token-sum")
     before = [predicted_batch_ratio(m, 0.1, lengths, 8) for m in modes]
     _doubled(monkeypatch)
     after = [predicted_batch_ratio(m, 0.1, lengths, 8) for m in modes]

@@ -31,7 +31,8 @@ def test_win_rate_by_hand_with_a_tie():
     # π = (1/2, 1/3, 1/6), r = (1, 1/3, 1): arm 0 beats arm 1 (1/3), ties arms 0 and 2 (1/2 + 1/6) → u_0 = 1/3
     u = win_rate_advantage([R(1, 2), R(1, 3), R(1, 6)], [1, R(1, 3), 1])
     assert list(u) == [R(1, 3), -R(2, 3), R(1, 3)]
-    assert np.allclose(win_rate_advantage([0.5, 1 / 3, 1 / 6], [1.0, 1 / 3, 1.0]), [1 / 3, -2 / 3, 1 / 3], atol=1e-15)
+    assert np.allclose(win_rate_advantage([0.5, 1 / 3, 1 / 6], [1.0, 1 / 3, 1.0]), [1 / 3, -2 / 3, 1 / 3],
+                       atol=1e-15)
 
 
 def test_expected_two_grpo_gradient_is_pi_times_u_and_matches_brute_force():
@@ -55,7 +56,8 @@ def test_angle_on_the_five_arm_bandit_by_hand():
     r = np.array(rc.ANGLE_R) - np.mean(rc.ANGLE_R)
     by_hand = ranks @ r / (np.linalg.norm(ranks) * np.linalg.norm(r))
     pi = np.array(rc.ANGLE_PI)
-    got = rr.cosine(expected_bandit_gradient(pi, np.array(rc.ANGLE_R), 2), rr.expected_reward_gradient(pi, np.array(rc.ANGLE_R)))
+    got = rr.cosine(expected_bandit_gradient(pi, np.array(rc.ANGLE_R), 2),
+                    rr.expected_reward_gradient(pi, np.array(rc.ANGLE_R)))
     assert abs(got - by_hand) < 1e-14 and round(got, 2) == 0.94
 
 
@@ -112,7 +114,8 @@ def test_second_moment_matches_brute_force():
 def test_large_group_limit_is_grad_over_sigma():
     pi, r = np.array([0.5, 0.3, 0.2]), np.array([0.0, 0.4, 1.0])
     sigma = np.sqrt(pi @ (r - pi @ r) ** 2)
-    assert np.allclose(expected_bandit_gradient(pi, r, "inf"), rr.expected_reward_gradient(pi, r) / sigma, atol=1e-16)
+    assert np.allclose(expected_bandit_gradient(pi, r, "inf"), rr.expected_reward_gradient(pi, r) / sigma,
+                       atol=1e-16)
     assert np.all(expected_bandit_gradient(pi, np.ones(3), "inf") == 0)
 
 

@@ -22,7 +22,8 @@ def test_product_variance_by_hand_bernoulli_logit_p_one_tenth():
 
 def test_identity_needs_zero_mean_gradient():
     var_rg, main, inter = v.product_variance_terms([(sp.Rational(1, 2), 1, 1), (sp.Rational(1, 2), 0, 3)])
-    # rg in {1, 0}: Var = 1/4; main: Var(g) = 1, Var r + (E r)^2 = 1/2; interaction: Cov(r², g²) = -2, Cov(r, g)² = 1/4
+    # rg in {1, 0}: Var = 1/4; main: Var(g) = 1, Var r + (E r)^2 = 1/2; interaction: Cov(r², g²) = -2, Cov(r,
+    # g)² = 1/4
     assert var_rg == sp.Rational(1, 4) and main == sp.Rational(1, 2) and inter == sp.Rational(-9, 4)
     assert var_rg != main + inter
 

@@ -24,7 +24,9 @@ def test_p0_exact_grid():
     assert zero_signal_probability(16, half) == sp.Rational(1, 2**15)
     assert zero_signal_probability(4, sp.Rational(3, 4)) == sp.Rational(82, 256)
     for G in (2, 3, 4, 16):
-        assert zero_signal_probability(G, sp.Integer(0)) == 1 and zero_signal_probability(G, sp.Integer(1)) == 1
+        assert (
+            zero_signal_probability(G, sp.Integer(0)) == 1 and zero_signal_probability(G, sp.Integer(1)) == 1
+        )
 
 
 def test_p0_rounded_values_for_g2_and_g16():
