@@ -47,28 +47,33 @@ from typing import Any
 import torch
 
 from grpo_theory.configfields import option
-from grpo_theory.losses import online_dpo_loss, two_grpo_loss
 from grpo_theory.realcheck._common import (
     cosine,
     env_snapshot,
-    flat_grad,
     load,
     out_dir,
-    pairs_view,
     train_in_steps,
     trainable_params,
     write_csv,
     write_json,
 )
 from grpo_theory.realcheck.config import CheckConfig
-from grpo_theory.realcheck.mixed_pairs import REWARDS, LastNumberReward, Pairs, sample_pairs, truncate_mask
+from grpo_theory.realcheck.mixed_pairs import (
+    REWARDS,
+    LastNumberReward,
+    Pairs,
+    dpo_grad,
+    grpo_grad,
+    margins,
+    pair_logps,
+    sample_pairs,
+    truncate_mask,
+)
 from grpo_theory.vocab import AGG_MODES
 
 Tensor = torch.Tensor
 NAME = "gradient_equivalence"
 
-#: 2-GRPO conventions of the paper's algebra: population std, no eps, ratio 1 (on-policy), no KL.
-GRPO_CONVENTIONS: dict[str, Any] = {"std_ddof": 0, "eps": 0.0, "beta": 0.0}
 
 
 @dataclass(frozen=True)
@@ -133,40 +138,7 @@ def make_labelled_task(cfg: GradEquivConfig):
     return task, (task if cfg.reward == "exact" else LastNumberReward(task))
 
 
-# ---------------------------------------------------------------------------------------------- gradients
-
-
-def _logps(policy, ref_model, rollouts) -> tuple[Tensor, Tensor]:
-    logp = pairs_view(policy.token_logprobs(rollouts), 2)
-    with torch.no_grad():
-        ref = pairs_view(policy.token_logprobs(rollouts, model=ref_model), 2)
-    return logp, ref
-
-
-def grpo_grad(logp: Tensor, rewards: Tensor, mask: Tensor, mode: str, params, *,
-              retain_graph: bool = True) -> Tensor:
-    """∇ of :func:`two_grpo_loss` (on-policy: old = current, detached) for one aggregation mode."""
-    loss = two_grpo_loss(logp, logp.detach(), rewards, mask, loss_agg_mode=mode, **GRPO_CONVENTIONS).loss
-    return flat_grad(loss, params, retain_graph=retain_graph)
-
-
-def dpo_grad(logp: Tensor, ref: Tensor, rewards: Tensor, mask: Tensor, beta: float, params, *,
-             length_normalize: bool = False, retain_graph: bool = True) -> Tensor:
-    """∇ of :func:`online_dpo_loss` (mean of the sigmoid DPO loss over the pairs)."""
-    loss = online_dpo_loss(logp, logp.detach(), rewards, mask, ref_logp=ref, beta=beta,
-                           length_normalize=length_normalize).loss
-    return flat_grad(loss, params, retain_graph=retain_graph)
-
-
-def margins(logp: Tensor, ref: Tensor, rewards: Tensor, mask: Tensor, beta: float) -> Tensor:
-    r"""The DPO margins ``[P]``,
-    :math:`\Delta_i = \beta[(\log\pi-\log\pi_{\rm ref})(o^-) - (\log\pi-\log\pi_{\rm ref})(o^+)]`."""
-    from grpo_theory.losses import pairs_from_groups, sequence_logps
-
-    with torch.no_grad():
-        pol, rf = sequence_logps(logp.detach(), mask), sequence_logps(ref, mask)
-        pg = pairs_from_groups(rewards, pol - rf)
-        return beta * (pg.rejected[0] - pg.chosen[0]).double()
+# ---------------------------------------------------------------------------------------------- ratios
 
 
 def predicted_batch_ratio(mode: str, beta: float, lengths: Tensor, horizon: int, dpo_logps: str = "summed",
@@ -185,7 +157,7 @@ def batch_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig, mask
                      modes: tuple[str, ...], label: str) -> list[dict[str, Any]]:
     """One row per (mode, beta): cosine and norm ratio of the batch gradients, and the prediction at π_ref."""
     params = trainable_params(policy.model)
-    logp, ref = _logps(policy, ref_model, pairs.rollouts)
+    logp, ref = pair_logps(policy, ref_model, pairs.rollouts)
     lengths = mask.sum(-1)
     horizon = mask.shape[-1]
     rows = []
@@ -222,12 +194,12 @@ def pair_comparison(policy, ref_model, pairs: Pairs, cfg: GradEquivConfig,
     """
     params = trainable_params(policy.model)
     mask = pairs.mask
-    logp_all, ref_all = _logps(policy, ref_model, pairs.rollouts)
+    logp_all, ref_all = pair_logps(policy, ref_model, pairs.rollouts)
     rows = []
     P = pairs.rewards.shape[0]
     for i in range(P):
         sub = pairs.rollouts.select([2 * i, 2 * i + 1])
-        logp, ref = _logps(policy, ref_model, sub)
+        logp, ref = pair_logps(policy, ref_model, sub)
         m, rw = mask[i:i + 1], pairs.rewards[i:i + 1]
         L = m.sum(-1)[0]
         g_mean = grpo_grad(logp, rw, m, "seq-mean-token-mean", params)

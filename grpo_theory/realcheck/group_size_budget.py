@@ -217,6 +217,28 @@ def _load(path: Path, key: dict[str, Any]) -> Any:
     return data["payload"] if data.get("key") == key else None
 
 
+def _group_sufficient(policy, task, cfg: BudgetConfig, g: int, t_ref: list[dict[str, Tensor]], sketch: Sketch,
+                      progress: bool) -> dict[str, Any]:
+    """Sample ``replicates`` steps of G-GRPO at every budget that G divides; their sufficient statistics
+    (exact and sketched, per reward) against the reference halves ``t_ref``."""
+    budgets = [n for n in cfg.budgets if n % g == 0]
+    vecs: dict[int, dict[str, list[Tensor]]] = {n: {k: [] for k in REWARDS} for n in budgets}
+    for n in budgets:
+        for rep in tqdm(range(cfg.replicates), desc=f"G={g} N={n}", disable=not progress, leave=False):
+            probs = draw_problems(task, n // g, f"{NAME}/cell/{cfg.seed}/{n}/{g}/{rep}")
+            v = step_gradients(policy, task, probs, g,
+                               seed=cfg.seed * 1_000_003 + 100_000 * g + 1000 * n + rep + 17)
+            for k in REWARDS:
+                vecs[n][k].append(v[k].to(torch.float32))  # float32 storage; Gram in float64
+    suff = {"exact": {k: sufficient({n: torch.stack(vecs[n][k]) for n in budgets}, t_ref[0][k],
+                                    t_ref[1][k])
+                      for k in REWARDS},
+            "sketch": {k: sufficient({n: torch.stack([sketch(x.to(torch.float64)) for x in vecs[n][k]])
+                                      for n in budgets}, sketch(t_ref[0][k]), sketch(t_ref[1][k]))
+                       for k in REWARDS}}
+    return suff
+
+
 def run(cfg: BudgetConfig, *, out: str | None = None, policy=None, progress: bool = True,
         cache_dir: str | None = None) -> dict[str, Any]:
     """Measure every G whose sufficient statistics are not yet cached, fit, and write ``result.json``,
@@ -250,23 +272,8 @@ def run(cfg: BudgetConfig, *, out: str | None = None, policy=None, progress: boo
             t_ref = [reference_gradient(policy, task, cfg, h, progress=progress) for h in (0, 1)]
             _save(cache / "reference.pt", {"key": ref_key, "payload": t_ref})
     for g in tqdm(todo, desc="R16 group sizes", disable=not progress):
-        budgets = [n for n in cfg.budgets if n % g == 0]
-        vecs: dict[int, dict[str, list[Tensor]]] = {n: {k: [] for k in REWARDS} for n in budgets}
-        for n in budgets:
-            for rep in tqdm(range(cfg.replicates), desc=f"G={g} N={n}", disable=not progress, leave=False):
-                probs = draw_problems(task, n // g, f"{NAME}/cell/{cfg.seed}/{n}/{g}/{rep}")
-                v = step_gradients(policy, task, probs, g,
-                                   seed=cfg.seed * 1_000_003 + 100_000 * g + 1000 * n + rep + 17)
-                for k in REWARDS:
-                    vecs[n][k].append(v[k].to(torch.float32))  # float32 storage; Gram in float64
         assert t_ref is not None
-        suff = {"exact": {k: sufficient({n: torch.stack(vecs[n][k]) for n in budgets}, t_ref[0][k],
-                                        t_ref[1][k])
-                          for k in REWARDS},
-                "sketch": {k: sufficient({n: torch.stack([sketch(x.to(torch.float64)) for x in vecs[n][k]])
-                                          for n in budgets}, sketch(t_ref[0][k]), sketch(t_ref[1][k]))
-                           for k in REWARDS}}
-        del vecs
+        suff = _group_sufficient(policy, task, cfg, g, t_ref, sketch, progress)
         _save(cache / f"G{g}.pt", {"key": cache_key(cfg, f"G={g}"), "payload": suff})
         grams[g] = suff
     cells = []

@@ -1,8 +1,10 @@
-"""Mixed pairs for the R4 check: two rollouts of one prompt, one rewarded 1 and one 0, and a lenient reward.
+"""Mixed pairs for the R4 check (two rollouts of one prompt, one rewarded 1 and one 0) and their gradients.
 
 A pair is *mixed* when its two rewards differ (a tied pair has zero 2-GRPO advantage and no DPO
 preference). :func:`sample_pairs` draws them prompt by prompt; :func:`truncate_mask` makes the two
-completions' lengths unequal at random (the identity's constant depends on the lengths).
+completions' lengths unequal at random (the identity's constant depends on the lengths);
+:func:`grpo_grad` and :func:`dpo_grad` are the two flat parameter gradients compared, each autograd
+through the loss library's loss.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from grpo_theory.realcheck._common import pairs_view
+from grpo_theory.losses import online_dpo_loss, two_grpo_loss
+from grpo_theory.realcheck._common import flat_grad, pairs_view
 
 Tensor = torch.Tensor
+#: 2-GRPO conventions of the paper's algebra: population std, no eps, ratio 1 (on-policy), no KL.
+GRPO_CONVENTIONS: dict[str, Any] = {"std_ddof": 0, "eps": 0.0, "beta": 0.0}
 #: ``GradEquivConfig.reward``: the task's exact match, or the last integer in the completion.
 REWARDS = ("exact", "last_number")
 
@@ -94,3 +99,40 @@ def truncate_mask(mask: Tensor, seed: int) -> Tensor:
     new = (1 + torch.floor(u * lengths.clamp(min=1))).clamp(max=lengths.clamp(min=1))
     pos = torch.arange(mask.shape[-1]).expand_as(mask)
     return mask & (pos < new.unsqueeze(-1))
+
+
+# ---------------------------------------------------------------------------------------------- gradients
+
+
+def pair_logps(policy, ref_model, rollouts) -> tuple[Tensor, Tensor]:
+    """Token log-probs ``[P, 2, T]`` of the pairs: the policy's (with grad) and the reference's (without)."""
+    logp = pairs_view(policy.token_logprobs(rollouts), 2)
+    with torch.no_grad():
+        ref = pairs_view(policy.token_logprobs(rollouts, model=ref_model), 2)
+    return logp, ref
+
+
+def grpo_grad(logp: Tensor, rewards: Tensor, mask: Tensor, mode: str, params, *,
+              retain_graph: bool = True) -> Tensor:
+    """∇ of :func:`two_grpo_loss` (on-policy: old = current, detached) for one aggregation mode."""
+    loss = two_grpo_loss(logp, logp.detach(), rewards, mask, loss_agg_mode=mode, **GRPO_CONVENTIONS).loss
+    return flat_grad(loss, params, retain_graph=retain_graph)
+
+
+def dpo_grad(logp: Tensor, ref: Tensor, rewards: Tensor, mask: Tensor, beta: float, params, *,
+             length_normalize: bool = False, retain_graph: bool = True) -> Tensor:
+    """∇ of :func:`online_dpo_loss` (mean of the sigmoid DPO loss over the pairs)."""
+    loss = online_dpo_loss(logp, logp.detach(), rewards, mask, ref_logp=ref, beta=beta,
+                           length_normalize=length_normalize).loss
+    return flat_grad(loss, params, retain_graph=retain_graph)
+
+
+def margins(logp: Tensor, ref: Tensor, rewards: Tensor, mask: Tensor, beta: float) -> Tensor:
+    r"""The DPO margins ``[P]``,
+    :math:`\Delta_i = \beta[(\log\pi-\log\pi_{\rm ref})(o^-) - (\log\pi-\log\pi_{\rm ref})(o^+)]`."""
+    from grpo_theory.losses import pairs_from_groups, sequence_logps
+
+    with torch.no_grad():
+        pol, rf = sequence_logps(logp.detach(), mask), sequence_logps(ref, mask)
+        pg = pairs_from_groups(rewards, pol - rf)
+        return beta * (pg.rejected[0] - pg.chosen[0]).double()

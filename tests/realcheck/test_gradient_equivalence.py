@@ -32,7 +32,7 @@ def _pairs(policy, pos: list[str], neg: list[str]) -> ge.Pairs:
 def _grads(policy, pairs, mask, mode, beta, *, length_normalize=False):
     ref = policy.frozen_copy()
     params = trainable_params(policy.model)
-    logp, ref_lp = ge._logps(policy, ref, pairs.rollouts)
+    logp, ref_lp = ge.pair_logps(policy, ref, pairs.rollouts)
     g = ge.grpo_grad(logp, pairs.rewards, mask, mode, params)
     d = ge.dpo_grad(logp, ref_lp, pairs.rewards, mask, beta, params, length_normalize=length_normalize)
     return g, d
@@ -93,7 +93,7 @@ def test_per_pair_factor_holds_away_from_reference_while_batch_cosine_drops(poli
     sigmas = []
     for i in range(3):
         sub = pairs.rollouts.select([2 * i, 2 * i + 1])
-        logp, ref_lp = ge._logps(policy, ref, sub)
+        logp, ref_lp = ge.pair_logps(policy, ref, sub)
         rw, m = pairs.rewards[i:i + 1], mask[i:i + 1]
         # Δ_i by hand: β[(log π − log π_ref)(o−) − (log π − log π_ref)(o+)]
         lr = (logp.detach() - ref_lp).sum(-1)[0].double()
@@ -106,7 +106,7 @@ def test_per_pair_factor_holds_away_from_reference_while_batch_cosine_drops(poli
         assert cosine(g, d) > 1 - 1e-6
         assert float(g.norm() / d.norm()) == pytest.approx(1 / (2 * L * beta * sig), rel=1e-5)
     assert max(sigmas) - min(sigmas) > 0.05  # the perturbation really moved the margins apart
-    logp, ref_lp = ge._logps(policy, ref, pairs.rollouts)
+    logp, ref_lp = ge.pair_logps(policy, ref, pairs.rollouts)
     g = ge.grpo_grad(logp, pairs.rewards, mask, "seq-mean-token-mean", params)
     d = ge.dpo_grad(logp, ref_lp, pairs.rewards, mask, beta, params)
     assert cosine(g, d) < 1 - 1e-4
