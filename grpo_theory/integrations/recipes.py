@@ -51,19 +51,23 @@ class Recipe:
 
     def __post_init__(self) -> None:
         if self.group_size < 2:
-            raise ValueError(f"group_size must be >= 2 (GRPO compares rollouts of one prompt), got {self.group_size}")
+            raise ValueError("group_size must be >= 2 (GRPO compares rollouts of one prompt), "
+                             f"got {self.group_size}")
         if self.prompts_per_step < 1:
             raise ValueError(f"prompts_per_step must be >= 1, got {self.prompts_per_step}")
         if not (self.learning_rate > 0):
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.warmup_steps < 0 or self.epochs < 1:
-            raise ValueError(f"warmup_steps must be >= 0 and epochs >= 1, got {self.warmup_steps}, {self.epochs}")
+            raise ValueError("warmup_steps must be >= 0 and epochs >= 1, "
+                             f"got {self.warmup_steps}, {self.epochs}")
         if not (0 <= self.clip_low < 1 and self.clip_high >= 0):
-            raise ValueError(f"clip_low must be in [0, 1) and clip_high >= 0, got {self.clip_low}, {self.clip_high}")
+            raise ValueError("clip_low must be in [0, 1) and clip_high >= 0, "
+                             f"got {self.clip_low}, {self.clip_high}")
         g = self.generation_prompts
         if g is not None and (g < self.prompts_per_step or g % self.prompts_per_step):
             raise ValueError(
-                f"generation_prompts must be None or a multiple of prompts_per_step={self.prompts_per_step}, got {g}"
+                "generation_prompts must be None or a multiple of "
+                f"prompts_per_step={self.prompts_per_step}, got {g}"
             )
 
     @property
@@ -92,14 +96,18 @@ def linear_lr(learning_rate: float, from_prompts: int, to_prompts: int) -> float
 
 
 def sixteen_grpo(learning_rate: float, *, prompts_per_step: int = BASELINE_PROMPTS, **fields) -> Recipe:
-    """16-GRPO: G = 16, ``prompts_per_step`` prompts (default 32) per mini-batch. ``fields``: other :class:`Recipe` fields."""
+    """16-GRPO: G = 16, ``prompts_per_step`` prompts (default 32) per mini-batch.
+
+    ``fields``: other :class:`Recipe` fields.
+    """
     return Recipe("16-GRPO", BASELINE_GROUP, prompts_per_step, learning_rate, **fields)
 
 
 def two_grpo(learning_rate: float, *, baseline_prompts: int = BASELINE_PROMPTS, **fields) -> Recipe:
     """2-GRPO at the rollouts of a 16-GRPO baseline: G = 2 and 8x its prompts (default 256) per mini-batch.
 
-    ``learning_rate`` is explicit: the paper used ``linear_lr(lr_16, baseline_prompts, 8 * baseline_prompts)``.
+    ``learning_rate`` is explicit: the paper used
+    ``linear_lr(lr_16, baseline_prompts, 8 * baseline_prompts)``.
     ``generation_prompts`` (if given) is kept in prompts, so both recipes generate for the same prompts.
 
     Examples:

@@ -1,4 +1,4 @@
-r"""Our advantages and loss inside TRL's ``GRPOTrainer`` (trl 1.16.0), and the paper's recipes as ``GRPOConfig``.
+r"""Our advantages and loss inside TRL's ``GRPOTrainer`` (trl 1.16.0); the paper's recipes as ``GRPOConfig``.
 
 :class:`GRPOTheoryTrainer` is a ``trl.GRPOTrainer`` whose
 
@@ -64,8 +64,13 @@ Tensor = torch.Tensor
 
 TRL_VERSION = "1.16.0"
 if trl.__version__ != TRL_VERSION:  # the overridden methods are private: say so once, do not refuse
-    warnings.warn(f"grpo_theory.integrations.trl was written against trl {TRL_VERSION}, found {trl.__version__}",
-                  stacklevel=2)
+    warnings.warn(f"grpo_theory.integrations.trl was written against trl {TRL_VERSION}, "
+                  f"found {trl.__version__}", stacklevel=2)
+
+#: Optional model inputs TRL passes through to the forward pass (vision-language models).
+_MULTIMODAL_INPUTS = ("pixel_values", "image_grid_thw", "num_images", "pixel_attention_mask",
+                      "spatial_shapes", "num_tiles", "image_sizes", "token_type_ids", "mm_token_type_ids",
+                      "image_position_ids")
 
 #: TRL loss_type -> (our aggregation mode, how the denominator is formed; see ``_normalizer``).
 LOSS_TYPES: dict[str, tuple[AggMode, str]] = {
@@ -95,7 +100,8 @@ def resolve_advantage(spec: AdvantageSpec, scale_rewards: str = "group") -> Call
     elif spec == "rloo":
         def _rloo(r: Tensor) -> Tensor:
             if bool(torch.isnan(r).any()):
-                raise ValueError("advantage='rloo' cannot mask missing (None) rewards; use a group_advantages preset")
+                raise ValueError("advantage='rloo' cannot mask missing (None) rewards; "
+                                 "use a group_advantages preset")
             return rloo_advantages(r)
         return _rloo
     elif isinstance(spec, str):
@@ -104,12 +110,14 @@ def resolve_advantage(spec: AdvantageSpec, scale_rewards: str = "group") -> Call
                              f"{sorted(ADVANTAGE_PRESETS)}, got {spec!r}")
         kw = dict(ADVANTAGE_PRESETS[spec])
         if scale_rewards not in ("group", kw["scale"]):
-            raise ValueError(f"advantage preset {spec!r} fixes scale={kw['scale']!r}; scale_rewards={scale_rewards!r} "
-                             "conflicts (leave it at 'group' or pass a dict)")
+            raise ValueError(f"advantage preset {spec!r} fixes scale={kw['scale']!r}; "
+                             f"scale_rewards={scale_rewards!r} conflicts "
+                             "(leave it at 'group' or pass a dict)")
     elif isinstance(spec, dict):
         kw = dict(spec)
     else:
-        raise ValueError(f"advantage must be None, 'rloo', a preset name, a dict or a callable, got {type(spec).__name__}")
+        raise ValueError("advantage must be None, 'rloo', a preset name, a dict or a callable, "
+                         f"got {type(spec).__name__}")
     kw.setdefault("nan_policy", "mask")
 
     def _group(r: Tensor) -> Tensor:
@@ -120,18 +128,21 @@ def resolve_advantage(spec: AdvantageSpec, scale_rewards: str = "group") -> Call
 def _check_supported(trainer: GRPOTrainer) -> None:
     a = trainer.args
     problems = {
-        f"loss_type={trainer.loss_type!r} (supported: {sorted(LOSS_TYPES)})": trainer.loss_type not in LOSS_TYPES,
+        f"loss_type={trainer.loss_type!r} (supported: {sorted(LOSS_TYPES)})":
+            trainer.loss_type not in LOSS_TYPES,
         "delta (two-sided clipping)": a.delta is not None,
         "top_entropy_quantile < 1": trainer.top_entropy_quantile < 1.0,
         "off_policy_mask_threshold": trainer.off_policy_mask_threshold is not None,
         "use_vllm": bool(trainer.use_vllm),
         "entropy_coef / use_adaptive_entropy": bool(trainer._entropy_bonus_enabled),
         "a MoE router aux loss": bool(trainer.aux_loss_enabled),
-        "multi_objective_aggregation='normalize_then_sum'": trainer.multi_objective_aggregation != "sum_then_normalize",
+        "multi_objective_aggregation='normalize_then_sum'":
+            trainer.multi_objective_aggregation != "sum_then_normalize",
     }
     bad = [k for k, v in problems.items() if v]
     if bad:
-        raise ValueError(f"GRPOTheoryTrainer does not support {', '.join(bad)}; use trl.GRPOTrainer for these")
+        raise ValueError(f"GRPOTheoryTrainer does not support {', '.join(bad)}; "
+                         "use trl.GRPOTrainer for these")
 
 
 class GRPOTheoryTrainer(GRPOTrainer):
@@ -153,7 +164,7 @@ class GRPOTheoryTrainer(GRPOTrainer):
         self._advantage_fn = resolve_advantage(advantage, self.scale_rewards)
         self._gathered_rewards: Tensor | None = None
 
-    # --- advantages: at generation time, from the gathered rewards ----------------------------------------
+    # --- advantages: at generation time, from the gathered rewards ------------------------------------------
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         self._gathered_rewards = rewards_per_func  # [N_all, n_funcs], every process's rollouts, in order
@@ -163,30 +174,33 @@ class GRPOTheoryTrainer(GRPOTrainer):
         out = super()._generate_and_score_completions(inputs)
         per_func = self._gathered_rewards
         if per_func is None:  # pragma: no cover - TRL always scores before it returns
-            raise RuntimeError("rewards were not computed; the TRL version differs from the one this adapter targets")
+            raise RuntimeError("rewards were not computed; "
+                               "the TRL version differs from the one this adapter targets")
         self._gathered_rewards = None
         mode = "train" if self.model.training else "eval"
         g = self.num_generations if mode == "train" else self.num_generations_eval
-        # TRL's sum_then_normalize: weighted nansum over reward functions; NaN only if every function gave None.
+        # TRL's sum_then_normalize: weighted nansum over reward functions; NaN only if every function gave
+        # None.
         rewards = (per_func * self.reward_weights.to(per_func.device).unsqueeze(0)).nansum(dim=1)
         rewards[torch.isnan(per_func).all(dim=1)] = torch.nan
         grouped = rewards.to(torch.float64).view(-1, g)
         # A group of one (eval with num_generations_eval=1) has no baseline: TRL gives it 0, so do we.
         adv = self._advantage_fn(grouped) if g > 1 else torch.zeros_like(grouped)
         adv = adv.reshape(-1)
-        n_local = len(inputs)
-        local = slice(self.accelerator.process_index * n_local, (self.accelerator.process_index + 1) * n_local)
+        n_local, rank = len(inputs), self.accelerator.process_index
+        local = slice(rank * n_local, (rank + 1) * n_local)
         out["advantages"] = adv[local].to(out["advantages"].dtype)
         valid = ~torch.isnan(grouped)
         hi = torch.where(valid, grouped, -torch.inf).amax(dim=1)
         lo = torch.where(valid, grouped, torch.inf).amin(dim=1)
         self._metrics[mode]["grpo_theory/adv_abs_mean"].append(float(adv.abs().mean()))
-        self._metrics[mode]["grpo_theory/zero_signal_frac"].append(float(((hi == lo) | (valid.sum(1) <= 1)).double().mean()))
+        tied = (hi == lo) | (valid.sum(1) <= 1)
+        self._metrics[mode]["grpo_theory/zero_signal_frac"].append(float(tied.double().mean()))
         return out
 
-    # --- loss: per micro-batch, shared library ----------------------------------------------------------
+    # --- loss: per micro-batch, shared library --------------------------------------------------------------
     def _normalizer(self, how: str, mask: Tensor, inputs: dict, mode: str) -> float:
-        """The denominator TRL uses for this loss type, for one micro-batch (train: over its accumulation window)."""
+        """TRL's denominator for this loss type, for one micro-batch (train: over its accumulation window)."""
         gas = float(self.current_gradient_accumulation_steps) if mode == "train" else 1.0
         if how == "rows":  # mean over this micro-batch's rows, divided by the accumulation steps
             return mask.shape[0] * gas
@@ -206,9 +220,7 @@ class GRPOTheoryTrainer(GRPOTrainer):
         mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
         logps, entropies, _ = self._get_per_token_logps_and_entropies(
             model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True,
-            **{k: inputs.get(k) for k in ("pixel_values", "image_grid_thw", "num_images", "pixel_attention_mask",
-                                          "spatial_shapes", "num_tiles", "image_sizes", "token_type_ids",
-                                          "mm_token_type_ids", "image_position_ids")},
+            **{k: inputs.get(k) for k in _MULTIMODAL_INPUTS},
         )
         old = inputs.get("old_per_token_logps")
         old = logps.detach() if old is None else old
@@ -230,7 +242,7 @@ class GRPOTheoryTrainer(GRPOTrainer):
         if self.beta != 0.0:
             ref3 = inputs["ref_per_token_logps"].unsqueeze(1)
             if self.args.use_bias_correction_kl:  # k3 times the surrogate's ratio (with its gradient)
-                kl = kl_importance_weighted(lp3, ref3, old3, m3, kind="k3", level=self.importance_sampling_level)
+                kl = kl_importance_weighted(lp3, ref3, old3, m3, kind="k3", level=level)
             else:
                 kl = kl_estimate(lp3, ref3, "k3")
             per_token = per_token + self.beta * torch.where(m3, kl, torch.zeros_like(kl))
@@ -276,7 +288,7 @@ def _ratio(lp3: Tensor, old3: Tensor, m3: Tensor, level: str) -> Tensor:
     return torch.exp(log_ratio)
 
 
-# --- recipes --------------------------------------------------------------------------------------------------
+# --- recipes ------------------------------------------------------------------------------------------------
 
 
 def _world_size(num_processes: int | None) -> int:
@@ -291,8 +303,9 @@ def recipe_config(recipe: Recipe, output_dir: str, *, num_processes: int | None 
                   per_device_rollouts: int | None = None, **overrides: Any) -> GRPOConfig:
     """A ``GRPOConfig`` for a :class:`~grpo_theory.integrations.recipes.Recipe`.
 
-    One optimizer step sees ``recipe.rollouts_per_step`` rollouts = ``num_processes`` (default: ``WORLD_SIZE``,
-    else 1) x ``per_device_rollouts`` (default: all of them, no accumulation) x ``gradient_accumulation_steps``.
+    One optimizer step sees ``recipe.rollouts_per_step`` rollouts = ``num_processes`` (default:
+    ``WORLD_SIZE``, else 1) x ``per_device_rollouts`` (default: all of them, no accumulation) x
+    ``gradient_accumulation_steps``.
     Set: ``num_generations``, batch sizes, ``steps_per_generation`` (from ``generation_prompts``),
     ``learning_rate``, ``warmup_steps`` with ``lr_scheduler_type="constant_with_warmup"``, ``epsilon`` /
     ``epsilon_high``, ``num_train_epochs``, temperature 1, top-p 1, ``beta=0``, ``loss_type="dapo"`` (token
@@ -303,8 +316,8 @@ def recipe_config(recipe: Recipe, output_dir: str, *, num_processes: int | None 
     total = recipe.rollouts_per_step
     per_dev = per_device_rollouts or total // world
     if per_dev < 1 or total % (world * per_dev):
-        raise ValueError(f"rollouts per step ({total}) must be a multiple of num_processes x per_device_rollouts "
-                         f"({world} x {per_device_rollouts})")
+        raise ValueError(f"rollouts per step ({total}) must be a multiple of "
+                         f"num_processes x per_device_rollouts ({world} x {per_device_rollouts})")
     gas = total // (world * per_dev)
     fields: dict[str, Any] = {
         "output_dir": output_dir,
@@ -337,15 +350,16 @@ def two_grpo_config(output_dir: str, *, learning_rate: float, baseline_prompts: 
     (``grpo_theory.integrations.recipes.linear_lr(lr_16, 32, 256)``, i.e. 8 x the 16-GRPO rate).
     Same keywords as :func:`sixteen_grpo_config`, so switching is one line."""
     recipe = two_grpo(learning_rate, baseline_prompts=baseline_prompts, generation_prompts=generation_prompts)
-    return recipe_config(recipe, output_dir, num_processes=num_processes, per_device_rollouts=per_device_rollouts,
-                         **overrides)
+    return recipe_config(recipe, output_dir, num_processes=num_processes,
+                         per_device_rollouts=per_device_rollouts, **overrides)
 
 
 def sixteen_grpo_config(output_dir: str, *, learning_rate: float, baseline_prompts: int = 32,
                         generation_prompts: int | None = None, num_processes: int | None = None,
                         per_device_rollouts: int | None = None, **overrides: Any) -> GRPOConfig:
-    """The paper's 16-GRPO baseline: G = 16, ``baseline_prompts`` (default 32) prompts per step (512 rollouts),
-    clip 0.2/0.28, 10 warm-up steps, 10 epochs; ``learning_rate`` required (the paper: 1e-6)."""
-    recipe = sixteen_grpo(learning_rate, prompts_per_step=baseline_prompts, generation_prompts=generation_prompts)
-    return recipe_config(recipe, output_dir, num_processes=num_processes, per_device_rollouts=per_device_rollouts,
-                         **overrides)
+    """The paper's 16-GRPO baseline: G = 16, ``baseline_prompts`` (default 32) prompts per step (512
+    rollouts), clip 0.2/0.28, 10 warm-up steps, 10 epochs; ``learning_rate`` required (the paper: 1e-6)."""
+    recipe = sixteen_grpo(learning_rate, prompts_per_step=baseline_prompts,
+                          generation_prompts=generation_prompts)
+    return recipe_config(recipe, output_dir, num_processes=num_processes,
+                         per_device_rollouts=per_device_rollouts, **overrides)

@@ -7,10 +7,11 @@ the module when ``verl`` is imported), then select by name:
   convention (population std, no eps): a mixed pair gets +-1, a tied pair exactly 0.
 * ``algorithm.adv_estimator=grpo_theory_<preset>`` for each ``ADVANTAGE_PRESETS`` entry (``paper``, ``trl``,
   ``verl``, ``openrlhf``, ``open_instruct``, ``nano_aha``, ``dr_grpo``) and ``grpo_theory_rloo``.
-* ``actor_rollout_ref.actor.policy_loss.loss_mode=grpo_theory`` -- :func:`~grpo_theory.losses.policy_surrogate`
-  (clip ``clip_ratio_low``/``clip_ratio_high``, dual clip ``clip_ratio_c``, log-ratio clamp 20, as verl's
-  ``vanilla``) aggregated by :func:`~grpo_theory.losses.aggregate` in any ``loss_agg_mode`` of ours
-  (verl's five names, plus ``grpo``/``bnpo``/``dapo``/``dr_grpo`` aliases).
+* ``actor_rollout_ref.actor.policy_loss.loss_mode=grpo_theory`` --
+  :func:`~grpo_theory.losses.policy_surrogate` (clip ``clip_ratio_low``/``clip_ratio_high``, dual clip
+  ``clip_ratio_c``, log-ratio clamp 20, as verl's ``vanilla``) aggregated by
+  :func:`~grpo_theory.losses.aggregate` in any ``loss_agg_mode`` of ours (verl's five names, plus
+  ``grpo``/``bnpo``/``dapo``/``dr_grpo`` aliases).
 
 Conventions, and where they differ from verl's built-ins:
 
@@ -65,7 +66,7 @@ ADV_ESTIMATORS = ("two_grpo", *(f"grpo_theory_{p}" for p in ADVANTAGE_PRESETS), 
 
 
 def group_scores(scores: Tensor, index: Any) -> tuple[Tensor, Tensor]:
-    """Scores ``[N]`` and a uid per response -> (``[P, G_max]`` float64 NaN-padded groups, ``[N]`` flat positions).
+    """Scores ``[N]``, a uid per response -> (``[P, G_max]`` float64 NaN-padded groups, ``[N]`` positions).
 
     Groups are in order of first appearance; ``positions[i]`` is where response ``i`` sits in the flattened
     ``[P, G_max]`` table, so ``table.reshape(-1)[positions]`` is back in verl's order.
@@ -98,14 +99,16 @@ def _estimator(name: str, fn: Callable[[Tensor], Tensor], *, exact_group: int | 
         if index is None:
             raise ValueError(f"adv_estimator {name!r} needs the batch's uid index (non_tensor_batch['uid'])")
         if scaled and config is not None and not _get(config, "norm_adv_by_std_in_grpo", True):
-            raise ValueError(f"adv_estimator {name!r} divides by the group std; norm_adv_by_std_in_grpo=False "
-                             "conflicts (use grpo_theory_dr_grpo for centered advantages)")
+            raise ValueError(f"adv_estimator {name!r} divides by the group std; "
+                             "norm_adv_by_std_in_grpo=False conflicts "
+                             "(use grpo_theory_dr_grpo for centered advantages)")
         scores = token_level_rewards.sum(dim=-1)
         table, positions = group_scores(scores, index)
         sizes = (~torch.isnan(table)).sum(dim=1)
         if exact_group is not None and bool((sizes != exact_group).any()):
             raise ValueError(f"adv_estimator {name!r} needs exactly {exact_group} responses per uid "
-                             f"(actor_rollout_ref.rollout.n={exact_group}), got sizes {sorted(set(sizes.tolist()))}")
+                             f"(actor_rollout_ref.rollout.n={exact_group}), "
+                             f"got sizes {sorted(set(sizes.tolist()))}")
         adv = fn(table).reshape(-1)[positions].to(token_level_rewards.dtype)
         out = adv.unsqueeze(-1) * response_mask
         return out, out
@@ -160,9 +163,10 @@ def compute_policy_loss_grpo_theory(
 ) -> tuple[Tensor, dict[str, Any]]:
     """verl policy loss ``grpo_theory``: our clipped surrogate and aggregation on verl's ``[B, T]`` tensors.
 
-    Reads ``clip_ratio`` / ``clip_ratio_low`` / ``clip_ratio_high`` / ``clip_ratio_c`` and ``global_batch_info``
-    from the actor config (``config=None``: clip 0.2/0.2, dual clip 3, local normalizers). Returns
-    ``(loss, {"actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower"})`` like ``vanilla``.
+    Reads ``clip_ratio`` / ``clip_ratio_low`` / ``clip_ratio_high`` / ``clip_ratio_c`` and
+    ``global_batch_info`` from the actor config (``config=None``: clip 0.2/0.2, dual clip 3, local
+    normalizers). Returns ``(loss, {"actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower"})``
+    like ``vanilla``.
     """
     mode = resolve_mode(loss_agg_mode)
     clip = _get(config, "clip_ratio", 0.2) if config is not None else 0.2
