@@ -14,7 +14,8 @@ def test_peer_is_a_bench_section_and_runs_last():
 
 def test_without_trl_or_the_crosscheck_venv_it_is_skipped_with_the_fix(monkeypatch, capsys):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "trl" else real(name, *a))
     monkeypatch.setattr(peer, "_crosscheck_python", lambda: None)
     peer.main([])
     out = capsys.readouterr().out

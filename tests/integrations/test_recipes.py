@@ -33,7 +33,8 @@ def test_learning_rate_is_explicit_and_the_linear_rule_only_offered():
 
 def test_generation_batch_is_counted_in_prompts():
     r = two_grpo(8e-6, generation_prompts=512)
-    assert r.steps_per_generation == 2 and sixteen_grpo(1e-6, generation_prompts=512).steps_per_generation == 16
+    assert r.steps_per_generation == 2
+    assert sixteen_grpo(1e-6, generation_prompts=512).steps_per_generation == 16
     assert "data.train_batch_size=512" in verl_overrides(r)
     assert "data.train_batch_size=256" in verl_overrides(two_grpo(8e-6))
 

@@ -42,7 +42,7 @@ def test_mean_and_stderr_hand_values():
 
 
 class ScriptedPolicy:
-    """Answers from a script: greedy correct on the listed prompts; when sampling, c correct out of n per prompt."""
+    """Scripted answers: greedy correct on the listed prompts; sampling: c correct out of n per prompt."""
 
     def __init__(self, task, greedy_ok: set[str], n_correct: dict[str, int]):
         self.task, self.greedy_ok, self.n_correct = task, greedy_ok, n_correct
@@ -71,7 +71,8 @@ def test_evaluate_against_hand_computed_metrics():
     )
     res = evaluate(policy, task, probs, k=2, n_samples=4, temperature=0.7, top_p=0.8, seed=0, batch_size=8)
     assert res["greedy_acc"] == 0.5
-    assert res["greedy_acc_se"] == pytest.approx(math.sqrt(1 / 3) / 2)  # sd of [1,0,1,0] with ddof=1 is sqrt(1/3)
+    # sd of [1,0,1,0] with ddof=1 is sqrt(1/3)
+    assert res["greedy_acc_se"] == pytest.approx(math.sqrt(1 / 3) / 2)
     means = [1.0, 0.0, 0.25, 0.5]
     assert res["mean_at_k"] == pytest.approx(sum(means) / 4)
     # pass@2 from 4 samples: c=4 -> 1, c=0 -> 0, c=1 -> 1 - C(3,2)/C(4,2) = 0.5, c=2 -> 1 - 1/6

@@ -25,7 +25,8 @@ PROMPTS = ["12+34=", "3,5,7,11 24=", "1="]
 
 
 # A narrower model than "tiny" keeps the tests fast; the code paths are the same.
-SMALL = dict(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2, num_key_value_heads=2)
+SMALL = dict(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2,
+             num_key_value_heads=2)
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +146,10 @@ def test_tiny_top_p_is_greedy(policy):
 def test_recorded_logprobs_are_of_the_tempered_sampling_distribution(policy):
     r = policy.generate(PROMPTS, 4, max_new_tokens=6, temperature=0.5, seed=4)
     with torch.no_grad():
-        torch.testing.assert_close(policy.token_logprobs(r, temperature=0.5), r.gen_logprobs, atol=1e-5, rtol=0)
-        assert float((policy.token_logprobs(r) - r.gen_logprobs).abs().max()) > 1e-2  # not the untempered ones
+        torch.testing.assert_close(policy.token_logprobs(r, temperature=0.5), r.gen_logprobs, atol=1e-5,
+                                   rtol=0)
+        # not the untempered ones
+        assert float((policy.token_logprobs(r) - r.gen_logprobs).abs().max()) > 1e-2
 
 
 def test_seed_reproducible_and_global_rng_untouched(policy):
@@ -196,7 +199,8 @@ def test_select_and_cat_keep_rows_and_logprobs(policy):
     order = [5, 4, 0, 1, 2, 3]
     assert back.texts == [r.texts[i] for i in order] and back.prompts == [r.prompts[i] for i in order]
     with torch.no_grad():
-        torch.testing.assert_close(policy.token_logprobs(back), policy.token_logprobs(r)[order], atol=1e-5, rtol=0)
+        torch.testing.assert_close(policy.token_logprobs(back), policy.token_logprobs(r)[order], atol=1e-5,
+                                   rtol=0)
     torch.testing.assert_close(back.gen_logprobs, r.gen_logprobs[order])
     with pytest.raises(ValueError):
         r.select([len(r)])

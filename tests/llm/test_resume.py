@@ -27,7 +27,8 @@ def _weights(policy):
 @pytest.mark.parametrize(
     "kw",
     [
-        dict(loss="grpo", rollout_prompts=8, eval_size=8, eval_k=2, eval_every=4),  # off-policy mini-batches + evals
+        # off-policy mini-batches + evals
+        dict(loss="grpo", rollout_prompts=8, eval_size=8, eval_k=2, eval_every=4),
         dict(loss="two_grpo", group_size=2, prompts_per_step=8, resample=True),  # resampling draws
         dict(loss="online_dpo", group_size=2, prompts_per_step=8, warmup_steps=3),  # reference model, warm-up
     ],
@@ -69,14 +70,15 @@ def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
     with pytest.raises(ResumeError, match="different config"):
         train(cfg.replace(lr=5e-4), resume=True, progress=False, policy=micro_policy(), task=EvenStartTask())
     with pytest.raises(ResumeError, match="another config"):
-        train(cfg.replace(lr=5e-4), resume=True, require_checkpoint=True, progress=False, policy=micro_policy(),
-              task=EvenStartTask())
+        train(cfg.replace(lr=5e-4), resume=True, require_checkpoint=True, progress=False,
+              policy=micro_policy(), task=EvenStartTask())
 
 
 def test_required_resume_with_nothing_to_resume_is_an_error(tmp_path):
     cfg = micro_cfg(tmp_path)
     with pytest.raises(ResumeError, match="nothing to resume"):
-        train(cfg, resume=True, require_checkpoint=True, progress=False, policy=micro_policy(), task=EvenStartTask())
+        train(cfg, resume=True, require_checkpoint=True, progress=False, policy=micro_policy(),
+              task=EvenStartTask())
     assert not (tmp_path / "run" / LOG_NAME).exists()  # nothing was started
     # a finished run is returned as it is, without a checkpoint
     done = train(cfg.replace(epochs=1), progress=False, policy=micro_policy(), task=EvenStartTask())
@@ -88,14 +90,16 @@ def test_required_resume_with_nothing_to_resume_is_an_error(tmp_path):
 def test_cli_resume_without_a_checkpoint_exits_nonzero(tmp_path, capsys):
     from grpo_theory.cli import main
 
-    rc = main(["train", "--resume", "--no-progress", "--out-dir", str(tmp_path / "empty"), "--eval-size", "0"])
+    rc = main(["train", "--resume", "--no-progress", "--out-dir", str(tmp_path / "empty"),
+               "--eval-size", "0"])
     err = capsys.readouterr().err
     assert rc == 2
     assert "--resume" in err and "nothing to resume" in err and "Traceback" not in err
 
 
 def test_resume_refuses_other_start_weights(tmp_path):
-    """The reference (KL / DPO) is rebuilt from the start policy, so resuming from other start weights is an error."""
+    """The reference (KL / DPO) is rebuilt from the start policy: resuming from other start weights is an
+    error."""
     cfg = micro_cfg(tmp_path)
     train(cfg, progress=False, policy=micro_policy(), task=EvenStartTask(), stop_after=2)
     with pytest.raises(ResumeError, match="other start weights"):

