@@ -64,8 +64,9 @@ def _lazy(module: str, name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 _T, _G = "grpo_theory.figures.data.theory", "grpo_theory.figures.data.gradients"
 
 
-def _figures() -> list[Figure]:
-    out = [
+def _computed_figures() -> list[Figure]:
+    """The figures computed from the theory and the toys (F1-F5, F11), one real-model panel in F4/F5."""
+    return [
         Figure("F1", "F1_lambda_g", "gradient scale λ_G(p) vs p, G = 2, 3, 4, 8, 16, ∞; ddof 0 and 1",
                "R6 (v2 Prop. 5.1 / v3 Prop. C.1, extended to any G)",
                _lazy(_T, "lambda_g"), theory_plots.plot_lambda_g, configs.const(configs.F1_CONFIG)),
@@ -86,6 +87,20 @@ def _figures() -> list[Figure]:
                "R4 (v2 §3.2 / v3 §3.3 and Eq. 8-9; the constant is derived here)",
                _lazy(_G, "gradient_equivalence"), gradients_plots.plot_gradient_equivalence,
                configs.f5_config),
+        Figure("F11", "F11_group_size_budget",
+               "relative error of the step gradient vs G at a fixed budget N = BG "
+               "(own population gradient, ∇E[r], direction), binary and real rewards, exact, fits, "
+               "Monte Carlo",
+               "R16 (v2 §5.2 / v3 App. C.2: 'the batch size, not the group size')",
+               _lazy(_T, "group_size_budget"), theory_plots.plot_group_size_budget,
+               configs.const({"budget": 64, "groups": [2, 4, 8, 16, 32, 64], "mc_groups": [2, 4, 8, 16],
+                              "replicates": 3000, "seed": 11})),
+    ]
+
+
+def _results_figures() -> list[Figure]:
+    """The figures read from the committed ``results/`` of the small-LLM experiments (F6-F10, F12, T1)."""
+    return [
         Figure("F6", "F6_training_curves",
                "tiny-LLM test Mean@8 vs optimizer steps, rollouts and CPU seconds, "
                "every headline arm, 95% bootstrap bands", "v3 Fig. 1 (top right) / v2 Fig. 1",
@@ -106,14 +121,6 @@ def _figures() -> list[Figure]:
         Figure("F10", "F10_lr_sweep", "validation Mean@8 vs learning rate per method; the selected lr",
                "the paper's lr rule (8x for 2-GRPO) vs per-method tuning",
                headline_data.lr_sweep, headline_plots.plot_lr_sweep, headline_data.lr_sweep_config),
-        Figure("F11", "F11_group_size_budget",
-               "relative error of the step gradient vs G at a fixed budget N = BG "
-               "(own population gradient, ∇E[r], direction), binary and real rewards, exact, fits, "
-               "Monte Carlo",
-               "R16 (v2 §5.2 / v3 App. C.2: 'the batch size, not the group size')",
-               _lazy(_T, "group_size_budget"), theory_plots.plot_group_size_budget,
-               configs.const({"budget": 64, "groups": [2, 4, 8, 16, 32, 64], "mc_groups": [2, 4, 8, 16],
-                              "replicates": 3000, "seed": 11})),
         Figure("F12", "F12_partial_credit",
                "16-GRPO vs 2-GRPO trained on a partial-credit reward: test Mean@8 "
                "(exact match) vs optimizer steps, rollouts and CPU seconds",
@@ -126,7 +133,12 @@ def _figures() -> list[Figure]:
                "v3 abstract / Table 1 (97.6%, 12.5%, 21%)",
                llm_data.headline_table, llm_plots.write_headline_table, llm_data.t1_config),
     ]
-    return out
+
+
+def _figures() -> list[Figure]:
+    """Every figure, in the order F1 ... F12, T1."""
+    figs = _computed_figures() + _results_figures()
+    return sorted(figs, key=lambda f: (f.fid[0] != "F", int(f.fid[1:])))
 
 
 FIGURES: list[Figure] = _figures()
