@@ -96,7 +96,7 @@ def headline_table(summary: dict[str, Any]) -> str:
     for name in order:
         a = arms[name]
         acc = f"{100 * a['mean_at_k']['mean']:.1f} ± {100 * a['mean_at_k']['std']:.1f}"
-        cells = [HEADLINE_ARMS.get(name, name), f"{a['steps']:.0f}", acc]
+        cells: list[str] = [HEADLINE_ARMS.get(name, name) or name, f"{a['steps']:.0f}", acc]
         if name == ref:
             cells += ["100", "100", "–", "–"]
         else:
@@ -104,8 +104,8 @@ def headline_table(summary: dict[str, Any]) -> str:
             eq = a["budgets"]["equal_steps"]
             cells += [
                 _ci(r["value"], *r["ci95"]),
-                _ci(g["value"], *g["ci95"], digits=0),
-                _ci(100 * d["value"], *(100 * x for x in d["ci95"])),
+                _ci(g["value"], g["ci95"][0], g["ci95"][1], digits=0),
+                _ci(100 * d["value"], 100 * d["ci95"][0], 100 * d["ci95"][1]),
                 _ci(eq["retention"], *eq["retention_ci95"]),
             ]
         cells += [_pct(a["rollout_share"]), _pct(a["cpu_time_share"])]
