@@ -21,9 +21,9 @@
 # of epochs for every method.
 #
 # This notebook **reads the committed results** (`results/headline`, written by
-# `grpo-theory experiment headline --preset paper --commit-results`). Set `RUN_QUICK = True` (or the
-# environment variable `GRPO_THEORY_RUN_QUICK=1`) to run the 3-minute `quick` preset first when there are
-# none.
+# `grpo-theory experiment headline --preset paper --commit-results`). When there are none, set
+# `RUN_QUICK = True` (or the environment variable `GRPO_THEORY_RUN_QUICK=1`) and this notebook runs the
+# 3-minute `quick` preset into `runs/quick/headline/` first (the figure code itself never trains).
 
 # %%
 import math
@@ -34,6 +34,7 @@ from pathlib import Path
 from grpo_theory.figures import style
 from grpo_theory.figures.data import headline as headline_data
 from grpo_theory.figures.data import llm as llm_data
+from grpo_theory.figures.data.results import find_results, make_command
 from grpo_theory.figures.paths import REPO_ROOT
 from grpo_theory.figures.plots import headline as headline_plots
 from grpo_theory.llm.summary import format_table
@@ -42,7 +43,13 @@ from grpo_theory.theory import zero_signal_probability
 
 RUN_QUICK = os.environ.get("GRPO_THEORY_RUN_QUICK", "0") == "1"
 style.apply()
-results_dir, preset = llm_data.ensure_results("headline", allow_run=RUN_QUICK)
+results_dir, preset = find_results("headline")
+if results_dir is None and RUN_QUICK:
+    from grpo_theory.llm.experiment import run_experiment
+    from grpo_theory.llm.presets import get_preset
+
+    results_dir, preset = REPO_ROOT / "runs" / "quick" / "headline", "quick preset (runs/)"
+    run_experiment("headline", get_preset("quick"), out=results_dir)
 print("results:", results_dir, "| preset:", preset or "none")
 
 # %% [markdown]
@@ -55,7 +62,7 @@ summary = llm_data.load_summary(results_dir) if results_dir else None
 if summary:
     print(format_table(summary, k=None))
 else:
-    print("no headline results: run `grpo-theory experiment headline --preset quick` or set RUN_QUICK")
+    print(f"no headline results: run `{make_command('headline')}`, or set RUN_QUICK")
 
 # %% [markdown]
 # ## Training curves (figure F6)

@@ -30,21 +30,11 @@ from grpo_theory.figures.data.results import (
     load_summary,
     mean_std,
     ordered,
-    require_results,
     results_config,
     runs_of,
 )
 from grpo_theory.figures.paths import REPO_ROOT, RESULTS
 from grpo_theory.llm.runlog import RunLog, read_runs
-
-
-def ensure_results(experiment: str, *, allow_run: bool = False) -> tuple[Path | None, str]:
-    """:func:`~grpo_theory.figures.data.results.find_results` (``(None, "")`` when there are none).
-
-    Figure code never trains: with ``allow_run`` the missing results raise
-    :class:`~grpo_theory.figures.data.results.MissingResultsError`, which names the command to run.
-    """
-    return require_results(experiment) if allow_run else find_results(experiment)
 
 
 def load_runs(d: Path) -> dict[str, list[dict[str, Any]]]:
@@ -353,6 +343,6 @@ def _source_rows(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["MissingResultsError", "discard_rate", "ensure_results", "experiment_config", "f9_config",
+__all__ = ["MissingResultsError", "discard_rate", "experiment_config", "f9_config",
            "find_results", "group_size_ablation", "headline_table", "load_runs", "load_summary", "pass_at_k",
            "t1_config"]
