@@ -1,4 +1,7 @@
-"""Experiment runner, presets and summary: micro-scale runs in the fast suite, the quick preset in the slow one."""
+"""Experiment runner, presets and summary.
+
+Micro-scale runs in the fast suite, the quick preset in the slow one.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +40,8 @@ def _check_preset(p: Preset) -> None:
     runs = headline_runs(p)
     assert tuple(runs) == ARMS
     g16, g2, g2_rule, rs, dpo, control = runs.values()
-    # equal rollouts per mini-batch, 8x the prompts, equal epochs and prompt set, 16 vs 2 updates per generation
+    # equal rollouts per mini-batch, 8x the prompts, equal epochs and prompt set,
+    # 16 vs 2 updates per generation
     assert g16.group_size * g16.prompts_per_step == g2.group_size * g2.prompts_per_step
     assert (g16.group_size, g2.group_size, g2.prompts_per_step) == (16, 2, 8 * g16.prompts_per_step)
     assert (g16.updates_per_generation, g2.updates_per_generation) == (16, 2)
@@ -55,7 +59,8 @@ def _check_preset(p: Preset) -> None:
         assert g2.eval_step_set <= g16.eval_step_set and g2.total_steps in g16.eval_step_set
     ab = ablation_runs(p)
     assert sorted(c.group_size for c in ab.values()) == [2, 4, 8, 16]
-    assert {c.prompts_per_step for c in ab.values()} == {g16.prompts_per_step} and {c.lr for c in ab.values()} == {p.lr}
+    assert {c.prompts_per_step for c in ab.values()} == {g16.prompts_per_step}
+    assert {c.lr for c in ab.values()} == {p.lr}
     if p.sweep is not None:
         sweep = lr_sweep_runs(p)
         assert all(c.eval_split == "validation" for c in sweep.values())
@@ -124,20 +129,23 @@ def micro_preset(tmp_path):
     base = TrainConfig(policy=str(path), train_size=16, epochs=1, prompts_per_step=16, rollout_prompts=16,
                        eval_size=8, eval_k=2, threads=1)
     return Preset(name="micro", description="test", base=base, lr=1e-3, prompts_16=1, seeds=(0,),
-                  checkpoint_every=4, eval_points=2, sweep=Sweep(grid_16=(1e-3, 3e-3), multipliers=(1.0, 8.0)))
+                  checkpoint_every=4, eval_points=2,
+                  sweep=Sweep(grid_16=(1e-3, 3e-3), multipliers=(1.0, 8.0)))
 
 
 def test_headline_runner_writes_results_and_skips_finished_runs(tmp_path, micro_preset):
     out = tmp_path / "headline"
     lines: list[str] = []
-    summary = run_experiment("headline", micro_preset, seeds=[0, 1], out=out, progress=False, task=EvenStartTask(),
+    summary = run_experiment("headline", micro_preset, seeds=[0, 1], out=out, progress=False,
+                             task=EvenStartTask(),
                              log=lines.append)
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["seeds"] == [0, 1] and set(cfg["runs"]) == set(ARMS)
     for name in cfg["runs"]:
         for seed in (0, 1):
             assert (out / "runs" / f"{slug(name)}_s{seed}.jsonl").stat().st_size > 0
-            assert json.loads((out / "runs" / f"{slug(name)}_s{seed}.json").read_text())["status"] == "complete"
+            run = json.loads((out / "runs" / f"{slug(name)}_s{seed}.json").read_text())
+            assert run["status"] == "complete"
     assert not any((out / ".work").iterdir())  # working dirs are removed once a run is saved
     s = json.loads((out / "summary.json").read_text())
     assert s == json.loads(json.dumps(summary))
@@ -177,7 +185,8 @@ def test_headline_runner_writes_results_and_skips_finished_runs(tmp_path, micro_
 def test_lr_sweep_selects_on_validation(tmp_path, micro_preset):
     s = run_experiment("lr_sweep", micro_preset, out=tmp_path / "sweep", progress=False, task=EvenStartTask(),
                        log=lambda *_: None)
-    assert s["selected_on"] == "validation" and set(s["selected"]) == {"16-GRPO", "2-GRPO", "2-GRPO+RS", "online DPO"}
+    assert s["selected_on"] == "validation"
+    assert set(s["selected"]) == {"16-GRPO", "2-GRPO", "2-GRPO+RS", "online DPO"}
     assert s["sweep"]["2-GRPO"]["lrs"] == [1e-3, 8e-3]
     for method, lr in s["selected"].items():
         row = s["sweep"][method]
@@ -187,8 +196,9 @@ def test_lr_sweep_selects_on_validation(tmp_path, micro_preset):
 def test_gpu_preset_runs_at_tiny_scale_on_cpu(tmp_path, micro_preset):
     """The gpu preset's configs (bf16 autocast), shrunk to the micro model and run on the CPU."""
     gpu = PRESETS["gpu"]
-    shrunk = replace(gpu, base=gpu.base.replace(policy=micro_preset.base.policy, train_size=16, prompts_per_step=16,
-                                                 rollout_prompts=16, eval_size=4, eval_k=2, threads=1),
+    shrunk = replace(gpu, base=gpu.base.replace(policy=micro_preset.base.policy, train_size=16,
+                                                prompts_per_step=16, rollout_prompts=16, eval_size=4,
+                                                eval_k=2, threads=1),
                      prompts_16=2, seeds=(0,))
     assert shrunk.base.dtype == "bfloat16"
     s = run_experiment("headline", shrunk, device="cpu", out=tmp_path / "gpu", progress=False,
@@ -210,10 +220,12 @@ def test_cli_parses_experiment_options():
     from grpo_theory.artifacts import repo_root
 
     root = repo_root()
-    assert cli_experiment.default_out("headline", "paper") == root / "runs" / "headline"  # scratch, not results/
+    # scratch, not results/
+    assert cli_experiment.default_out("headline", "paper") == root / "runs" / "headline"
     assert cli_experiment.default_out("headline", "full") == root / "runs" / "full" / "headline"
     assert cli_experiment.default_out("headline", "gpu") == root / "runs" / "gpu" / "headline"
-    assert cli_experiment.default_out("headline", "paper", commit_results=True) == root / "results" / "headline"
+    committed = cli_experiment.default_out("headline", "paper", commit_results=True)
+    assert committed == root / "results" / "headline"
     with pytest.raises(SystemExit):
         parser.parse_args(["nonsense"])
 

@@ -1,4 +1,4 @@
-"""Pretraining: stop rule, rollback on overshoot, checkpoint hash and reuse, the committed start checkpoint."""
+"""Pretraining: stop rule, rollback on overshoot, checkpoint hash and reuse, the committed checkpoint."""
 
 from __future__ import annotations
 
@@ -49,7 +49,10 @@ def sha256(path) -> str:
 
 
 def scripted_accuracy(monkeypatch, accs: list[float]) -> list[int]:
-    """Make the i-th held-out evaluation report accuracy accs[i] (training itself is real); returns the call log."""
+    """Make the i-th held-out evaluation report accuracy accs[i] (training itself is real).
+
+    Returns the call log.
+    """
     calls: list[int] = []
 
     def fake(policy, task, problems, **kw):
@@ -131,8 +134,9 @@ def test_cli_help_explains_every_option():
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as e:
         cli_main(["pretrain", "--help"])
     assert e.value.code == 0
-    for flag in ["--task", "--n-digits", "--seed", "--size", "--lr", "--batch-size", "--window-lo", "--window-hi",
-                 "--max-steps", "--eval-every", "--eval-n", "--device", "--threads", "--out-dir", "--force"]:
+    for flag in ["--task", "--n-digits", "--seed", "--size", "--lr", "--batch-size", "--window-lo",
+                 "--window-hi", "--max-steps", "--eval-every", "--eval-n", "--device", "--threads",
+                 "--out-dir", "--force"]:
         assert flag in out.getvalue(), flag
 
 
