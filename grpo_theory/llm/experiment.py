@@ -21,7 +21,6 @@ repository are stored relative to its root (:func:`grpo_theory.artifacts.portabl
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ from grpo_theory.artifacts import (
 )
 from grpo_theory.llm.config import TrainConfig, config_hash, policy_identity
 from grpo_theory.llm.presets import EXPERIMENTS, REFERENCE, Preset
+from grpo_theory.llm.runlog import read_runs, slug
 from grpo_theory.llm.summary import format_table, summarize
 from grpo_theory.llm.trainer import (
     LOG_NAME,
@@ -50,11 +50,6 @@ from grpo_theory.llm.trainer import (
     held_out_problems,
     train,
 )
-
-
-def slug(name: str) -> str:
-    """A file-name-safe version of a method name ('2-GRPO+RS' -> '2-GRPO_RS')."""
-    return re.sub(r"[^A-Za-z0-9.=-]+", "_", name).strip("_")
 
 
 def resolve_policy(preset: Preset, device: str, progress: bool = True) -> str:
@@ -267,11 +262,7 @@ def _one_line(res: dict[str, Any]) -> str:
 
 def load_results(out: str | Path) -> dict[str, list[dict[str, Any]]]:
     """Result dicts of the finished runs in ``out/runs``, grouped by method name."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(Path(out, "runs").glob("*.json")):
-        res = read_json(path)
-        grouped.setdefault(res["name"], []).append(res)
-    return grouped
+    return {name: [r.result for r in runs] for name, runs in read_runs(Path(out, "runs")).items()}
 
 
 __all__ = ["RESULT_NAME", "RunConflictError", "load_results", "run_experiment", "slug"]
