@@ -9,6 +9,7 @@ import pytest
 
 from grpo_theory.llm.tasks import (
     EVAL_POOL,
+    TASKS,
     AdditionTask,
     CountdownTask,
     ParseError,
@@ -204,6 +205,16 @@ def test_make_task():
     assert isinstance(make_task("countdown"), Task)
     with pytest.raises(ValueError, match="unknown task"):
         make_task("sudoku")
+
+
+def test_every_registered_task_is_a_task_whose_sft_target_earns_reward_one():
+    assert sorted(TASKS) == ["add_question", "addition", "addition_partial", "compare", "countdown"]
+    for name in TASKS:
+        task = make_task(name)
+        assert isinstance(task, Task), name
+        problems = task.sample(random.Random(5), 20)
+        assert [task.reward(p, task.sft_completion(p)) for p in problems] == [1.0] * 20, name
+        assert task.reward(problems[0], "") == 0.0, name
 
 
 @pytest.mark.parametrize("name", ["addition", "countdown"])
