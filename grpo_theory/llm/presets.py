@@ -97,7 +97,7 @@ class Preset:
         return self.lr if method == REFERENCE else 8 * self.lr
 
 
-# Learning rates chosen on the validation split by `grpo-theory experiment lr_sweep --preset full`
+# Learning rates chosen on the validation split by `grpo-theory experiment lr_sweep --preset full --seeds 0`
 # (results/headline/lr_sweep/summary.json; tests/llm/test_presets.py checks that these equal its choice).
 # The full and paper presets share batch shapes, so one sweep serves both.
 # Validation Mean@8 (one seed, 500 problems, s.e. ~2 points): 16-GRPO 59.6 / 60.5 / 60.4 / 52.0 / 4.9 at

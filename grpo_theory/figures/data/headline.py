@@ -73,7 +73,8 @@ def curves_config(experiment: str) -> dict[str, Any]:
 
 
 #: The command that writes :data:`SWEEP_DIR` (the sweep the presets' tuned learning rates come from).
-SWEEP_COMMAND = "python -m grpo_theory experiment lr_sweep --preset full --out results/headline/lr_sweep"
+SWEEP_COMMAND = ("python -m grpo_theory experiment lr_sweep --preset full --seeds 0 "
+                 "--out results/headline/lr_sweep")
 
 
 def lr_sweep_config() -> dict[str, Any]:
