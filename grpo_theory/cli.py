@@ -15,13 +15,13 @@ import sys
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "claims": ("grpo_theory.theory.claims",
-               "check every formal result of the paper (R1-R14) and print verdicts"),
+               "check every formal result (R1-R14 of the paper, R15-R16 added) and print verdicts"),
     "pretrain": ("grpo_theory.llm.cli_pretrain", "pretrain (SFT) the tiny start checkpoint for the RL runs"),
     "train": ("grpo_theory.llm.cli_train", "one RL run on a causal LM with a loss from grpo_theory.losses"),
     "experiment": ("grpo_theory.llm.cli_experiment",
-                   "the headline / ablation experiments (16-GRPO vs 2-GRPO ...)"),
+                   "the headline, ablation, lr_sweep and partial_credit experiments (16-GRPO vs 2-GRPO ...)"),
     "realcheck": ("grpo_theory.realcheck.cli",
-                  "measure the theory (R4, R6, R7, R8/R9) on real language models"),
+                  "measure the theory (R4, R6, R7, R8/R9, R16) on real language models"),
     "docs": ("grpo_theory.docblocks",
              "regenerate the generated blocks of the Markdown docs (--check: compare only)"),
 }
