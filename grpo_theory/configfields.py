@@ -77,9 +77,14 @@ def _scalar(t: Any) -> Any:
     return parse_bool if t is bool else t
 
 
-def _comma_list(inner: Any) -> Any:
+def _comma_list(inner: Any, choices: tuple | None = None) -> Any:
     def parse(s: str) -> tuple:
-        return tuple(inner(x.strip()) for x in s.split(",") if x.strip())
+        out = tuple(inner(x.strip()) for x in s.split(",") if x.strip())
+        bad = [x for x in out if choices is not None and x not in choices]
+        if bad and choices is not None:  # argparse turns this into its one-line error naming the option
+            raise argparse.ArgumentTypeError(f"{', '.join(map(str, bad))} not allowed; choose from "
+                                             f"{', '.join(map(str, choices))}")
+        return out
 
     parse.__name__ = f"comma-separated {getattr(inner, '__name__', 'value')}"  # argparse names it on error
     return parse
@@ -117,10 +122,13 @@ def _argument(cls: type, f: dataclasses.Field) -> tuple[list[str], dict[str, Any
         if meta.get("nargs"):
             kw.update(nargs=meta["nargs"], type=inner)
         else:
-            kw.update(type=_comma_list(inner), metavar=f"{getattr(inner, '__name__', 'X').upper()},...")
+            # choices apply to each member (argparse would compare the whole tuple)
+            members = "{" + ",".join(map(str, meta["choices"])) + "}" if "choices" in meta else None
+            kw.update(type=_comma_list(inner, meta.get("choices")),
+                      metavar=f"{members or getattr(inner, '__name__', 'X').upper()},...")
     else:
         kw.update(type=_scalar(t), metavar="BOOL" if t is bool else getattr(t, "__name__", "X").upper())
-    if "choices" in meta:
+    if "choices" in meta and not (typing.get_origin(t) is tuple and not meta.get("nargs")):
         kw.update(choices=meta["choices"], metavar=None)
     if "metavar" in meta:
         kw["metavar"] = meta["metavar"]

@@ -166,6 +166,12 @@ CASES = [
     ("realcheck-out-and-commit", ["realcheck", "discard-rate", "--out", "{tmp}/x", "--commit-results"],
      "--out", "--commit-results"),
     ("realcheck-int-garbage", ["realcheck", "covariance", "--n-prompts", "many"], "--n-prompts", "invalid"),
+    ("realcheck-task-unknown", ["realcheck", "covariance", "--task", "chess"], "--task", "invalid choice"),
+    ("realcheck-kinds-unknown", ["realcheck", "covariance", "--kinds", "summed,sum"], "--kinds", "not allowed"),
+    ("realcheck-modes-underscore", ["realcheck", "gradient-equivalence", "--modes", "token_mean"], "--modes",
+     "not allowed"),
+    ("realcheck-agg-unknown", ["realcheck", "direction-invariance", "--agg", "token_mean"], "--agg",
+     "invalid choice"),
     # --- pretrain -------------------------------------------------------------------------------------
     ("pretrain-lr-zero", ["pretrain", "--lr", "0"], "--lr", "> 0"),
     ("pretrain-lr-nan", ["pretrain", "--lr", "nan"], "--lr", "finite"),
@@ -180,6 +186,8 @@ CASES = [
     pytest.param("pretrain-cuda-without-cuda", ["pretrain", "--device", "cuda"], "--device", "not available",
                  marks=NO_CUDA),
     ("pretrain-out-not-writable", ["pretrain", "--out-dir", "{unwritable}"], "--out-dir", "writable"),
+    ("pretrain-out-not-a-checkpoint", ["pretrain", "--out-dir", "{tmp}/done"], "--out-dir",
+     "not a complete start checkpoint"),
     # --- the router -------------------------------------------------------------------------------------
     ("command-unknown", ["trian"], "trian", "invalid choice"),
 ]

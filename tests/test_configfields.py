@@ -120,7 +120,12 @@ def test_each_command_exposes_every_field_with_its_help_and_default(words, modul
             assert " ".join(help_of(f).split()[:4]) in help_text  # shown in --help
             if f.default not in (None, dataclasses.MISSING) and not f.metadata.get("flag"):
                 assert "(default: " in a.help
-            if "choices" in f.metadata:
+            if "choices" in f.metadata and a.choices is None:  # a comma list: checked per member
+                allowed = tuple(f.metadata["choices"])
+                assert a.type(",".join(map(str, allowed))) == allowed
+                with pytest.raises(argparse.ArgumentTypeError, match="not allowed"):
+                    a.type(f"{allowed[0]},not-a-choice")
+            elif "choices" in f.metadata:
                 assert list(a.choices) == list(f.metadata["choices"])
 
 

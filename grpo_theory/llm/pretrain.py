@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from grpo_theory.artifacts import repo_root, sha256_file
+from grpo_theory.artifacts import UsageError, repo_root, sha256_file
 from grpo_theory.configfields import option
 from grpo_theory.llm.evaluate import greedy_correct
 from grpo_theory.llm.model import build_model, n_params
@@ -218,17 +218,23 @@ def _train_into_window(cfg: PretrainConfig, policy: Policy, task: Task, val: lis
             history[-1]["rolled_back_to"] = step
 
 
+class CheckpointError(UsageError, ValueError):
+    """A start-checkpoint directory that is incomplete, altered, or made by another config (one line)."""
+
+
 def verify_checkpoint(path: str | Path) -> dict:
-    """Load ``meta.json`` and check the weights' sha256; raise ``ValueError`` if missing or different."""
+    """Load ``meta.json`` and check the weights' sha256; :class:`CheckpointError` (a ``ValueError``) if
+    missing or different."""
     path = Path(path)
     meta_path, weights = path / META_FILE, path / WEIGHTS_FILE
     if not meta_path.exists() or not weights.exists():
-        raise ValueError(f"{path} is not a complete start checkpoint (needs {META_FILE} and {WEIGHTS_FILE})")
+        raise CheckpointError(f"{path} is not a complete start checkpoint (needs {META_FILE} and "
+                              f"{WEIGHTS_FILE}); choose another --out-dir or delete it")
     meta = json.loads(meta_path.read_text())
     digest = sha256_file(weights)
     if digest != meta.get("weights_sha256"):
-        raise ValueError(f"{weights} has sha256 {digest}, but {META_FILE} records "
-                         f"{meta.get('weights_sha256')}")
+        raise CheckpointError(f"{weights} has sha256 {digest}, but {META_FILE} records "
+                              f"{meta.get('weights_sha256')}")
     return meta
 
 
@@ -240,9 +246,10 @@ def ensure_start_checkpoint(cfg: PretrainConfig | None = None, *, progress: bool
         return pretrain(cfg, progress=progress)
     meta = verify_checkpoint(path)
     if meta.get("config") != json.loads(json.dumps(cfg.identity())):
-        raise ValueError(
-            f"{path} was pretrained with a different config:\n  found {meta.get('config')}\n  wanted "
-            f"{cfg.identity()}\nchoose another out_dir or delete it"
-        )
+        found, wanted = meta.get("config") or {}, json.loads(json.dumps(cfg.identity()))
+        diff = ", ".join(f"{k}: {found.get(k)!r} there, {wanted.get(k)!r} here"
+                         for k in sorted(set(found) | set(wanted)) if found.get(k) != wanted.get(k))
+        raise CheckpointError(f"{path} was pretrained with another config ({diff}); choose another "
+                              "--out-dir or delete it")
     return path
 

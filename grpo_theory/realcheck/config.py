@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grpo_theory.configfields import option
+from grpo_theory.llm.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class CheckConfig:
     """The policy, the task, the seed and the thread count of a real-model check."""
 
     model: str = option("tiny", "policy: 'tiny', 'smollm2' or a checkpoint directory")
-    task: str = option("addition", "task (exact-match reward), a name of grpo_theory.llm.tasks.make_task")
+    task: str = option("addition", "task (exact-match reward), a name of grpo_theory.llm.tasks.make_task",
+                       choices=tuple(TASKS))
     seed: int = option(0, "seed of everything the check draws: prompts, sampling (and, where used, the "
                        "sketch, the permutations, the trainer's data)")
     threads: int = option(1, "torch CPU threads (1 is fastest for small models on a shared machine)")

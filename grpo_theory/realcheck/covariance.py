@@ -68,7 +68,7 @@ class CovarianceConfig(CheckConfig):
 
     n_prompts: int = option(100, "Q: prompts (training problems, not filtered by difficulty)")
     n_responses: int = option(10, "n: responses per prompt")
-    kinds: tuple[str, ...] = option(SCORE_KINDS, "Score functions to measure")
+    kinds: tuple[str, ...] = option(SCORE_KINDS, "Score functions to measure", choices=SCORE_KINDS)
     exact: bool = option(True, "Exact gradients (False: count sketch of size sketch_dim)")
     sketch_dim: int = option(4096, "Sketch size when exact is False")
     n_permutations: int = option(2000, "Random permutations for the baseline")

@@ -59,6 +59,7 @@ from grpo_theory.realcheck._common import (
     write_json,
 )
 from grpo_theory.realcheck.config import CheckConfig
+from grpo_theory.vocab import AGG_ALIASES, ALL_AGG_MODES
 
 Tensor = torch.Tensor
 NAME = "direction_invariance"
@@ -78,7 +79,7 @@ class DirectionConfig(CheckConfig):
     block: int = option(64, "Rollouts per replicate block (a multiple of 16)")
     large_g: int = option(16, "The large group size compared with G = 2")
     agg: str = option("seq-mean-token-sum", "Aggregation (sequence sums = exact score functions, the "
-                      "setting of R6)")
+                      "setting of R6)", choices=ALL_AGG_MODES + tuple(AGG_ALIASES))
     exact: bool = option(True, "Keep the full gradients (Gram matrix exact); False = only the sketch (large "
                          "models)")
     sketch_dim: int = option(2048, "Count-sketch size for the projected statistics (0 = none)")

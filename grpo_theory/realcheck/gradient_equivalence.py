@@ -47,6 +47,7 @@ from typing import Any
 import torch
 
 from grpo_theory.configfields import option
+from grpo_theory.llm.tasks import TASKS
 from grpo_theory.realcheck._common import (
     cosine,
     env_snapshot,
@@ -80,7 +81,8 @@ NAME = "gradient_equivalence"
 class GradEquivConfig(CheckConfig):
     """R4 experiment configuration."""
 
-    task: str = option("addition", "Task that labels the pairs (reward 1 / 0)")
+    task: str = option("addition", "Task that labels the pairs (reward 1 / 0)",
+                       choices=tuple(TASKS))
     n_digits: int = option(0, "Digits per operand for the addition task (0 = the task default, 3)")
     reward: str = option("exact", "'exact' (the task's exact-match reward) or 'last_number' (1 iff the last "
                          "integer in the completion equals the target: a lenient verifier for chat models "
@@ -93,7 +95,8 @@ class GradEquivConfig(CheckConfig):
                                 "1)")
     n_pairs: int = option(32, "Mixed pairs (one correct, one incorrect rollout of the same prompt)")
     betas: tuple[float, ...] = option((0.1, 1.0), "DPO inverse temperatures to compare with")
-    modes: tuple[str, ...] = option(AGG_MODES, "2-GRPO aggregation modes measured at π = π_ref")
+    modes: tuple[str, ...] = option(AGG_MODES, "2-GRPO aggregation modes measured at π = π_ref",
+                                    choices=AGG_MODES)
     dtype: str = option("float64", "Weights dtype ('float64' or 'float32')")
     steps: tuple[int, ...] = option((0, 1, 2, 4, 8, 16, 32, 64), "Optimizer steps of 2-GRPO training after "
                                     "which the pairs are re-measured (0 = at π_ref)")

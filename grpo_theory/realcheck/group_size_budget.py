@@ -50,6 +50,7 @@ import torch
 from tqdm.auto import tqdm
 
 from grpo_theory.configfields import option
+from grpo_theory.llm.tasks import TASKS
 from grpo_theory.losses import grpo_loss, rloo_loss
 from grpo_theory.realcheck._common import (
     Sketch,
@@ -85,7 +86,8 @@ class BudgetConfig(CheckConfig):
 
     model: str = option("tiny", "Policy: 'tiny' or a checkpoint directory (character tokenizer tasks)")
     task: str = option("addition", "Task; the binary reward is its exact match, the real-valued one the "
-                       "digit fraction")
+                       "digit fraction",
+                       choices=tuple(TASKS))
     budgets: tuple[int, ...] = option((64, 256), "Rollout budgets N = B·G per step")
     group_sizes: tuple[int, ...] = option((2, 8, 32, 4, 16, 64), "Group sizes G (each cell needs G | N), "
                                           "measured in this order (each G is cached when done, so a run cut "

@@ -37,6 +37,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from grpo_theory.configfields import option
+from grpo_theory.llm.tasks import TASKS
 from grpo_theory.realcheck._common import env_snapshot, jsonable, load, out_dir, write_csv, write_json
 from grpo_theory.realcheck.config import CheckConfig
 
@@ -50,7 +51,8 @@ class SmolChecksConfig(CheckConfig):
     """SmolLM2 real-model checks configuration (defaults: the committed run)."""
 
     model: str = option("smollm2", "Policy: 'smollm2' (or a chat-model checkpoint directory)")
-    task: str = option("compare", "Task of the three checks (a name of grpo_theory.llm.tasks.make_task)")
+    task: str = option("compare", "Task of the three checks (a name of grpo_theory.llm.tasks.make_task)",
+                       choices=tuple(TASKS))
     parts: tuple[str, ...] = option(PARTS, "Parts to run, in this order: prompt_family, "
                                     "direction_invariance, covariance, discard_rate")
     families: tuple[str, ...] = option(FAMILIES, "Prompt families whose p̂ distribution is measured "

@@ -92,7 +92,7 @@ def test_ensure_reuses_a_verified_checkpoint_and_refuses_a_tampered_one(tmp_path
     path = ensure_start_checkpoint(cfg, progress=False)
     monkeypatch.setattr(pretrain_mod, "pretrain", lambda *a, **k: pytest.fail("should reuse"))
     assert ensure_start_checkpoint(cfg) == path
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(ValueError, match=r"another config \(lr: 0.001 there, 0.0003 here\)"):
         ensure_start_checkpoint(small_cfg(tmp_path, lr=3e-4))
     weights = path / "model.safetensors"
     data = bytearray(weights.read_bytes())
