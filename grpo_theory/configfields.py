@@ -9,7 +9,9 @@ dataclass into argparse options and :func:`given` reads back the ones the user s
   ``(default: ...)``; a field without a default is a positional argument;
 * ``bool`` fields take a value (``--resample true``), unless made with ``flag=True`` (``--overwrite``);
 * ``tuple`` fields take a comma-separated list (``--betas 0.1,1``), or several words with ``nargs="+"``;
-* ``choices=(...)`` lets argparse reject any other value (and lists the allowed ones in ``--help``).
+* ``choices=(...)`` lets argparse reject any other value (and lists the allowed ones in ``--help``);
+* ``minimum=``, ``above=``, ``maximum=`` (numbers, or each member of a tuple) and ``length=`` (a tuple's
+  size) are bounds: ``--help`` states them and :func:`field_problems` reports a value outside them.
 
 Options default to ``None`` ("not given"), so a command can layer them over a base config (a preset, a
 ``--config`` file). Torch-free: importing this module imports only the standard library.
@@ -20,12 +22,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import math
 import types
 import typing
 from typing import Any
 
 #: Extra keys :func:`option` accepts (what they do: the module docstring).
 CLI_KEYS = frozenset({"choices", "nargs", "flag", "metavar", "option"})
+#: Bounds :func:`option` accepts, checked by :func:`field_problems`.
+BOUND_KEYS = frozenset({"minimum", "above", "maximum", "length"})
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = None,
@@ -36,9 +41,10 @@ def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any =
     """
     if not help.strip():
         raise ValueError("a config field needs a help text")
-    unknown = set(cli) - CLI_KEYS
+    unknown = set(cli) - CLI_KEYS - BOUND_KEYS
     if unknown:
-        raise ValueError(f"unknown option settings {sorted(unknown)}; choose from {sorted(CLI_KEYS)}")
+        raise ValueError(f"unknown option settings {sorted(unknown)}; choose from "
+                         f"{sorted(CLI_KEYS | BOUND_KEYS)}")
     meta = {"help": " ".join(help.split()), **cli}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=meta)
@@ -97,13 +103,50 @@ def default_of(f: dataclasses.Field) -> Any:
     return f.default
 
 
+def bounds_text(f: dataclasses.Field) -> str:
+    """The field's bounds in words (``>= 1``, ``> 0``, ``2 values in [0, 1]``), or ''."""
+    m = f.metadata
+    lo = f">= {m['minimum']}" if "minimum" in m else f"> {m['above']}" if "above" in m else ""
+    if "maximum" in m:
+        lo = (f"in [{m['minimum']}, {m['maximum']}]" if "minimum" in m
+              else f"{lo} and <= {m['maximum']}" if lo else f"<= {m['maximum']}")
+    return f"{m['length']} values {lo}".strip() if "length" in m else lo
+
+
+def value_problems(f: dataclasses.Field, v: Any) -> list[tuple[str, Any, str]]:
+    """``[(field, value, what is allowed)]`` if ``v`` is outside the bounds of field ``f`` (see
+    :func:`option`) or is a float that is not finite; else ``[]``."""
+    m, allowed = f.metadata, bounds_text(f)
+    if "length" in m and isinstance(v, tuple) and len(v) != m["length"]:
+        return [(f.name, v, f"must be {allowed}")]
+    for x in v if isinstance(v, tuple) else (v,):
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            continue
+        if isinstance(x, float) and not math.isfinite(x):
+            return [(f.name, v, "must be a finite number")]
+        if (("minimum" in m and x < m["minimum"]) or ("above" in m and x <= m["above"])
+                or ("maximum" in m and x > m["maximum"])):
+            return [(f.name, v, f"must be {allowed}")]
+    return []
+
+
+def field_problems(cls: type, values: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """:func:`value_problems` of each of ``values`` (field name -> value) against the fields of the
+    dataclass ``cls``: checkable before the config is built, so ``__post_init__`` sees valid values."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    return [p for name, v in values.items() if name in fields for p in value_problems(fields[name], v)]
+
+
 def describe(f: dataclasses.Field) -> str:
-    """The ``--help`` text of a field: its help, then its default (unless None, a flag, or required)."""
+    """The ``--help`` text of a field: its help, its bounds, then its default (unless None, a flag, or
+    required)."""
+    bounds = bounds_text(f)
+    text = f"{help_of(f)} ({bounds})" if bounds else help_of(f)
     d = default_of(f)
     if d is None or d is dataclasses.MISSING or f.metadata.get("flag"):
-        return help_of(f)
+        return text
     shown = ",".join(map(str, d)) if isinstance(d, tuple) else repr(d)
-    return f"{help_of(f)} (default: {shown})"
+    return f"{text} (default: {shown})"
 
 
 def _argument(cls: type, f: dataclasses.Field) -> tuple[list[str], dict[str, Any]]:

@@ -185,3 +185,50 @@ def test_option_refuses_an_empty_help_and_unknown_settings():
     assert parse_bool("Yes") is True and parse_bool("off") is False
     with pytest.raises(argparse.ArgumentTypeError):
         parse_bool("2")
+
+
+# --- bounds ----------------------------------------------------------------------------------------------
+
+
+def test_field_problems_reports_each_bound():
+    from dataclasses import dataclass
+
+    from grpo_theory.configfields import field_problems
+
+    @dataclass(frozen=True)
+    class C:
+        n: int = option(1, "a count", minimum=1)
+        t: float = option(1.0, "a temperature", above=0)
+        p: tuple[float, ...] = option((0.2, 0.8), "an interval", length=2, minimum=0, maximum=1)
+        free: int = option(-3, "no bound")
+
+    assert field_problems(C, {"n": 1, "t": 0.5, "p": (0.0, 1.0), "free": -9}) == []
+    assert field_problems(C, {"n": 0}) == [("n", 0, "must be >= 1")]
+    assert field_problems(C, {"t": 0.0}) == [("t", 0.0, "must be > 0")]
+    assert field_problems(C, {"t": float("inf")}) == [("t", float("inf"), "must be a finite number")]
+    assert field_problems(C, {"p": (0.5,)}) == [("p", (0.5,), "must be 2 values in [0, 1]")]
+    assert field_problems(C, {"p": (0.5, 1.5)}) == [("p", (0.5, 1.5), "must be 2 values in [0, 1]")]
+    assert field_problems(C, {"n": 0, "t": -1.0}) == [("n", 0, "must be >= 1"), ("t", -1.0, "must be > 0")]
+    assert [d for d in map(describe, dataclasses.fields(C))][:3] == [
+        "a count (>= 1) (default: 1)", "a temperature (> 0) (default: 1.0)",
+        "an interval (2 values in [0, 1]) (default: 0.2,0.8)"]
+
+
+def test_every_numeric_realcheck_field_has_a_bound():
+    # a new count or rate without a bound would reach the check unvalidated (a traceback, not one line)
+    import typing
+
+    from grpo_theory.configfields import BOUND_KEYS, default_of, field_problems
+    from grpo_theory.realcheck import cli as realcheck_cli
+
+    missing = []
+    for name in realcheck_cli.EXPERIMENTS:
+        cls = realcheck_cli._config_class(name)
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            numeric = {int, float} & set(typing.get_args(hints[f.name]) or (hints[f.name],))
+            if numeric and hints[f.name] is not bool and not set(f.metadata) & BOUND_KEYS:
+                missing.append(f"{cls.__name__}.{f.name}")
+        # the defaults are inside the bounds
+        assert field_problems(cls, {f.name: default_of(f) for f in dataclasses.fields(cls)}) == []
+    assert missing == []

@@ -89,25 +89,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Options that must be at least this (beyond "counts are >= 1"), with the reason.
-MINIMA: dict[tuple[str, str], tuple[int, str]] = {
-    ("covariance", "n_responses"): (2, "a covariance within a prompt needs >= 2 responses per prompt"),
-}
-
-
 def _build(cls, name: str, changes: dict[str, Any]):
-    """The experiment's config; every invalid option is a one-line ConfigError (nothing has run yet)."""
-    import math
+    """The experiment's config; every invalid option is a one-line ConfigError (nothing has run yet).
 
+    The bounds are the fields' own (``option(..., minimum=...)``, :func:`configfields.field_problems`)."""
+    from grpo_theory.configfields import field_problems
     from grpo_theory.llm.config import ConfigError
     from grpo_theory.llm.runnable import check_policy
 
-    for key, v in changes.items():
-        lo, why = MINIMA.get((name, key), (1, "must be >= 1") if key.startswith("n_") else (None, ""))
-        if lo is not None and isinstance(v, int) and v < lo:
-            raise ConfigError([(key, v, why if why.startswith("must") else f"must be >= {lo}: {why}")])
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ConfigError([(key, v, "must be a finite number")])
+    problems = field_problems(cls, changes)
+    if problems:
+        raise ConfigError(problems)
     try:
         cfg = cls(**changes)
     except (ValueError, TypeError) as e:

@@ -23,5 +23,6 @@ class CheckConfig:
     task: str = option("addition", "task (exact-match reward), a name of grpo_theory.llm.tasks.make_task",
                        choices=tuple(TASKS))
     seed: int = option(0, "seed of everything the check draws: prompts, sampling (and, where used, the "
-                       "sketch, the permutations, the trainer's data)")
-    threads: int = option(1, "torch CPU threads (1 is fastest for small models on a shared machine)")
+                       "sketch, the permutations, the trainer's data)", minimum=0)
+    threads: int = option(1, "torch CPU threads (1 is fastest for small models on a shared machine)",
+                          minimum=1)

@@ -66,13 +66,13 @@ NAME = "covariance"
 class CovarianceConfig(CheckConfig):
     """R8/R9 experiment configuration."""
 
-    n_prompts: int = option(100, "Q: prompts (training problems, not filtered by difficulty)")
-    n_responses: int = option(10, "n: responses per prompt")
+    n_prompts: int = option(100, "Q: prompts (training problems, not filtered by difficulty)", minimum=1)
+    n_responses: int = option(10, "n: responses per prompt", minimum=2)
     kinds: tuple[str, ...] = option(SCORE_KINDS, "Score functions to measure", choices=SCORE_KINDS)
     exact: bool = option(True, "Exact gradients (False: count sketch of size sketch_dim)")
-    sketch_dim: int = option(4096, "Sketch size when exact is False")
-    n_permutations: int = option(2000, "Random permutations for the baseline")
-    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own")
+    sketch_dim: int = option(4096, "Sketch size when exact is False", minimum=1)
+    n_permutations: int = option(2000, "Random permutations for the baseline", minimum=1)
+    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own", minimum=0)
 
 
 @dataclass

@@ -70,20 +70,21 @@ Z95 = 1.959963984540054
 class DirectionConfig(CheckConfig):
     """R6 experiment configuration."""
 
-    n_prompts: int = option(8, "Prompts with intermediate p to measure")
-    p_range: tuple[float, float] = option((0.2, 0.8), "Pilot p̂ must lie in this closed interval")
-    pilot_samples: int = option(32, "Rollouts per candidate prompt in the pilot")
+    n_prompts: int = option(8, "Prompts with intermediate p to measure", minimum=1)
+    p_range: tuple[float, float] = option((0.2, 0.8), "Pilot p̂ must lie in this closed interval",
+                                           length=2, minimum=0, maximum=1)
+    pilot_samples: int = option(32, "Rollouts per candidate prompt in the pilot", minimum=1)
     max_candidates: int = option(1024, "Give up if this many candidates do not yield n_prompts intermediate "
-                                 "prompts")
-    rollouts_per_prompt: int = option(2048, "N: rollouts per selected prompt")
-    block: int = option(64, "Rollouts per replicate block (a multiple of 16)")
-    large_g: int = option(16, "The large group size compared with G = 2")
+                                 "prompts", minimum=1)
+    rollouts_per_prompt: int = option(2048, "N: rollouts per selected prompt", minimum=16)
+    block: int = option(64, "Rollouts per replicate block (a multiple of 16)", minimum=16)
+    large_g: int = option(16, "The large group size compared with G = 2", minimum=2)
     agg: str = option("seq-mean-token-sum", "Aggregation (sequence sums = exact score functions, the "
                       "setting of R6)", choices=ALL_AGG_MODES + tuple(AGG_ALIASES))
     exact: bool = option(True, "Keep the full gradients (Gram matrix exact); False = only the sketch (large "
                          "models)")
-    sketch_dim: int = option(2048, "Count-sketch size for the projected statistics (0 = none)")
-    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own")
+    sketch_dim: int = option(2048, "Count-sketch size for the projected statistics (0 = none)", minimum=0)
+    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own", minimum=0)
 
     def __post_init__(self) -> None:
         if self.block % self.large_g or self.block % 2:

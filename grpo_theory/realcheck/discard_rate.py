@@ -47,16 +47,18 @@ class DiscardConfig(CheckConfig):
     """R7 experiment configuration."""
 
     model: str = option("tiny", "Start policy: 'tiny', 'smollm2' or a checkpoint directory")
-    steps: int = option(30, "Optimizer steps of 2-GRPO (one generation batch each, on-policy)")
+    steps: int = option(30, "Optimizer steps of 2-GRPO (one generation batch each, on-policy)", minimum=1)
     prompts_per_step: int = option(256, "Pairs per step (the paper's 2-GRPO mini-batch: 256 prompts x 2 "
-                                   "rollouts)")
+                                   "rollouts)", minimum=1)
     lr: float = option(1e-4, "AdamW learning rate. On-policy with 256 pairs per step, 2.4e-3 (8 x 3e-4, the "
                        "linear rule) made the tiny model collapse in one step (training reward 0.29 -> "
-                       "0.04, discard rate -> 1); 1e-4 learns.")
-    extra_samples: int = option(16, "m: fresh rollouts per prompt for the per-prompt estimate of P0 (>= 2)")
-    eval_size: int = option(500, "Held-out problems evaluated at the start and the end (0 = none)")
-    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own")
-    seed: int = option(0, "Run seed (trainer seed and data seed) and the seed of the extra samples")
+                       "0.04, discard rate -> 1); 1e-4 learns.", above=0)
+    extra_samples: int = option(16, "m: fresh rollouts per prompt for the per-prompt estimate of P0",
+                                minimum=2)
+    eval_size: int = option(500, "Held-out problems evaluated at the start and the end (0 = none)", minimum=0)
+    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own", minimum=0)
+    seed: int = option(0, "Run seed (trainer seed and data seed) and the seed of the extra samples",
+                       minimum=0)
 
     def __post_init__(self) -> None:
         if self.extra_samples < 2:

@@ -83,7 +83,7 @@ class GradEquivConfig(CheckConfig):
 
     task: str = option("addition", "Task that labels the pairs (reward 1 / 0)",
                        choices=tuple(TASKS))
-    n_digits: int = option(0, "Digits per operand for the addition task (0 = the task default, 3)")
+    n_digits: int = option(0, "Digits per operand for the addition task (0 = the task default, 3)", minimum=0)
     reward: str = option("exact", "'exact' (the task's exact-match reward) or 'last_number' (1 iff the last "
                          "integer in the completion equals the target: a lenient verifier for chat models "
                          "that answer in prose)")
@@ -92,22 +92,25 @@ class GradEquivConfig(CheckConfig):
                                   "empty = the task's own prompt.")
     temperature: float = option(1.0, "Sampling temperature of the pairs (the identity is about gradients at "
                                 "given pairs, so any sampler works; chat models answer sensibly only below "
-                                "1)")
-    n_pairs: int = option(32, "Mixed pairs (one correct, one incorrect rollout of the same prompt)")
-    betas: tuple[float, ...] = option((0.1, 1.0), "DPO inverse temperatures to compare with")
+                                "1)", above=0)
+    n_pairs: int = option(32, "Mixed pairs (one correct, one incorrect rollout of the same prompt)",
+                          minimum=1)
+    betas: tuple[float, ...] = option((0.1, 1.0), "DPO inverse temperatures to compare with", above=0)
     modes: tuple[str, ...] = option(AGG_MODES, "2-GRPO aggregation modes measured at π = π_ref",
                                     choices=AGG_MODES)
     dtype: str = option("float64", "Weights dtype ('float64' or 'float32')")
     steps: tuple[int, ...] = option((0, 1, 2, 4, 8, 16, 32, 64), "Optimizer steps of 2-GRPO training after "
-                                    "which the pairs are re-measured (0 = at π_ref)")
-    train_prompts: int = option(64, "Prompts per 2-GRPO optimizer step of the drift (128 rollouts)")
+                                    "which the pairs are re-measured (0 = at π_ref)", minimum=0)
+    train_prompts: int = option(64, "Prompts per 2-GRPO optimizer step of the drift (128 rollouts)",
+                                minimum=1)
     train_lr: float = option(1e-4, "AdamW learning rate of the drift (small, so that π leaves π_ref "
                              "gradually: at 1e-3 one step already moves the answer tokens' log-probs by "
-                             "about 1.6 nats each)")
+                             "about 1.6 nats each)", above=0)
     train_agg: str = option("token-mean", "Aggregation of the drift's 2-GRPO loss")
-    max_prompts: int = option(4096, "Give up if this many prompts do not yield n_pairs mixed pairs")
-    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own")
-    truncation_seed: int = option(1, "Seed of the random truncation that makes lengths unequal")
+    max_prompts: int = option(4096, "Give up if this many prompts do not yield n_pairs mixed pairs",
+                              minimum=1)
+    max_new_tokens: int = option(0, "Completion cap; 0 = the task's own", minimum=0)
+    truncation_seed: int = option(1, "Seed of the random truncation that makes lengths unequal", minimum=0)
 
     def __post_init__(self) -> None:
         chat_setup = self.n_digits or self.reward != "exact" or self.prompt_template

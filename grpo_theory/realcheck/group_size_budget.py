@@ -88,15 +88,15 @@ class BudgetConfig(CheckConfig):
     task: str = option("addition", "Task; the binary reward is its exact match, the real-valued one the "
                        "digit fraction",
                        choices=tuple(TASKS))
-    budgets: tuple[int, ...] = option((64, 256), "Rollout budgets N = B·G per step")
+    budgets: tuple[int, ...] = option((64, 256), "Rollout budgets N = B·G per step", minimum=2)
     group_sizes: tuple[int, ...] = option((2, 8, 32, 4, 16, 64), "Group sizes G (each cell needs G | N), "
                                           "measured in this order (each G is cached when done, so a run cut "
-                                          "short already spans the range)")
-    replicates: int = option(32, "R: independent steps per cell (at least 3)")
-    ref_prompts: int = option(1024, "Prompts per half of the RLOO reference estimate of ∇E[r]")
-    ref_group: int = option(8, "Rollouts per prompt of the reference")
-    ref_chunk: int = option(256, "Prompts per backward pass of the reference (memory)")
-    sketch_dim: int = option(2048, "Count-sketch size of the projected statistics")
+                                          "short already spans the range)", minimum=2)
+    replicates: int = option(32, "R: independent steps per cell", minimum=3)
+    ref_prompts: int = option(1024, "Prompts per half of the RLOO reference estimate of ∇E[r]", minimum=1)
+    ref_group: int = option(8, "Rollouts per prompt of the reference", minimum=2)
+    ref_chunk: int = option(256, "Prompts per backward pass of the reference (memory)", minimum=1)
+    sketch_dim: int = option(2048, "Count-sketch size of the projected statistics", minimum=1)
 
     def __post_init__(self) -> None:
         if self.replicates < 3:

@@ -57,25 +57,26 @@ class SmolChecksConfig(CheckConfig):
                                     "direction_invariance, covariance, discard_rate")
     families: tuple[str, ...] = option(FAMILIES, "Prompt families whose p̂ distribution is measured "
                                        "(compare, add_question = 1-digit sums)")
-    pilot_prompts: int = option(16, "Prompts per family for the p̂ distribution")
-    pilot_samples: int = option(8, "Rollouts per prompt for p̂")
-    r6_prompts: int = option(2, "R6: prompts with pilot p̂ in [0.2, 0.8]")
-    r6_pilot_samples: int = option(4, "R6: rollouts per candidate prompt in its selection pilot")
+    pilot_prompts: int = option(16, "Prompts per family for the p̂ distribution", minimum=1)
+    pilot_samples: int = option(8, "Rollouts per prompt for p̂", minimum=1)
+    r6_prompts: int = option(2, "R6: prompts with pilot p̂ in [0.2, 0.8]", minimum=1)
+    r6_pilot_samples: int = option(4, "R6: rollouts per candidate prompt in its selection pilot", minimum=1)
     r6_rollouts: int = option(96, "R6: rollouts per selected prompt (a multiple of r6_block, at least 3 "
-                              "blocks)")
-    r6_block: int = option(32, "R6: rollouts per replicate block (a multiple of 16)")
-    r8_prompts: int = option(12, "R8/R9: prompts (not filtered by difficulty)")
-    r8_responses: int = option(6, "R8/R9: responses per prompt")
-    r7_steps: int = option(3, "R7: on-policy 2-GRPO optimizer steps")
-    r7_pairs: int = option(16, "R7: pairs (prompts) per step")
+                              "blocks)", minimum=16)
+    r6_block: int = option(32, "R6: rollouts per replicate block (a multiple of 16)", minimum=16)
+    r8_prompts: int = option(12, "R8/R9: prompts (not filtered by difficulty)", minimum=1)
+    r8_responses: int = option(6, "R8/R9: responses per prompt", minimum=2)
+    r7_steps: int = option(3, "R7: on-policy 2-GRPO optimizer steps", minimum=1)
+    r7_pairs: int = option(16, "R7: pairs (prompts) per step", minimum=1)
     r7_lr: float = option(1e-5, "R7: AdamW learning rate (small: a 135M model moves far per step at the "
-                          "tiny model's 1e-4)")
-    r7_extra_samples: int = option(6, "R7: fresh rollouts per prompt for the per-prompt estimate of P0")
-    sketch_dim: int = option(4096, "Count-sketch size of the gradients (R6, R8/R9)")
+                          "tiny model's 1e-4)", above=0)
+    r7_extra_samples: int = option(6, "R7: fresh rollouts per prompt for the per-prompt estimate of P0",
+                                   minimum=2)
+    sketch_dim: int = option(4096, "Count-sketch size of the gradients (R6, R8/R9)", minimum=1)
     grad_layers: int = option(6, "Differentiate (and, in R7, train) only the last k decoder layers and the "
                               "final norm; 0 = every parameter. A coordinate restriction is a fixed linear "
                               "map of the gradient, so every identity checked here holds for it; it cuts "
-                              "the backward pass to about k/30 of the model's depth.")
+                              "the backward pass to about k/30 of the model's depth.", minimum=0)
 
     def __post_init__(self) -> None:
         bad = [p for p in self.parts if p not in PARTS]
