@@ -7,6 +7,7 @@ to the end is a passing test. The ``.ipynb`` files are generated here in memory 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -22,14 +23,39 @@ def test_there_are_four_notebooks():
     assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path, monkeypatch):
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "2"))
-    # The kernel must import this checkout's grpo_theory even if it is not installed.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+def _execute(path: Path) -> None:
     nb = jupytext.read(path)
     # kernelspec "python3" runs "python", which jupyter_client maps to this interpreter (the .venv).
     client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                                      resources={"metadata": {"path": str(ROOT)}})
     client.execute()
+
+
+@pytest.fixture(scope="module")
+def executed() -> dict[str, BaseException | None]:
+    """Every notebook executed once, two kernels at a time (one per core): stem -> its error, or None."""
+    env = {
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",  # two kernels at once, one thread each
+        # The kernel must import this checkout's grpo_theory even if it is not installed.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {p.stem: pool.submit(_execute, p) for p in NOTEBOOKS}
+        return {stem: f.exception() for stem, f in futures.items()}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path, executed):
+    error = executed[path.stem]
+    if error is not None:
+        raise error
