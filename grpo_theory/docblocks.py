@@ -16,7 +16,6 @@ import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +36,11 @@ HEADLINE_ARMS = {
 class Context:
     """What the generators read, each item loaded once: the claims report and committed results."""
 
-    def __init__(self, root: Path | None = None, report: dict[str, Any] | None = None) -> None:
+    def __init__(self, root: Path | None = None, report: dict[str, Any] | None = None,
+                 headline: dict[str, Any] | None = None) -> None:
         self.root = root or repo_root()
         self._report = report
+        self._headline = headline
 
     @property
     def report(self) -> dict[str, Any]:
@@ -50,9 +51,12 @@ class Context:
             self._report = claims.collect()
         return self._report
 
-    @cached_property
+    @property
     def headline(self) -> dict[str, Any]:
-        return read_json(self.root / "results" / "headline" / "summary.json")
+        """``results/headline/summary.json``, read on first use."""
+        if self._headline is None:
+            self._headline = read_json(self.root / "results" / "headline" / "summary.json")
+        return self._headline
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def headline_table(summary: dict[str, Any]) -> str:
     for name in order:
         a = arms[name]
         acc = f"{100 * a['mean_at_k']['mean']:.1f} ± {100 * a['mean_at_k']['std']:.1f}"
-        cells: list[str] = [HEADLINE_ARMS.get(name, name) or name, f"{a['steps']:.0f}", acc]
+        cells: list[str] = [HEADLINE_ARMS.get(name) or name, f"{a['steps']:.0f}", acc]
         if name == ref:
             cells += ["100", "100", "–", "–"]
         else:

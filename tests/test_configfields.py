@@ -227,7 +227,7 @@ def test_every_numeric_realcheck_field_has_a_bound():
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             numeric = {int, float} & set(typing.get_args(hints[f.name]) or (hints[f.name],))
-            if numeric and hints[f.name] is not bool and not set(f.metadata) & BOUND_KEYS:
+            if numeric and not set(f.metadata) & BOUND_KEYS:
                 missing.append(f"{cls.__name__}.{f.name}")
         # the defaults are inside the bounds
         assert field_problems(cls, {f.name: default_of(f) for f in dataclasses.fields(cls)}) == []

@@ -40,18 +40,11 @@ def executed() -> dict[str, BaseException | None]:
         # The kernel must import this checkout's grpo_theory even if it is not installed.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {p.stem: pool.submit(_execute, p) for p in NOTEBOOKS}
+    with pytest.MonkeyPatch.context() as mp, ThreadPoolExecutor(max_workers=2) as pool:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        futures = {p.stem: pool.submit(_execute, p) for p in NOTEBOOKS}
         return {stem: f.exception() for stem, f in futures.items()}
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
